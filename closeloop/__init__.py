@@ -1,0 +1,1 @@
+"""closeloop's composition root: settings, the event store application, the command line."""

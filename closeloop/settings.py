@@ -1,0 +1,97 @@
+"""One settings object, read from ``CLOSELOOP_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value closeloop cannot use."""
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1 or 0, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    api_host: str
+    api_port: int
+    temporal_address: str | None  # an existing server; None starts the embedded dev server
+    temporal_port: int
+    temporal_ui_port: int
+    task_queue: str
+    namespace: str
+    day_seconds: float
+    admin_password: str | None
+    seed_demo: bool
+    jwt_secret: str | None
+    token_minutes: int
+    poll_seconds: float
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = Path(os.environ.get("CLOSELOOP_DATA_DIR", "data")).resolve()
+        url = os.environ.get("CLOSELOOP_DATABASE_URL", "").strip()
+        if not url:
+            url = f"sqlite:///{data_dir / 'closeloop.db'}"
+        return cls(
+            data_dir=data_dir,
+            database_url=url,
+            api_host=os.environ.get("CLOSELOOP_API_HOST", "127.0.0.1"),
+            api_port=_int("CLOSELOOP_API_PORT", 8000),
+            temporal_address=os.environ.get("CLOSELOOP_TEMPORAL_ADDRESS", "").strip() or None,
+            temporal_port=_int("CLOSELOOP_TEMPORAL_PORT", 7233),
+            temporal_ui_port=_int("CLOSELOOP_TEMPORAL_UI_PORT", 8233),
+            task_queue=os.environ.get("CLOSELOOP_TASK_QUEUE", "closeloop-requests"),
+            namespace=os.environ.get("CLOSELOOP_TEMPORAL_NAMESPACE", "default"),
+            day_seconds=_float("CLOSELOOP_DAY_SECONDS", 86400.0),
+            admin_password=os.environ.get("CLOSELOOP_ADMIN_PASSWORD") or None,
+            seed_demo=_flag("CLOSELOOP_SEED_DEMO", True),
+            jwt_secret=os.environ.get("CLOSELOOP_JWT_SECRET") or None,
+            token_minutes=_int("CLOSELOOP_TOKEN_MINUTES", 12 * 60),
+            poll_seconds=_float("CLOSELOOP_POLL_SECONDS", 0.2),
+        )
+
+    @property
+    def target(self) -> str:
+        """Where the Temporal frontend answers."""
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
