@@ -1,0 +1,97 @@
+"""The command side as the API and tests use it: file a request, send a handler action.
+
+Temporal's errors are turned into :class:`CommandError` with a kind the API maps to an
+HTTP status, so no caller needs to know Temporal's exception types.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.state import Intake
+from workflows.messages import (
+    INVALID,
+    NOT_ASSIGNED,
+    REFUSED,
+    HandlerCommand,
+    RequestInput,
+    ReviewCommand,
+    workflow_id,
+)
+from workflows.request import RequestWorkflow
+
+#: A request lives at most a few months; its workflow must outlast that.
+REQUEST_LIFETIME = timedelta(days=3650)
+
+HANDLER_ACTIONS = ("accept", "progress", "escalate", "resolve")
+
+
+class CommandError(Exception):
+    """A command that was not carried out; ``kind`` is refused, not_assigned, invalid,
+    not_found or closed."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+_KINDS = {REFUSED: "refused", NOT_ASSIGNED: "not_assigned", INVALID: "invalid"}
+
+
+async def file_request(
+    client: Client, task_queue: str, intake: Intake, actor: str, day_seconds: float
+) -> dict[str, Any]:
+    """Start the request's workflow (or find it running) and return the request once filed.
+
+    Raises :class:`CommandError` ``closed`` when a request with this id exists and is closed.
+    """
+    start = WithStartWorkflowOperation(
+        RequestWorkflow.run,
+        RequestInput(intake=intake, actor=actor, day_seconds=day_seconds),
+        id=workflow_id(intake.request_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        execution_timeout=REQUEST_LIFETIME,
+    )
+    try:
+        result: dict[str, Any] = await client.execute_update_with_start_workflow(
+            RequestWorkflow.filed, start_workflow_operation=start
+        )
+    except WorkflowAlreadyStartedError:
+        raise CommandError("closed", "this request exists and is closed") from None
+    return result
+
+
+async def send(
+    client: Client,
+    request_id: str,
+    action: str,
+    command: HandlerCommand | ReviewCommand,
+    update_id: str | None = None,
+) -> dict[str, Any]:
+    """Send accept/progress/escalate/resolve/review; return the request as it now stands."""
+    handle = client.get_workflow_handle(workflow_id(request_id))
+    try:
+        result: dict[str, Any] = await handle.execute_update(
+            action, command, id=update_id, result_type=dict
+        )
+    except WorkflowUpdateFailedError as e:
+        cause = e.cause
+        if isinstance(cause, ApplicationError):
+            raise CommandError(_KINDS.get(cause.type or "", "refused"), cause.message) from None
+        raise
+    except RPCError as e:
+        if e.status == RPCStatusCode.NOT_FOUND:
+            if "completed" in e.message or "closed" in e.message:
+                raise CommandError("closed", "cannot act: the request is closed") from None
+            raise CommandError("not_found", "no such request") from None
+        raise
+    return result

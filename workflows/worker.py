@@ -1,0 +1,38 @@
+"""The worker: runs ``RequestWorkflow`` and the store activity on one task queue."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from closeloop.store import RequestStore
+from workflows.activities import StoreActivities
+from workflows.request import RequestWorkflow
+
+#: Activities still running at shutdown get this long to finish before they are cancelled
+#: (and then retried by another worker: they are idempotent).
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+ACTIVITY_THREADS = 8
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    store: RequestStore,
+    executor: ThreadPoolExecutor,
+    activity_threads: int = ACTIVITY_THREADS,
+) -> Worker:
+    """A worker for ``task_queue``; activities append through ``store`` in ``executor``."""
+    activities = StoreActivities(store)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[RequestWorkflow],
+        activities=[activities.record_change],
+        activity_executor=executor,
+        max_concurrent_activities=activity_threads,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
