@@ -1,0 +1,69 @@
+"""Record a golden history of RequestWorkflow: ``python -m tests.workflows.record_golden NAME``.
+
+The history walks every path once (manual and deadline escalation, progress, resolve,
+a reopening review, an unreached attempt, a closing review) and is committed under
+``tests/workflows/golden/``. ``test_replay`` replays every committed history with the
+current code: a change that breaks an old request's replay fails there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from closeloop.store import RequestStore, store_env
+from closeloop.temporal_server import temporal_binary
+from domain.ladder import Tier
+from domain.state import Assignment, Intake
+from workflows.commands import file_request, send
+from workflows.messages import Actor, HandlerCommand, ReviewCommand, workflow_id
+from workflows.worker import build_worker
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+async def record(name: str) -> Path:
+    worker_actor = Actor("worker1", "handler", [Assignment("g1", "grid_worker")])  # type: ignore[arg-type]
+    branch = Actor("branch1", "handler", [Assignment("g1", "grid_branch")])  # type: ignore[arg-type]
+    community = Actor("community1", "handler", [Assignment("c1", "community_committee")])  # type: ignore[arg-type]
+    caller = Actor("caller1", "caller")
+    day = 1.0
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(temporal_binary()))
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(4) as pool:
+        store = RequestStore(env=store_env(f"sqlite:///{tmp}/golden.db"))
+        async with build_worker(env.client, "golden", store, pool):
+            rid = str(uuid.uuid4())
+            intake = Intake(rid, "g1", "c1", "t1", "water_leak", "ceiling leak", "app", "李", "1",
+                            Tier.D1)
+            c = env.client
+            await file_request(c, "golden", intake, "resident", day)
+            await send(c, rid, "escalate", HandlerCommand(worker_actor, "beyond the grid"))
+            await send(c, rid, "accept", HandlerCommand(branch))
+            await asyncio.sleep(3 * day + 1)  # the 3d deadline passes: up to the community
+            await send(c, rid, "accept", HandlerCommand(community))
+            await send(c, rid, "progress", HandlerCommand(community, "met the property company"))
+            await send(c, rid, "resolve", HandlerCommand(community, "pipe replaced"))
+            await send(c, rid, "review", ReviewCommand(caller, False))
+            await send(c, rid, "review", ReviewCommand(caller, True, "yes", "no", "yes", "partly"))
+            await send(c, rid, "accept", HandlerCommand(community))
+            await send(c, rid, "resolve", HandlerCommand(community, "followed up in person"))
+            await send(c, rid, "review", ReviewCommand(caller, True, "yes", "yes", "yes", "yes"))
+            handle = c.get_workflow_handle(workflow_id(rid))
+            await handle.result()
+            history = await handle.fetch_history()
+        store.close()
+    await env.shutdown()
+    GOLDEN.mkdir(exist_ok=True)
+    path = GOLDEN / f"{name}.json"
+    path.write_text(history.to_json())
+    return path
+
+
+if __name__ == "__main__":
+    print(asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "v1-full-loop")))
