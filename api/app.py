@@ -1,0 +1,81 @@
+"""The FastAPI application: routers under /api/v1, health, and what the routes share."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, text
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
+
+from api.routes import auth, requests, units, users
+from closeloop.settings import Settings
+from closeloop.temporal_client import connect_temporal
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings, engine: Engine, temporal: Client | None = None
+) -> FastAPI:
+    """The API on ``engine`` (read models and roster); connects to Temporal unless given one.
+
+    The tables must exist (``closeloop.runtime.prepare`` creates them).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if temporal is None:
+            app.state.temporal = await connect_temporal(settings.target, settings.namespace)
+        yield
+
+    app = FastAPI(
+        title="closeloop",
+        summary="Resident requests on the 1351 ladder, from intake to the closing review.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.temporal = temporal
+    for module in (auth, units, users, requests):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.get(f"{API_PREFIX}/health", tags=["health"])
+    async def health(request: Request) -> JSONResponse:
+        """200 once Temporal and the store answer; 503 with the failing part otherwise."""
+        checks: dict[str, Any] = {}
+        try:
+            client: Client = request.app.state.temporal
+            await asyncio.wait_for(client.service_client.check_health(), timeout=3)
+            checks["temporal"] = "ok"
+        except Exception as e:  # noqa: BLE001 - any failure is reported, not raised
+            checks["temporal"] = f"unavailable: {e}"
+        try:
+            checks["store"] = "ok"
+            checks["projection"] = await run_in_threadpool(_projection_health, engine)
+        except Exception as e:  # noqa: BLE001
+            checks["store"] = f"unavailable: {e}"
+        ok = checks["temporal"] == "ok" and checks["store"] == "ok"
+        body = {"status": "ok" if ok else "unavailable", **checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    return app
+
+
+def _projection_health(engine: Engine) -> dict[str, int]:
+    """How far the read models lag behind the event store (in events)."""
+    from closeloop.store import STORE_NAME
+
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+        stored = conn.execute(text(f"SELECT max(id) FROM {STORE_NAME}_events")).scalar() or 0
+        tracked = conn.execute(
+            text("SELECT max(notification_id) FROM notification_tracking")
+        ).scalar()
+    return {"events": int(stored), "projected": int(tracked or 0), "lag": int(stored) - int(tracked or 0)}

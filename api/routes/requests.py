@@ -1,0 +1,336 @@
+"""Residents' intake, handlers' actions and tasks, callers' follow-ups, supervisors' board.
+
+Commands go to the request's workflow (Temporal Updates); reads come from the projections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date, datetime, time, timezone
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import Client
+
+from api import roster
+from api.deps import CurrentUser, EngineDep, OptionalUser, Principal, SettingsDep, require_roles
+from api.request_schemas import EscalateIn, ProgressIn, RequestIn, ResolveIn, ReviewIn
+from api.roster import InvalidRoster, Role
+from domain.categories import default_tier
+from domain.ladder import Level
+from domain.state import Intake
+from projections import queries
+from workflows.commands import CommandError, file_request, send
+from workflows.messages import Actor, HandlerCommand, ReviewCommand
+
+router = APIRouter(tags=["requests"])
+
+#: Request ids derived from a client's Idempotency-Key live in this namespace.
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d1c3e-1351-4c1e-9a55-c105e100b000")
+
+#: How long ``consistent=true`` waits for the projections to pass a command's event.
+CONSISTENCY_WAIT_SECONDS = 10.0
+
+_STATUS = {
+    "refused": status.HTTP_409_CONFLICT,
+    "closed": status.HTTP_409_CONFLICT,
+    "not_assigned": status.HTTP_403_FORBIDDEN,
+    "invalid": status.HTTP_422_UNPROCESSABLE_CONTENT,
+    "not_found": status.HTTP_404_NOT_FOUND,
+}
+
+
+def get_temporal(request: Request) -> Client:
+    client: Client = request.app.state.temporal
+    return client
+
+
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+Handler = Annotated[Principal, Depends(require_roles(Role.HANDLER))]
+Caller = Annotated[Principal, Depends(require_roles(Role.CALLER))]
+Supervisor = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN))]
+Consistent = Annotated[
+    bool,
+    Query(description="wait until the read models include this command's event"),
+]
+
+
+def _present(view: dict[str, Any], engine: Engine) -> dict[str, Any]:
+    """A request as the API shows it: the view plus who is assigned at its current level."""
+    users = roster.users_assigned(view["level_unit_id"], Level(view["level"]), db=engine)
+    return {
+        **view,
+        "assignees": [{"username": u.username, "display_name": u.display_name} for u in users],
+    }
+
+
+async def _read(engine: Engine, request_id: str) -> dict[str, Any] | None:
+    def read() -> dict[str, Any] | None:
+        with engine.connect() as conn:
+            view = queries.get_request(conn, request_id)
+        return _present(view, engine) if view else None
+
+    return await run_in_threadpool(read)
+
+
+async def _wait_projected(engine: Engine, request_id: str, changes: int) -> None:
+    """Read-your-writes: block until the read model holds ``changes`` timeline entries."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + CONSISTENCY_WAIT_SECONDS
+    while True:
+        view = await _read(engine, request_id)
+        if view is not None and len(view["timeline"]) >= changes:
+            return
+        if loop.time() > end:
+            raise HTTPException(
+                status.HTTP_504_GATEWAY_TIMEOUT,
+                detail="the command was carried out but the read models lag behind; "
+                "read the request again shortly",
+            )
+        await asyncio.sleep(0.02)
+
+
+def _refusal(error: CommandError) -> HTTPException:
+    return HTTPException(_STATUS[error.kind], detail=error.message)
+
+
+@router.post("/requests", status_code=status.HTTP_201_CREATED)
+async def file_a_request(
+    body: RequestIn,
+    user: OptionalUser,
+    engine: EngineDep,
+    settings: SettingsDep,
+    client: TemporalDep,
+    consistent: Consistent = False,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
+    """File a resident's request (anyone; staff may file for a resident)."""
+    try:
+        grid, community, town = await run_in_threadpool(
+            roster.unit_chain, body.grid_id, db=engine
+        )
+    except InvalidRoster as e:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(e)) from None
+    request_id = (
+        str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key))
+        if idempotency_key
+        else str(uuid.uuid4())
+    )
+    intake = Intake(
+        request_id=request_id,
+        grid_id=grid.id,
+        community_id=community.id,
+        town_id=town.id,
+        category=body.category,
+        description=body.description,
+        channel=body.channel,
+        resident_name=body.resident.name,
+        resident_phone=body.resident.phone,
+        tier=body.tier or default_tier(body.category),
+    )
+    actor = user.username if user else "resident"
+    try:
+        view = await file_request(client, settings.task_queue, intake, actor, settings.day_seconds)
+    except CommandError as e:
+        if e.kind != "closed":
+            raise _refusal(e) from None
+        existing = await _read(engine, request_id)
+        if existing is None:
+            raise _refusal(e) from None
+        view = existing
+    if idempotency_key and (view["grid_id"], view["description"]) != (grid.id, body.description):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail="this Idempotency-Key was already used for a different request",
+        )
+    if consistent:
+        await _wait_projected(engine, request_id, len(view["timeline"]))
+    return await run_in_threadpool(_present, view, engine)
+
+
+@router.get("/requests/{request_id}")
+async def read_a_request(request_id: str, user: CurrentUser, engine: EngineDep) -> dict[str, Any]:
+    """One request with its timeline (staff)."""
+    view = await _read(engine, request_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such request")
+    return view
+
+
+@router.get("/requests")
+async def board(
+    user: Supervisor,
+    engine: EngineDep,
+    status_: Annotated[
+        Literal["assigned", "in_progress", "resolved", "closed"] | None, Query(alias="status")
+    ] = None,
+    tier: Literal["1d", "3d", "5d", "1m"] | None = None,
+    unit_id: str | None = None,
+    overdue: bool | None = None,
+    category: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """The supervisor's board (督办看板): requests by status, tier, unit, overdue."""
+
+    def read() -> dict[str, Any]:
+        with engine.connect() as conn:
+            page = queries.list_requests(
+                conn, status=status_, tier=tier, unit_id=unit_id, overdue=overdue,
+                category=category, limit=limit, offset=offset,
+            )  # fmt: skip
+        page["items"] = [_present(item, engine) for item in page["items"]]
+        return page
+
+    return await run_in_threadpool(read)
+
+
+async def _act(
+    request_id: str,
+    action: str,
+    command: HandlerCommand | ReviewCommand,
+    client: Client,
+    engine: Engine,
+    consistent: bool,
+    update_id: str | None,
+) -> dict[str, Any]:
+    if not _is_uuid(request_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such request")
+    try:
+        view = await send(client, request_id, action, command, update_id=update_id)
+    except CommandError as e:
+        raise _refusal(e) from None
+    if consistent:
+        await _wait_projected(engine, request_id, len(view["timeline"]))
+    return await run_in_threadpool(_present, view, engine)
+
+
+def _actor(user: Principal) -> Actor:
+    return Actor(user.username, user.role.value, list(user.assignments))
+
+
+IdempotencyKey = Annotated[str | None, Header(max_length=200)]
+
+
+@router.post("/requests/{request_id}/accept")
+async def accept(
+    request_id: str, user: Handler, client: TemporalDep, engine: EngineDep,
+    consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:  # fmt: skip
+    """签收: a handler at the current level takes the request on."""
+    cmd = HandlerCommand(_actor(user))
+    return await _act(request_id, "accept", cmd, client, engine, consistent, idempotency_key)
+
+
+@router.post("/requests/{request_id}/progress")
+async def progress(
+    request_id: str, body: ProgressIn, user: Handler, client: TemporalDep, engine: EngineDep,
+    consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Add a progress note."""
+    cmd = HandlerCommand(_actor(user), body.note)
+    return await _act(request_id, "progress", cmd, client, engine, consistent, idempotency_key)
+
+
+@router.post("/requests/{request_id}/escalate")
+async def escalate(
+    request_id: str, body: EscalateIn, user: Handler, client: TemporalDep, engine: EngineDep,
+    consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:  # fmt: skip
+    """上报: push the request up one level at once, with a reason."""
+    cmd = HandlerCommand(_actor(user), body.reason)
+    return await _act(request_id, "escalate", cmd, client, engine, consistent, idempotency_key)
+
+
+@router.post("/requests/{request_id}/resolve")
+async def resolve(
+    request_id: str, body: ResolveIn, user: Handler, client: TemporalDep, engine: EngineDep,
+    consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Resolve: the request goes to the follow-up caller."""
+    cmd = HandlerCommand(_actor(user), body.resolution)
+    return await _act(request_id, "resolve", cmd, client, engine, consistent, idempotency_key)
+
+
+@router.post("/requests/{request_id}/review")
+async def review(
+    request_id: str, body: ReviewIn, user: Caller, client: TemporalDep, engine: EngineDep,
+    consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:  # fmt: skip
+    """回访: record the four-dimension review; it closes, reopens or counts an attempt."""
+    cmd = ReviewCommand(
+        actor=_actor(user),
+        reached=body.reached,
+        completion=body.completion.value if body.completion else None,
+        progress=body.progress.value if body.progress else None,
+        effect=body.effect.value if body.effect else None,
+        satisfaction=body.satisfaction.value if body.satisfaction else None,
+        comment=body.comment,
+    )
+    return await _act(request_id, "review", cmd, client, engine, consistent, idempotency_key)
+
+
+@router.get("/tasks")
+async def my_tasks(user: Handler, engine: EngineDep) -> list[dict[str, Any]]:
+    """Open requests at the handler's levels and units, soonest deadline first."""
+    posts = [(a.unit_id, a.level.value) for a in user.assignments]
+
+    def read() -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            items = queries.tasks(conn, assignments=posts)
+        return [_present(item, engine) for item in items]
+
+    return await run_in_threadpool(read)
+
+
+@router.get("/followups")
+async def followups(user: Caller, engine: EngineDep) -> list[dict[str, Any]]:
+    """Resolved requests waiting for the follow-up review."""
+
+    def read() -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            return queries.followups(conn)
+
+    return await run_in_threadpool(read)
+
+
+@router.get("/stats")
+async def stats(
+    user: Supervisor,
+    engine: EngineDep,
+    unit_id: str | None = None,
+    date_from: Annotated[datetime | date | None, Query(alias="from")] = None,
+    date_to: Annotated[datetime | date | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """Completion, on-time and satisfaction rates for a unit and period (to is exclusive)."""
+    start, end = _instant(date_from), _instant(date_to)
+    if start and end and start >= end:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail="'from' must be before 'to'"
+        )
+
+    def read() -> dict[str, Any]:
+        with engine.connect() as conn:
+            return queries.stats(conn, unit_id=unit_id, date_from=start, date_to=end)
+
+    return await run_in_threadpool(read)
+
+
+def _instant(value: datetime | date | None) -> datetime | None:
+    """A date means its midnight in UTC; a naive time is taken as UTC."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time.min)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

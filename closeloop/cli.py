@@ -1,0 +1,100 @@
+"""The ``closeloop`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from closeloop.settings import Settings, SettingsError
+
+
+def _rebuild(settings: Settings) -> None:
+    from closeloop.runtime import prepare
+    from projections.rebuild import rebuild
+
+    prepare(settings)
+
+    def progress(done: int, total: int) -> None:
+        width = 40
+        filled = width * done // total if total else width
+        percent = 100 * done // total if total else 100
+        sys.stdout.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} events ({percent}%)")
+        sys.stdout.flush()
+
+    count = rebuild(settings.database_url, progress=progress)
+    print(f"\nrebuilt the read models from {count} events")
+
+
+async def _api(settings: Settings) -> None:
+    from closeloop.runtime import prepare, serve_api, stop_on_signals
+    from closeloop.temporal_client import connect_temporal
+
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    engine = prepare(settings)
+    client = await connect_temporal(settings.target, settings.namespace)
+    await serve_api(settings, engine, client, stop)
+
+
+async def _worker(settings: Settings) -> None:
+    from closeloop.runtime import prepare, run_worker, stop_on_signals
+    from closeloop.temporal_client import connect_temporal
+
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    prepare(settings)
+    client = await connect_temporal(settings.target, settings.namespace)
+    await run_worker(settings, client, stop)
+
+
+async def _projector(settings: Settings) -> None:
+    from closeloop.runtime import prepare, run_projector, stop_on_signals
+
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    prepare(settings)
+    await run_projector(settings, stop)
+
+
+def _bootstrap(settings: Settings) -> None:
+    from closeloop.runtime import bootstrap, prepare
+
+    bootstrap(prepare(settings), settings, seed=settings.seed_demo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="closeloop", description="Resident requests on the 1351 ladder."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev", help="the whole stack in one process, on the embedded default")
+    sub.add_parser("api", help="the HTTP API only")
+    sub.add_parser("worker", help="the Temporal worker only")
+    sub.add_parser("projector", help="the projector only")
+    sub.add_parser("rebuild", help="drop the read models and rebuild them from the events")
+    sub.add_parser("bootstrap", help="create the tables, the first admin and the demo town")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("temporalio").setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as e:
+        print(f"closeloop: {e}", file=sys.stderr)
+        return 2
+    if args.command == "rebuild":
+        _rebuild(settings)
+        return 0
+    if args.command == "bootstrap":
+        _bootstrap(settings)
+        return 0
+    from closeloop.runtime import dev
+
+    runner = {"dev": dev, "api": _api, "worker": _worker, "projector": _projector}[args.command]
+    asyncio.run(runner(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

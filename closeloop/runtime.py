@@ -1,0 +1,153 @@
+"""Process wiring: the pieces each ``closeloop`` command runs, and their clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import uvicorn
+from sqlalchemy import Engine
+from temporalio.client import Client
+
+from api import roster
+from api.app import create_app
+from closeloop.bootstrap import ensure_admin, seed_demo
+from closeloop.db import make_engine
+from closeloop.settings import Settings
+from closeloop.store import RequestStore, store_env
+from closeloop.temporal_client import connect_temporal
+from closeloop.temporal_server import DevServer
+from projections.runner import Projector
+from projections.tables import create_tables
+from workflows.worker import ACTIVITY_THREADS, build_worker
+
+log = logging.getLogger("closeloop")
+
+
+def prepare(settings: Settings) -> Engine:
+    """The data folder and every table (event store, read models, roster) exist after this."""
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    roster.metadata.create_all(engine)
+    create_tables(engine)
+    RequestStore(env=store_env(settings.database_url)).close()  # creates the events table
+    return engine
+
+
+def bootstrap(engine: Engine, settings: Settings, seed: bool) -> None:
+    """The first admin, and the demo town when asked; prints passwords it made up."""
+    generated = ensure_admin(engine, settings)
+    if generated:
+        print(f"\n  created user 'admin' with password: {generated}\n  (shown once)\n", flush=True)
+    if seed:
+        demo = seed_demo(engine)
+        if demo:
+            print("\n  demo town 城关镇 seeded; log-ins:", flush=True)
+            for username, password in demo.items():
+                print(f"    {username:<12} {password}", flush=True)
+            print(flush=True)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: closeloop stops it in order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def serve_api(settings: Settings, engine: Engine, client: Client, stop: asyncio.Event) -> None:
+    app = create_app(settings, engine, temporal=client)
+    server = _Server(
+        uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="info")
+    )
+    task = asyncio.create_task(server.serve())
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    await task
+    stopper.cancel()
+    if task in done and not stop.is_set():
+        raise RuntimeError("the API server stopped on its own (is the port in use?)")
+
+
+async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) -> None:
+    """Run workflows and activities until ``stop``; in-flight activities get a grace period."""
+    store = RequestStore(env=store_env(settings.database_url))
+    with ThreadPoolExecutor(ACTIVITY_THREADS, thread_name_prefix="activity") as pool:
+        worker = build_worker(client, settings.task_queue, store, pool)
+        task = asyncio.create_task(worker.run())
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if not task.done():
+            await worker.shutdown()
+        await task
+    store.close()
+
+
+async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
+    projector = Projector(settings.database_url, poll_seconds=settings.poll_seconds)
+    projector.start()
+    try:
+        await stop.wait()
+    finally:
+        await asyncio.to_thread(projector.close)
+
+
+async def dev(settings: Settings) -> None:
+    """The whole stack in one process: dev server, worker, projector and API."""
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    server: DevServer | None = None
+    if settings.temporal_address is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        server = DevServer(
+            db_file=settings.data_dir / "temporal.db",
+            port=settings.temporal_port,
+            ui_port=settings.temporal_ui_port,
+            log_file=settings.data_dir / "temporal.log",
+        )
+        server.start()
+    try:
+        if server is not None:
+            await server.wait_ready()
+        client = await connect_temporal(settings.target, settings.namespace)
+        engine = prepare(settings)
+        bootstrap(engine, settings, seed=settings.seed_demo)
+        print(
+            f"closeloop is up: API http://{settings.api_host}:{settings.api_port}/docs"
+            + (f", Temporal UI http://127.0.0.1:{settings.temporal_ui_port}" if server else ""),
+            flush=True,
+        )
+        parts = [
+            asyncio.create_task(run_worker(settings, client, stop), name="worker"),
+            asyncio.create_task(run_projector(settings, stop), name="projector"),
+            asyncio.create_task(serve_api(settings, engine, client, stop), name="api"),
+        ]
+        try:
+            done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if task.exception() is not None:
+                    log.error("%s failed: %s", task.get_name(), task.exception())
+        finally:
+            stop.set()
+            results = await asyncio.gather(*parts, return_exceptions=True)
+            failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise failures[0]
+    finally:
+        if server is not None:
+            await asyncio.to_thread(server.stop)
+    print("closeloop stopped", flush=True)
