@@ -15,7 +15,9 @@ from temporalio.client import Client
 
 from api.routes import auth, requests, units, users
 from closeloop.settings import Settings
+from closeloop.store import STORE_NAME
 from closeloop.temporal_client import connect_temporal
+from projections.tables import TRACKING_TABLE_NAME
 
 API_PREFIX = "/api/v1"
 
@@ -57,8 +59,8 @@ def create_app(
         except Exception as e:  # noqa: BLE001 - any failure is reported, not raised
             checks["temporal"] = f"unavailable: {e}"
         try:
-            checks["store"] = "ok"
             checks["projection"] = await run_in_threadpool(_projection_health, engine)
+            checks["store"] = "ok"
         except Exception as e:  # noqa: BLE001
             checks["store"] = f"unavailable: {e}"
         ok = checks["temporal"] == "ok" and checks["store"] == "ok"
@@ -70,12 +72,10 @@ def create_app(
 
 def _projection_health(engine: Engine) -> dict[str, int]:
     """How far the read models lag behind the event store (in events)."""
-    from closeloop.store import STORE_NAME
-
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
         stored = conn.execute(text(f"SELECT max(id) FROM {STORE_NAME}_events")).scalar() or 0
         tracked = conn.execute(
-            text("SELECT max(notification_id) FROM notification_tracking")
+            text(f"SELECT max(notification_id) FROM {TRACKING_TABLE_NAME}")
         ).scalar()
     return {"events": int(stored), "projected": int(tracked or 0), "lag": int(stored) - int(tracked or 0)}

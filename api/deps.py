@@ -1,0 +1,127 @@
+"""FastAPI dependencies: the read-side engine, the settings, and who is calling.
+
+The app factory puts ``engine`` (a SQLAlchemy Engine holding the roster and the read
+models) and ``settings`` (:class:`closeloop.settings.Settings`) on ``app.state``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Engine
+
+from api import roster
+from api.roster import Role, RosterError, UsernameTaken
+from api.security import InvalidToken, decode_access_token, signing_secret
+from closeloop.settings import Settings
+from domain.state import Assignment
+
+TOKEN_URL = "/api/v1/auth/token"
+
+# auto_error=False: a missing token is not always an error (see OptionalUser).
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
+
+
+def get_engine(request: Request) -> Engine:
+    """The read-side engine: roster and read models."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was started with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user: who acts, in which role, at which posts."""
+
+    id: str
+    username: str
+    display_name: str
+    role: Role
+    assignments: tuple[Assignment, ...]
+
+    @classmethod
+    def of(cls, user: roster.User) -> Principal:
+        return cls(user.id, user.username, user.display_name, user.role, user.assignments)
+
+
+def unauthorized(detail: str) -> HTTPException:
+    """A 401 that tells the client to sign in with a bearer token."""
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def refusal(error: RosterError) -> HTTPException:
+    """A refused roster command as HTTP: 409 for a taken username, 422 for a broken rule."""
+    code = (
+        status.HTTP_409_CONFLICT
+        if isinstance(error, UsernameTaken)
+        else status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
+    return HTTPException(code, detail=str(error))
+
+
+def get_optional_user(
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    engine: EngineDep,
+    settings: SettingsDep,
+) -> Principal | None:
+    """The caller named by the bearer token; None when no token was sent."""
+    if token is None:
+        return None
+    try:
+        user_id = decode_access_token(token, secret=signing_secret(settings))
+    except InvalidToken as error:
+        raise unauthorized(str(error)) from None
+    user = roster.get_user(user_id, db=engine)
+    if user is None:
+        raise unauthorized("the token's user no longer exists")
+    return Principal.of(user)
+
+
+OptionalUser = Annotated[Principal | None, Depends(get_optional_user)]
+
+
+def get_current_user(user: OptionalUser) -> Principal:
+    """The caller; 401 unless a valid bearer token was sent."""
+    if user is None:
+        raise unauthorized("sign in first: no bearer token was sent")
+    return user
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that passes the caller through when they hold one of ``roles``, else 403.
+
+    Use as ``Annotated[Principal, Depends(require_roles(Role.ADMIN))]``.
+    """
+    allowed = frozenset(Role(r) for r in roles)
+    names = " or ".join(r.value for r in roles)
+
+    def check(user: CurrentUser) -> Principal:
+        if user.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"this needs the {names} role; you are signed in as {user.role.value}",
+            )
+        return user
+
+    return check
+
+
+AdminUser = Annotated[Principal, Depends(require_roles(Role.ADMIN))]

@@ -1,0 +1,102 @@
+"""Request and response bodies for sign-in and the roster (units, users, assignments).
+
+These check types only; the roster rules (parents, levels, password length) live in
+:mod:`api.roster`, once.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.roster import Role, Unit
+from domain.ladder import Level, UnitKind
+from domain.state import Assignment
+
+
+class StaffMember(Protocol):
+    """What a roster user and a signed-in principal both have."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def role(self) -> Role: ...
+    @property
+    def assignments(self) -> tuple[Assignment, ...]: ...
+
+
+class Token(BaseModel):
+    """An OAuth2 bearer token."""
+
+    access_token: str
+    token_type: str = "bearer"
+
+
+class AssignmentBody(BaseModel):
+    """A post: a level held on a unit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit_id: str
+    level: Level
+
+    @classmethod
+    def of(cls, post: Assignment) -> AssignmentBody:
+        return cls(unit_id=post.unit_id, level=post.level)
+
+    def post(self) -> Assignment:
+        return Assignment(unit_id=self.unit_id, level=self.level)
+
+
+class UnitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    kind: UnitKind
+    parent_id: str | None = None
+
+
+class UnitOut(BaseModel):
+    id: str
+    name: str
+    kind: UnitKind
+    parent_id: str | None
+
+    @classmethod
+    def of(cls, unit: Unit) -> UnitOut:
+        return cls(id=unit.id, name=unit.name, kind=unit.kind, parent_id=unit.parent_id)
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str
+    password: str
+    display_name: str
+    role: Role
+    assignments: list[AssignmentBody] = Field(default_factory=list)
+
+
+class UserOut(BaseModel):
+    """A user as the API shows them: never the password or its hash."""
+
+    id: str
+    username: str
+    display_name: str
+    role: Role
+    assignments: list[AssignmentBody]
+
+    @classmethod
+    def of(cls, user: StaffMember) -> UserOut:
+        return cls(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role,
+            assignments=[AssignmentBody.of(post) for post in user.assignments],
+        )

@@ -1,0 +1,97 @@
+"""Passwords (argon2) and access tokens (JWT, HS256), and the secret that signs them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from closeloop.settings import Settings
+
+ALGORITHM = "HS256"
+#: Where a generated signing secret is kept, inside the data directory.
+SECRET_FILE = "jwt-secret"
+
+_hasher = PasswordHasher()
+
+
+class InvalidToken(Exception):
+    """A token that is malformed, wrongly signed or expired; the message says which."""
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``, salt and parameters included."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when ``password`` matches ``password_hash``."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def burn_verification(password: str) -> None:
+    """Spend the time of one verification, so an unknown username answers no faster."""
+    verify_password(_dummy_hash(), password)
+
+
+def create_access_token(subject: str, *, secret: str, minutes: float) -> str:
+    """A signed token naming ``subject`` (a user id) that expires after ``minutes``."""
+    now = datetime.now(UTC)
+    claims = {"sub": subject, "iat": now, "exp": now + timedelta(minutes=minutes)}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_access_token(token: str, *, secret: str) -> str:
+    """The subject of a valid, unexpired token; :class:`InvalidToken` otherwise."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("the token has expired") from None
+    except jwt.PyJWTError:
+        raise InvalidToken("the token is not valid") from None
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject:
+        raise InvalidToken("the token names no user")
+    return subject
+
+
+def signing_secret(settings: Settings) -> str:
+    """``settings.jwt_secret``, or the one generated for this data directory."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    return _stored_secret(settings.data_dir)
+
+
+@lru_cache(maxsize=16)
+def _stored_secret(data_dir: Path) -> str:
+    # Kept in a file, not in memory only, so tokens issued before a restart stay valid.
+    path = data_dir / SECRET_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: when two processes start together, one writes and the other reads.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text(encoding="ascii").strip()
+        if not secret:
+            raise RuntimeError(f"{path} is empty; delete it to generate a new secret") from None
+        return secret
+    secret = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(secret + "\n")
+    return secret

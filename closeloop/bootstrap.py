@@ -1,0 +1,101 @@
+"""First start: the admin account, and a demo town to try the 1351 ladder on.
+
+The demo follows the seeds: Gaotai county's Chengguan town (高台县城关镇), whose
+community workers knock on doors in 医院西路社区 and help residents of 祥和苑.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import Connection, Engine
+
+from api import roster
+from api.roster import Role, UsernameTaken
+from closeloop.settings import Settings
+from domain.ladder import Level, UnitKind
+from domain.state import Assignment
+
+ADMIN_USERNAME = "admin"
+
+DEMO_TOWN = "城关镇"
+#: community -> its grids; the first community's grids get the demo handlers.
+DEMO_COMMUNITIES: dict[str, tuple[str, ...]] = {
+    "医院西路社区": ("医院西路社区第一网格", "医院西路社区第二网格"),
+    "祥和苑社区": ("祥和苑社区第一网格", "祥和苑社区第二网格"),
+}
+
+
+def demo_password(username: str) -> str:
+    """A demo user's fixed password, as printed in the README."""
+    return f"demo-{username}"
+
+
+def ensure_admin(engine: Engine, settings: Settings) -> str | None:
+    """Create ``admin`` when the roster has no users; return its password if generated.
+
+    The password is ``settings.admin_password`` or, when unset, a random one the caller
+    prints once. Returns None when nothing was generated (users exist, or it was set).
+    """
+    if roster.count_users(db=engine) > 0:
+        return None
+    password = settings.admin_password or secrets.token_urlsafe(12)
+    try:
+        roster.create_user(ADMIN_USERNAME, password, "管理员", Role.ADMIN, db=engine)
+    except UsernameTaken:
+        return None  # another process started at the same time and created it
+    return None if settings.admin_password else password
+
+
+def seed_demo(engine: Engine) -> dict[str, str] | None:
+    """Add the demo town, its communities, grids and users when there are no units yet.
+
+    Returns ``{username: password}`` for the demo users, or None when units existed.
+    Everything is written in one transaction: a demo is all there or not at all.
+    """
+    if roster.count_units(db=engine) > 0:
+        return None
+    try:
+        with engine.begin() as conn:
+            return _seed(conn)
+    except UsernameTaken:
+        return None  # another process seeded at the same time; this one rolled back
+
+
+def _seed(conn: Connection) -> dict[str, str]:
+    town = roster.create_unit(DEMO_TOWN, UnitKind.TOWN, db=conn)
+    community_ids: dict[str, str] = {}
+    grid_ids: dict[str, list[str]] = {}
+    for community_name, grid_names in DEMO_COMMUNITIES.items():
+        community = roster.create_unit(community_name, UnitKind.COMMUNITY, town.id, db=conn)
+        community_ids[community_name] = community.id
+        grid_ids[community_name] = [
+            roster.create_unit(name, UnitKind.GRID, community.id, db=conn).id for name in grid_names
+        ]
+    hospital = community_ids["医院西路社区"]
+    first, second = grid_ids["医院西路社区"]
+    demo_users: list[tuple[str, str, Role, list[Assignment]]] = [
+        ("worker1", "网格员小孙", Role.HANDLER, [Assignment(first, Level.GRID_WORKER)]),
+        ("worker2", "网格员小候", Role.HANDLER, [Assignment(second, Level.GRID_WORKER)]),
+        (
+            "branch1",
+            "网格党支部书记老王",
+            Role.HANDLER,
+            [Assignment(first, Level.GRID_BRANCH), Assignment(second, Level.GRID_BRANCH)],
+        ),
+        (
+            "community1",
+            "社区党委书记老李",
+            Role.HANDLER,
+            [Assignment(hospital, Level.COMMUNITY_COMMITTEE)],
+        ),
+        ("town1", "镇党委委员老张", Role.HANDLER, [Assignment(town.id, Level.TOWN_COMMITTEE)]),
+        ("caller1", "回访员小刘", Role.CALLER, []),
+        ("supervisor1", "督办员小赵", Role.SUPERVISOR, []),
+    ]
+    passwords: dict[str, str] = {}
+    for username, display_name, role, posts in demo_users:
+        password = demo_password(username)
+        roster.create_user(username, password, display_name, role, posts, db=conn)
+        passwords[username] = password
+    return passwords

@@ -1,0 +1,188 @@
+"""The HTTP contract for requests, on the real stack: every status code a user can meet."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tests.stack.conftest import StackFactory
+
+YES = {"reached": True, "completion": "yes", "progress": "yes", "effect": "yes",
+       "satisfaction": "yes"}  # fmt: skip
+
+
+async def test_a_request_goes_round_the_loop(make_stack: StackFactory) -> None:
+    s = await make_stack()
+    filed = await s.file()
+    rid = filed["id"]
+    assert (filed["status"], filed["tier"], filed["level"]) == ("assigned", "1d", "grid_worker")
+    assert [a["username"] for a in filed["assignees"]] == ["worker1"]
+    assert filed["deadline"].endswith("+00:00") and filed["timeline"][0]["type"] == "Filed"
+
+    await s.projected(rid)
+    tasks = (await s.http.get("/api/v1/tasks", headers=s.auth("worker1"))).json()
+    assert [t["id"] for t in tasks] == [rid]
+    assert (await s.http.get("/api/v1/tasks", headers=s.auth("worker2"))).json() == []
+    answer = await s.act("worker1", rid, "accept")
+    assert answer.status_code == 200 and answer.json()["status"] == "in_progress"
+    answer = await s.act("worker1", rid, "progress", {"note": "约了物业上门"})
+    assert answer.status_code == 200
+    answer = await s.act("worker1", rid, "resolve", {"resolution": "水管已修好"})
+    assert answer.json()["status"] == "resolved"
+
+    await s.projected(rid, lambda r: r["status"] == "resolved")
+    queue = (await s.http.get("/api/v1/followups", headers=s.auth("caller1"))).json()
+    assert [q["id"] for q in queue] == [rid]
+    assert queue[0]["resident"] == {"name": "李先生", "phone": "13800000000"}
+
+    answer = await s.act("caller1", rid, "review", {**YES, "comment": "满意"})
+    assert answer.status_code == 200 and answer.json()["status"] == "closed"
+    closed = await s.projected(rid, lambda r: r["status"] == "closed")
+    assert [e["type"] for e in closed["timeline"]] == [
+        "Filed", "Accepted", "ProgressNoted", "Resolved", "Reviewed",
+    ]
+    assert closed["timeline"][1]["actor"] == "worker1"
+    stats = (await s.http.get("/api/v1/stats", headers=s.auth("supervisor1"))).json()
+    assert (stats["received"], stats["closed"], stats["completion_rate"]) == (1, 1, 1.0)
+    assert (stats["reviews_reached"], stats["satisfied"], stats["satisfaction_rate"]) == (1, 1, 1.0)
+
+
+async def test_intake_rejects_bad_input_and_writes_nothing(make_stack: StackFactory) -> None:
+    s = await make_stack()
+    good: dict[str, Any] = {
+        "grid_id": s.grids["医院西路社区第一网格"], "category": "noise", "description": "半夜装修",
+        "channel": "hotline", "resident": {"name": "王女士", "phone": "13900000000"},
+    }  # fmt: skip
+    bad = [
+        ({"category": "aliens"}, "unknown category"),
+        ({"grid_id": str(uuid.uuid4())}, "unknown unit"),
+        ({"grid_id": s.units["医院西路社区"]}, "not a grid"),
+        ({"channel": "fax"}, "channel"),
+        ({"tier": "2d"}, "tier"),
+        ({"description": "   "}, "description"),
+        ({"resident": {"name": "王女士"}}, "phone"),
+    ]
+    for change, reason in bad:
+        answer = await s.http.post("/api/v1/requests", json={**good, **change})
+        assert answer.status_code == 422, (change, answer.text)
+        assert reason in answer.text, (reason, answer.text)
+    assert s.store.recorder.max_notification_id() in (None, 0)
+
+
+async def test_idempotency_key_returns_the_same_request(make_stack: StackFactory) -> None:
+    s = await make_stack()
+    body = {
+        "grid_id": s.grids["医院西路社区第二网格"], "category": "pothole", "description": "路口有坑",
+        "channel": "app", "resident": {"name": "赵", "phone": "13700000000"},
+    }  # fmt: skip
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = await s.http.post("/api/v1/requests", json=body, headers=key)
+    second = await s.http.post("/api/v1/requests", json=body, headers=key)
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] == second.json()["id"]
+    assert first.json()["tier"] == "3d"  # the category's default
+    assert s.store.recorder.max_notification_id() == 1
+    other = await s.http.post(
+        "/api/v1/requests", json={**body, "description": "别的事"}, headers=key
+    )
+    assert other.status_code == 409 and "Idempotency-Key" in other.json()["detail"]
+
+
+async def test_status_codes_for_handler_actions(make_stack: StackFactory) -> None:
+    s = await make_stack()
+    rid = (await s.file())["id"]
+    # 401 without a token, 401 with a bad one
+    answer = await s.http.post(f"/api/v1/requests/{rid}/accept")
+    assert answer.status_code == 401
+    answer = await s.http.post(
+        f"/api/v1/requests/{rid}/accept", headers={"Authorization": "Bearer nonsense"}
+    )
+    assert answer.status_code == 401
+    # 403: wrong role; a handler not assigned at the current level
+    assert (await s.act("caller1", rid, "accept")).status_code == 403
+    answer = await s.act("worker2", rid, "accept")
+    assert answer.status_code == 403 and "not assigned" in answer.json()["detail"]
+    assert (await s.act("branch1", rid, "accept")).status_code == 403
+    # 404: unknown request
+    assert (await s.act("worker1", str(uuid.uuid4()), "accept")).status_code == 404
+    assert (await s.act("worker1", "not-an-id", "accept")).status_code == 404
+    # 409: resolve before accept, with the reason
+    answer = await s.act("worker1", rid, "resolve", {"resolution": "done"})
+    assert answer.status_code == 409 and "not been accepted" in answer.json()["detail"]
+    # 422: malformed bodies
+    assert (await s.act("worker1", rid, "resolve", {})).status_code == 422
+    assert (await s.act("worker1", rid, "escalate", {"reason": ""})).status_code == 422
+    # nothing was written by any of those
+    assert [type(e).__name__ for e in s.store.events.get(uuid.UUID(rid))] == ["Filed"]
+
+    assert (await s.act("worker1", rid, "accept")).status_code == 200
+    answer = await s.act("worker1", rid, "accept")
+    assert answer.status_code == 409 and "cannot accept" in answer.json()["detail"]
+    # review: callers only; a reached review needs all four answers; only once resolved
+    assert (await s.act("worker1", rid, "review", YES)).status_code == 403
+    answer = await s.act("caller1", rid, "review", {"reached": True, "completion": "yes"})
+    assert answer.status_code == 422 and "missing" in answer.text
+    answer = await s.act("caller1", rid, "review", YES)
+    assert answer.status_code == 409 and "not been resolved" in answer.json()["detail"]
+
+
+async def test_escalation_hands_the_request_to_the_next_level(make_stack: StackFactory) -> None:
+    s = await make_stack()
+    rid = (await s.file())["id"]
+    answer = await s.act("worker1", rid, "escalate", {"reason": "需要网格党支部协调"})
+    assert answer.status_code == 200
+    view = answer.json()
+    assert (view["tier"], view["level"], view["escalations"]) == ("3d", "grid_branch", 1)
+    assert [a["username"] for a in view["assignees"]] == ["branch1"]
+    await s.projected(rid, lambda r: r["level"] == "grid_branch")
+    branch_tasks = (await s.http.get("/api/v1/tasks", headers=s.auth("branch1"))).json()
+    worker_tasks = (await s.http.get("/api/v1/tasks", headers=s.auth("worker1"))).json()
+    assert rid in [t["id"] for t in branch_tasks]
+    assert rid not in [t["id"] for t in worker_tasks]
+    # up the ladder by hand to the top, then no further
+    assert (await s.act("branch1", rid, "escalate", {"reason": "难事"})).status_code == 200
+    assert (await s.act("community1", rid, "escalate", {"reason": "重大"})).status_code == 200
+    answer = await s.act("town1", rid, "escalate", {"reason": "更高"})
+    assert answer.status_code == 409 and "top of the ladder" in answer.json()["detail"]
+
+
+async def test_board_and_tasks_order_and_filters(make_stack: StackFactory) -> None:
+    s = await make_stack()
+    slow = await s.file(category="pothole")  # 3d: the grid branch
+    fast = await s.file(category="noise")  # 1d: the worker
+    other = await s.file(grid="祥和苑社区第一网格")
+    for r in (slow, fast, other):
+        await s.projected(r["id"])
+    sup = s.auth("supervisor1")
+    page = (await s.http.get("/api/v1/requests", headers=sup)).json()
+    assert page["total"] == 3
+    page = (await s.http.get(
+        "/api/v1/requests", params={"unit_id": s.units["医院西路社区"]}, headers=sup
+    )).json()  # fmt: skip
+    assert {i["id"] for i in page["items"]} == {slow["id"], fast["id"]}
+    page = (await s.http.get("/api/v1/requests", params={"tier": "3d"}, headers=sup)).json()
+    assert [i["id"] for i in page["items"]] == [slow["id"]]
+    page = (await s.http.get("/api/v1/requests", params={"limit": 1}, headers=sup)).json()
+    assert page["total"] == 3 and len(page["items"]) == 1
+    assert (await s.http.get("/api/v1/requests", params={"status": "x"}, headers=sup)).status_code == 422
+    assert (await s.http.get("/api/v1/requests", headers=s.auth("worker1"))).status_code == 403
+    assert (await s.http.get("/api/v1/requests")).status_code == 401
+    assert (await s.http.get(f"/api/v1/requests/{uuid.uuid4()}", headers=sup)).status_code == 404
+    tasks = (await s.http.get("/api/v1/tasks", headers=s.auth("worker1"))).json()
+    assert [t["id"] for t in tasks] == [fast["id"]]
+    branch = (await s.http.get("/api/v1/tasks", headers=s.auth("branch1"))).json()
+    assert [t["id"] for t in branch] == [slow["id"]]
+    assert (await s.http.get("/api/v1/tasks", headers=s.auth("caller1"))).status_code == 403
+    assert (await s.http.get("/api/v1/followups", headers=s.auth("worker1"))).status_code == 403
+    assert (await s.http.get("/api/v1/stats", headers=s.auth("caller1"))).status_code == 403
+    answer = await s.http.get(
+        "/api/v1/stats", params={"from": "2030-01-02", "to": "2030-01-01"}, headers=sup
+    )
+    assert answer.status_code == 422
+
+
+async def test_health_reports_temporal_and_store(make_stack: StackFactory) -> None:
+    s = await make_stack()
+    answer = await s.http.get("/api/v1/health")
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ok"
