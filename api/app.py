@@ -22,9 +22,7 @@ from projections.tables import TRACKING_TABLE_NAME
 API_PREFIX = "/api/v1"
 
 
-def create_app(
-    settings: Settings, engine: Engine, temporal: Client | None = None
-) -> FastAPI:
+def create_app(settings: Settings, engine: Engine, temporal: Client | None = None) -> FastAPI:
     """The API on ``engine`` (read models and roster); connects to Temporal unless given one.
 
     The tables must exist (``closeloop.runtime.prepare`` creates them).
@@ -78,4 +76,8 @@ def _projection_health(engine: Engine) -> dict[str, int]:
         tracked = conn.execute(
             text(f"SELECT max(notification_id) FROM {TRACKING_TABLE_NAME}")
         ).scalar()
-    return {"events": int(stored), "projected": int(tracked or 0), "lag": int(stored) - int(tracked or 0)}
+    return {
+        "events": int(stored),
+        "projected": int(tracked or 0),
+        "lag": int(stored) - int(tracked or 0),
+    }

@@ -70,8 +70,7 @@ class ReviewIn(_Body):
             missing = [d for d in DIMENSIONS if getattr(self, d) is None]
             if missing:
                 raise ValueError(
-                    "a reached resident answers all four dimensions; missing: "
-                    + ", ".join(missing)
+                    "a reached resident answers all four dimensions; missing: " + ", ".join(missing)
                 )
         return self
 

@@ -20,7 +20,9 @@ def _rebuild(settings: Settings) -> None:
         width = 40
         filled = width * done // total if total else width
         percent = 100 * done // total if total else 100
-        sys.stdout.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} events ({percent}%)")
+        sys.stdout.write(
+            f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} events ({percent}%)"
+        )
         sys.stdout.flush()
 
     count = rebuild(settings.database_url, progress=progress)
@@ -76,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("rebuild", help="drop the read models and rebuild them from the events")
     sub.add_parser("bootstrap", help="create the tables, the first admin and the demo town")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("temporalio").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()

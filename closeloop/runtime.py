@@ -67,7 +67,9 @@ def stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def serve_api(settings: Settings, engine: Engine, client: Client, stop: asyncio.Event) -> None:
+async def serve_api(
+    settings: Settings, engine: Engine, client: Client, stop: asyncio.Event
+) -> None:
     app = create_app(settings, engine, temporal=client)
     server = _Server(
         uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="info")

@@ -46,8 +46,7 @@ class Review:
             missing = [d for d in DIMENSIONS if getattr(self, d) is None]
             if missing:
                 raise ValueError(
-                    "a reached review answers all four dimensions; missing: "
-                    + ", ".join(missing)
+                    "a reached review answers all four dimensions; missing: " + ", ".join(missing)
                 )
 
     def answers(self) -> dict[str, Answer | None]:

@@ -139,9 +139,7 @@ class RequestState:
 
     def may_handle(self, assignments: list[Assignment]) -> bool:
         """A handler acts on a request only when assigned at its current level and unit."""
-        return any(
-            a.level == self.level and a.unit_id == self.level_unit_id for a in assignments
-        )
+        return any(a.level == self.level and a.unit_id == self.level_unit_id for a in assignments)
 
     def check_handler(self, assignments: list[Assignment]) -> None:
         if not self.may_handle(assignments):
@@ -157,9 +155,7 @@ class RequestState:
         require(Action.PROGRESS, self.status)
         return Change(PROGRESS_NOTED, at, actor, {"note": note})
 
-    def decide_escalate(
-        self, actor: str, reason: str, at: datetime, day_seconds: float
-    ) -> Change:
+    def decide_escalate(self, actor: str, reason: str, at: datetime, day_seconds: float) -> Change:
         """A handler pushes the request up at once (上报)."""
         require(Action.ESCALATE, self.status)
         up = next_tier(self.tier)
@@ -181,11 +177,11 @@ class RequestState:
 
     def decide_resolve(self, actor: str, resolution: str, at: datetime) -> Change:
         require(Action.RESOLVE, self.status)
-        return Change(RESOLVED, at, actor, {"resolution": resolution, "on_time": at <= self.deadline})
+        return Change(
+            RESOLVED, at, actor, {"resolution": resolution, "on_time": at <= self.deadline}
+        )
 
-    def decide_review(
-        self, actor: str, review: Review, at: datetime, day_seconds: float
-    ) -> Change:
+    def decide_review(self, actor: str, review: Review, at: datetime, day_seconds: float) -> Change:
         require(Action.REVIEW, self.status)
         outcome = review.outcome(self.unreached_attempts)
         data: dict[str, Any] = {

@@ -56,12 +56,11 @@ class RequestWorkflow:
         await self._record(filed, position=0)
         self._state = state = RequestState.from_filed(filed)
         while state.status is not Status.CLOSED:
-            seen = len(state.timeline)
             try:
                 await workflow.wait_condition(
-                    lambda: len(state.timeline) != seen, timeout=self._time_left(state)
+                    _moved_from(state, len(state.timeline)), timeout=self._time_left(state)
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 async with self._lock:
                     change = state.decide_deadline(workflow.now(), inp.day_seconds)
                     if change is not None:
@@ -216,6 +215,11 @@ class RequestWorkflow:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=_RECORD_RETRY,
         )
+
+
+def _moved_from(state: RequestState, seen: int) -> Callable[[], bool]:
+    """True once a change beyond the first ``seen`` has been applied."""
+    return lambda: len(state.timeline) != seen
 
 
 def _required(text: str, name: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
@@ -109,9 +109,7 @@ async def file_a_request(
 ) -> dict[str, Any]:
     """File a resident's request (anyone; staff may file for a resident)."""
     try:
-        grid, community, town = await run_in_threadpool(
-            roster.unit_chain, body.grid_id, db=engine
-        )
+        grid, community, town = await run_in_threadpool(roster.unit_chain, body.grid_id, db=engine)
     except InvalidRoster as e:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(e)) from None
     request_id = (
@@ -325,7 +323,7 @@ def _instant(value: datetime | date | None) -> datetime | None:
         return None
     if not isinstance(value, datetime):
         value = datetime.combine(value, time.min)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _is_uuid(value: str) -> bool:

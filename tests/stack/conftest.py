@@ -65,7 +65,9 @@ class Stack:
         )
 
     async def projected(
-        self, request_id: str, until: Callable[[dict[str, Any]], bool] = lambda r: True,
+        self,
+        request_id: str,
+        until: Callable[[dict[str, Any]], bool] = lambda r: True,
         timeout: float = 20.0,
     ) -> dict[str, Any]:
         """The request as the read model shows it, once ``until`` holds."""

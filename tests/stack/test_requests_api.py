@@ -39,7 +39,11 @@ async def test_a_request_goes_round_the_loop(make_stack: StackFactory) -> None:
     assert answer.status_code == 200 and answer.json()["status"] == "closed"
     closed = await s.projected(rid, lambda r: r["status"] == "closed")
     assert [e["type"] for e in closed["timeline"]] == [
-        "Filed", "Accepted", "ProgressNoted", "Resolved", "Reviewed",
+        "Filed",
+        "Accepted",
+        "ProgressNoted",
+        "Resolved",
+        "Reviewed",
     ]
     assert closed["timeline"][1]["actor"] == "worker1"
     stats = (await s.http.get("/api/v1/stats", headers=s.auth("supervisor1"))).json()
@@ -72,8 +76,9 @@ async def test_intake_rejects_bad_input_and_writes_nothing(make_stack: StackFact
 async def test_idempotency_key_returns_the_same_request(make_stack: StackFactory) -> None:
     s = await make_stack()
     body = {
-        "grid_id": s.grids["医院西路社区第二网格"], "category": "pothole", "description": "路口有坑",
-        "channel": "app", "resident": {"name": "赵", "phone": "13700000000"},
+        "grid_id": s.grids["医院西路社区第二网格"], "category": "pothole",
+        "description": "路口有坑", "channel": "app",
+        "resident": {"name": "赵", "phone": "13700000000"},
     }  # fmt: skip
     key = {"Idempotency-Key": str(uuid.uuid4())}
     first = await s.http.post("/api/v1/requests", json=body, headers=key)
@@ -164,7 +169,9 @@ async def test_board_and_tasks_order_and_filters(make_stack: StackFactory) -> No
     assert [i["id"] for i in page["items"]] == [slow["id"]]
     page = (await s.http.get("/api/v1/requests", params={"limit": 1}, headers=sup)).json()
     assert page["total"] == 3 and len(page["items"]) == 1
-    assert (await s.http.get("/api/v1/requests", params={"status": "x"}, headers=sup)).status_code == 422
+    assert (
+        await s.http.get("/api/v1/requests", params={"status": "x"}, headers=sup)
+    ).status_code == 422
     assert (await s.http.get("/api/v1/requests", headers=s.auth("worker1"))).status_code == 403
     assert (await s.http.get("/api/v1/requests")).status_code == 401
     assert (await s.http.get(f"/api/v1/requests/{uuid.uuid4()}", headers=sup)).status_code == 404

@@ -39,8 +39,9 @@ async def record(name: str) -> Path:
         store = RequestStore(env=store_env(f"sqlite:///{tmp}/golden.db"))
         async with build_worker(env.client, "golden", store, pool):
             rid = str(uuid.uuid4())
-            intake = Intake(rid, "g1", "c1", "t1", "water_leak", "ceiling leak", "app", "李", "1",
-                            Tier.D1)
+            intake = Intake(
+                rid, "g1", "c1", "t1", "water_leak", "ceiling leak", "app", "李", "1", Tier.D1
+            )
             c = env.client
             await file_request(c, "golden", intake, "resident", day)
             await send(c, rid, "escalate", HandlerCommand(worker_actor, "beyond the grid"))

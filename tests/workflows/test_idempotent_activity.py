@@ -35,14 +35,19 @@ class FailAfterWrite(StoreActivities):
 
 
 async def test_retry_after_a_write_appends_once(
-    temporal_env: WorkflowEnvironment, store: RequestStore, task_queue: str,
+    temporal_env: WorkflowEnvironment,
+    store: RequestStore,
+    task_queue: str,
     executor: ThreadPoolExecutor,
 ) -> None:
     flaky = FailAfterWrite(store)
     flaky.appended = []
     async with Worker(
-        temporal_env.client, task_queue=task_queue, workflows=[RequestWorkflow],
-        activities=[flaky.record_change], activity_executor=executor,
+        temporal_env.client,
+        task_queue=task_queue,
+        workflows=[RequestWorkflow],
+        activities=[flaky.record_change],
+        activity_executor=executor,
     ):
         rid = str(uuid.uuid4())
         intake = Intake(rid, "g", "c", "t", "noise", "drums at night", "app", "张", "1", Tier.D1)

@@ -12,7 +12,6 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from closeloop.store import RequestStore
 from domain.ladder import Tier
@@ -67,8 +66,9 @@ def events_of(store: RequestStore, request_id: str) -> list[str]:
     return [type(e).__name__ for e in store.events.get(uuid.UUID(request_id))]
 
 
-async def wait_for(client: Client, request_id: str, pred: Callable[[dict[str, Any]], bool],
-                   timeout: float = 30.0) -> dict[str, Any]:
+async def wait_for(
+    client: Client, request_id: str, pred: Callable[[dict[str, Any]], bool], timeout: float = 30.0
+) -> dict[str, Any]:
     handle = client.get_workflow_handle(workflow_id(request_id))
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -80,7 +80,9 @@ async def wait_for(client: Client, request_id: str, pred: Callable[[dict[str, An
         await asyncio.sleep(0.1)
 
 
-async def test_filing_assigns_the_tier_level_and_deadline(file: FileFn, store: RequestStore) -> None:
+async def test_filing_assigns_the_tier_level_and_deadline(
+    file: FileFn, store: RequestStore
+) -> None:
     req = await file(Tier.D3)
     assert req["status"] == "assigned"
     assert req["tier"] == "3d"
@@ -105,14 +107,20 @@ async def test_full_ladder_escalates_to_the_top_then_overdue(
     # Each deadline counts from entry into its tier.
     from datetime import datetime
 
-    times = {e["type"] + e.get("tier", ""): datetime.fromisoformat(e["at"]) for e in view["timeline"]}
+    times = {
+        e["type"] + e.get("tier", ""): datetime.fromisoformat(e["at"]) for e in view["timeline"]
+    }
     filed = datetime.fromisoformat(view["created_at"])
     assert (times["Escalated3d"] - filed).total_seconds() >= 1 * day
     assert (times["Escalated5d"] - times["Escalated3d"]).total_seconds() >= 3 * day
     assert (times["Escalated1m"] - times["Escalated5d"]).total_seconds() >= 5 * day
     assert (times["MarkedOverdue"] - times["Escalated1m"]).total_seconds() >= 30 * day
     assert events_of(store, req["id"]) == [
-        "Filed", "Escalated", "Escalated", "Escalated", "MarkedOverdue",
+        "Filed",
+        "Escalated",
+        "Escalated",
+        "Escalated",
+        "MarkedOverdue",
     ]
 
 
@@ -145,16 +153,27 @@ async def test_review_with_a_no_reopens_at_the_resolving_level(
     review = ReviewCommand(CALLER, True, "yes", "yes", "no", "partly", "still damp")
     view = await send(client, rid, "review", review)
     assert (view["status"], view["tier"], view["level"], view["reopens"]) == (
-        "assigned", "1d", "grid_worker", 1,
+        "assigned",
+        "1d",
+        "grid_worker",
+        1,
     )
     assert view["deadline"] > resolved["deadline"]  # a fresh deadline for the tier
     await send(client, rid, "accept", HandlerCommand(WORKER))
     await send(client, rid, "resolve", HandlerCommand(WORKER, "ceiling dried and painted"))
-    view = await send(client, rid, "review", ReviewCommand(CALLER, True, "yes", "yes", "yes", "yes"))
+    view = await send(
+        client, rid, "review", ReviewCommand(CALLER, True, "yes", "yes", "yes", "yes")
+    )
     assert view["status"] == "closed"
     assert events_of(store, rid) == [
-        "Filed", "Accepted", "ProgressNoted", "Resolved", "Reviewed",
-        "Accepted", "Resolved", "Reviewed",
+        "Filed",
+        "Accepted",
+        "ProgressNoted",
+        "Resolved",
+        "Reviewed",
+        "Accepted",
+        "Resolved",
+        "Reviewed",
     ]
     result = await client.get_workflow_handle(workflow_id(rid)).result()
     assert result["status"] == "closed"
@@ -204,8 +223,18 @@ async def test_review_before_resolve_is_refused_and_writes_nothing(
 async def test_filing_twice_with_the_same_id_creates_one_request(
     client: Client, task_queue: str, store: RequestStore
 ) -> None:
-    intake = Intake(str(uuid.uuid4()), GRID, COMMUNITY, TOWN, "noise", "loud music", "hotline",
-                    "王女士", "13900000000", Tier.D1)
+    intake = Intake(
+        str(uuid.uuid4()),
+        GRID,
+        COMMUNITY,
+        TOWN,
+        "noise",
+        "loud music",
+        "hotline",
+        "王女士",
+        "13900000000",
+        Tier.D1,
+    )
     first, second = await asyncio.gather(
         file_request(client, task_queue, intake, "resident", LONG_DAY),
         file_request(client, task_queue, intake, "resident", LONG_DAY),
