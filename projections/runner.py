@@ -1,0 +1,253 @@
+"""The projector: follows the event store's notification log by polling, in batches.
+
+SQLite has no subscriptions (eventsourcing-sqlalchemy raises ``NotImplementedError``), so
+the embedded default polls; polling works on PostgreSQL too. Each batch of up to
+``batch_size`` events is one transaction holding the view rows and the tracking position,
+and each batch starts from the position recorded in the database, not from memory: a
+failed batch is simply read again, and two projectors on one database cannot count an
+event twice (the second one's batch fails on the tracking check and is retried).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+from eventsourcing.persistence import IntegrityError, Tracking
+from sqlalchemy import func, select
+
+from closeloop.store import STORE_NAME, RequestStore, store_env
+from projections.projection import RequestProjection
+from projections.views import RequestViews
+
+log = logging.getLogger(__name__)
+
+DEFAULT_POLL_SECONDS = 0.2
+DEFAULT_BATCH_SIZE = 500
+#: Longest pause between retries after database errors.
+MAX_RETRY_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One committed batch: how far the view now reaches, and what changed."""
+
+    position: int  # the last notification id tracked
+    count: int  # events processed
+    request_ids: frozenset[str]
+
+
+class Projector:
+    """Keeps the request views current with the event store, in a background thread.
+
+    ``start()`` / ``stop()`` (or use it as a context manager); ``wait(notification_id)``
+    gives read-your-writes; ``position()`` and ``store_position()`` measure the lag.
+    ``run_batch()`` processes one batch in the calling thread (rebuilds, tests).
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        retry_seconds: float = 1.0,
+        store: RequestStore | None = None,
+    ) -> None:
+        if poll_seconds <= 0 or batch_size <= 0 or retry_seconds <= 0:
+            raise ValueError("poll_seconds, batch_size and retry_seconds must be positive")
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.retry_seconds = retry_seconds
+        self.views = RequestViews.connect(database_url)
+        self.projection = RequestProjection(self.views)
+        self._owns_store = store is None
+        self.store = store if store is not None else RequestStore(env=store_env(database_url))
+        self._callbacks: list[Callable[[Batch], None]] = []
+        self._stopping = threading.Event()
+        self._nudged = threading.Event()  # wakes the poller early: stop(), or a reader waits
+        self._thread: threading.Thread | None = None
+        self._moved = threading.Condition()
+        self._position = 0  # the last position seen in the database, in memory for wait()
+        self.errors = 0  # failed batches since construction (for health pages)
+        self.last_error: str | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Follow the notification log in a background thread until :meth:`stop`."""
+        if self._thread is not None:
+            raise RuntimeError("the projector is already running")
+        self._stopping.clear()
+        self._nudged.clear()
+        self._thread = threading.Thread(target=self._follow, name="closeloop-projector")
+        self._thread.daemon = True  # never keep a dying process alive
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop after the current batch (committed with what it has processed), then return."""
+        self._stopping.set()
+        self._nudged.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("the projector did not stop within %s seconds", timeout)
+
+    def close(self) -> None:
+        """Stop, and release the database connections."""
+        self.stop()
+        self.views.close()
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> Projector:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def on_batch(self, callback: Callable[[Batch], None]) -> None:
+        """Call ``callback`` after each committed batch (in the projector's thread).
+
+        For live pages: ``batch.request_ids`` are the requests whose rows changed. A
+        callback's error is logged and does not stop the projector; keep callbacks quick.
+        """
+        self._callbacks.append(callback)
+
+    # ---- positions ----------------------------------------------------------------
+
+    def position(self) -> int:
+        """The last notification id the views have processed (0 before the first)."""
+        return self.views.max_tracking_id(STORE_NAME) or 0
+
+    def store_position(self) -> int:
+        """The last notification id in the event store (0 when empty)."""
+        return self.store.recorder.max_notification_id() or 0
+
+    def lag(self) -> int:
+        """How many notification ids the views are behind the store."""
+        return max(0, self.store_position() - self.position())
+
+    def store_count(self) -> int:
+        """How many events the store holds (for progress bars)."""
+        table = self.store.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+        with self.views.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+    def wait(self, notification_id: int | None, timeout: float = 5.0) -> None:
+        """Block until the views have processed ``notification_id`` (read-your-writes).
+
+        Raises ``TimeoutError`` after ``timeout`` seconds. When the projector is not
+        running in this process (another process projects), polls the tracking table.
+        """
+        if notification_id is None:
+            return
+        deadline = time.monotonic() + timeout
+        with self._moved:
+            while self._position < notification_id:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"the views have not reached notification {notification_id} "
+                        f"within {timeout} seconds (they are at {self._position})"
+                    )
+                if self.running:
+                    self._nudged.set()  # poll now rather than at the next tick
+                    self._moved.wait(min(remaining, max(self.poll_seconds, 0.05)))
+                else:
+                    self._moved.release()
+                    try:
+                        self._seen(self.position())
+                        if self._position < notification_id:
+                            time.sleep(min(remaining, self.poll_seconds))
+                    finally:
+                        self._moved.acquire()
+
+    def catch_up(self, timeout: float = 5.0) -> int:
+        """Wait until the views hold every event stored so far; returns that position."""
+        target = self.store_position()
+        self.wait(target, timeout)
+        return target
+
+    # ---- processing ---------------------------------------------------------------
+
+    def run_batch(self) -> Batch | None:
+        """Process the next batch in the calling thread; None when there was nothing new.
+
+        Raises what the database raises (the background loop logs and retries).
+        """
+        start = self.views.max_tracking_id(STORE_NAME)
+        notifications = self.store.recorder.select_notifications(
+            start=start, limit=self.batch_size, inclusive_of_start=False
+        )
+        if not notifications:
+            self._seen(start or 0)
+            return None
+        changed: set[str] = set()
+        count = 0
+        last = start or 0
+        touched = {str(n.originator_id) for n in notifications}
+        with self.views.batch(STORE_NAME, start, touched):
+            for notification in notifications:
+                if self._stopping.is_set() and count:
+                    break  # commit what this batch holds, and let stop() return
+                domain_event = self.store.mapper.to_domain_event(notification)
+                self.projection.process_event(domain_event, Tracking(STORE_NAME, notification.id))
+                changed.add(str(notification.originator_id))
+                count += 1
+                last = notification.id
+        batch = Batch(position=last, count=count, request_ids=frozenset(changed))
+        self._seen(last)
+        for callback in self._callbacks:
+            try:
+                callback(batch)
+            except Exception:
+                log.exception("an on_batch callback failed")
+        return batch
+
+    def _seen(self, position: int) -> None:
+        with self._moved:
+            if position != self._position:
+                self._position = position
+                self._moved.notify_all()
+
+    def _follow(self) -> None:
+        pause = self.retry_seconds
+        while not self._stopping.is_set():
+            try:
+                batch = self.run_batch()
+            except IntegrityError:
+                # Another projector (or a rebuild) moved the position: read it again.
+                log.info("the view's position moved under this projector; reading it again")
+                self._pause(self.poll_seconds)
+                continue
+            except Exception as error:
+                self.errors += 1
+                self.last_error = repr(error)
+                log.exception("projecting failed; retrying in %.1f seconds", pause)
+                self._stopping.wait(pause)  # not nudged: readers must not hasten retries
+                pause = min(pause * 2, MAX_RETRY_SECONDS)
+                continue
+            pause = self.retry_seconds
+            if batch is None or batch.count < self.batch_size:
+                self._pause(self.poll_seconds)
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep until the next poll, or until stopped or nudged by a waiting reader."""
+        self._nudged.wait(seconds)
+        self._nudged.clear()

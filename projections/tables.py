@@ -1,0 +1,164 @@
+"""The read-model tables: one row per request, its timeline, its reviews.
+
+Every table here is filled only by :mod:`projections.views` from the event store's
+notification log, and can be dropped and rebuilt from it (:mod:`projections.rebuild`).
+Their names start with ``view_`` so that nobody mistakes them for a source of truth.
+
+Times are stored in UTC. SQLite has no time zones (SQLAlchemy's ``DateTime(timezone=True)``
+drops the offset there), so :class:`UtcDateTime` converts to UTC on the way in and marks
+values as UTC on the way out: SQL comparisons and ordering work on both databases, and
+callers always get aware datetimes back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
+from eventsourcing_sqlalchemy.models import NotificationTrackingRecord  # type: ignore[attr-defined]
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+#: The projection's name: the prefix of its tables, and the name of its tracking table.
+PROJECTION_NAME = "view"
+
+#: Where the projection records how far it has read each application's notification log.
+TRACKING_TABLE_NAME = f"{PROJECTION_NAME}_tracking"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime, stored in UTC; naive datetimes are refused, not guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"a naive datetime has no meaning here: {value!r}")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:  # SQLite: stored in UTC without an offset
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+_JSON = JSON().with_variant(JSONB(), "postgresql")
+_ID = String(64)
+_TEXT = Text()
+
+metadata = MetaData()
+
+requests = Table(
+    f"{PROJECTION_NAME}_requests",
+    metadata,
+    # -- the request view (RequestState.view() without the timeline) --
+    Column("id", _ID, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("tier", String(4), nullable=False),
+    Column("level", String(32), nullable=False),
+    Column("level_unit_id", _ID, nullable=False),
+    Column("deadline", UtcDateTime(), nullable=False),
+    Column("overdue", Boolean(), nullable=False),
+    Column("escalations", Integer(), nullable=False),
+    Column("reopens", Integer(), nullable=False),
+    Column("unreached_attempts", Integer(), nullable=False),
+    Column("grid_id", _ID, nullable=False),
+    Column("community_id", _ID, nullable=False),
+    Column("town_id", _ID, nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("description", _TEXT, nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("resident_name", String(200), nullable=False),
+    Column("resident_phone", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    # -- what the work lists and the figures need beyond the view --
+    Column("version", Integer(), nullable=False),  # the last event's originator_version
+    # an automatic escalation, an overdue mark, or a late resolve, ever
+    Column("missed_deadline", Boolean(), nullable=False),
+    Column("resolved_at", UtcDateTime(), nullable=True),  # the latest resolve
+    Column("closed_at", UtcDateTime(), nullable=True),
+    Column("closed_outcome", String(16), nullable=True),  # closed | unreachable
+    # board and work lists: open requests by status, soonest deadline first
+    Index(f"ix_{PROJECTION_NAME}_requests_status_deadline", "status", "deadline"),
+    # tasks: open requests at a handler's (unit, level)
+    Index(
+        f"ix_{PROJECTION_NAME}_requests_unit_level",
+        "level_unit_id",
+        "level",
+        "status",
+        "deadline",
+    ),
+    # follow-ups: resolved requests, oldest resolve first
+    Index(f"ix_{PROJECTION_NAME}_requests_status_resolved", "status", "resolved_at"),
+    # figures: a unit's cohort of requests received in a period
+    Index(f"ix_{PROJECTION_NAME}_requests_created", "created_at"),
+    Index(f"ix_{PROJECTION_NAME}_requests_town_created", "town_id", "created_at"),
+    Index(f"ix_{PROJECTION_NAME}_requests_community_created", "community_id", "created_at"),
+    Index(f"ix_{PROJECTION_NAME}_requests_grid_created", "grid_id", "created_at"),
+)
+
+timeline = Table(
+    f"{PROJECTION_NAME}_timeline",
+    metadata,
+    Column("request_id", _ID, primary_key=True),
+    # the event's originator_version: a re-delivered event collides here too
+    Column("position", Integer(), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("data", _JSON, nullable=False),  # the timeline entry's own fields
+)
+
+reviews = Table(
+    f"{PROJECTION_NAME}_reviews",
+    metadata,
+    Column("request_id", _ID, primary_key=True),
+    Column("position", Integer(), primary_key=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("reached", Boolean(), nullable=False),
+    Column("completion", String(8), nullable=True),
+    Column("progress", String(8), nullable=True),
+    Column("effect", String(8), nullable=True),
+    Column("satisfaction", String(8), nullable=True),
+    Column("outcome", String(16), nullable=False),
+    Column("comment", _TEXT, nullable=False),
+)
+
+#: The tracking table, as eventsourcing-sqlalchemy defines it (one row per application,
+#: holding the last notification id processed); defined here so that it can be created
+#: and reset without constructing a recorder.
+tracking_table: Table = SQLAlchemyDatastore.define_record_class(
+    cls_name="NotificationTrackingRecord",
+    table_name=TRACKING_TABLE_NAME,
+    schema_name=None,
+    base_cls=NotificationTrackingRecord,
+).__table__
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the read-model tables and the tracking table where missing (start-up)."""
+    metadata.create_all(engine)
+    tracking_table.create(engine, checkfirst=True)

@@ -1,0 +1,390 @@
+"""The materialised view: writes read-model rows and the tracking position together.
+
+:class:`RequestViews` is an eventsourcing tracking recorder. Each change is applied to the
+request's state with the domain's own :meth:`RequestState.apply` (the rule lives once);
+the request's row, its timeline entry and its review are written and the notification id
+is tracked, all in one transaction, so a crash or a re-delivered event never counts an
+event twice.
+
+Events come one by one (:meth:`RequestViews.record`, eventsourcing's ``process_event``
+contract) or in a batch: inside ``with views.batch(...)`` every ``record`` joins one
+transaction (eventsourcing-sqlalchemy keeps the current transaction in a context
+variable), request rows are read once and written once per batch, and rows go out with
+``executemany``. Either way a tracking id not above the tracked position raises
+eventsourcing's ``IntegrityError`` and nothing of the transaction is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
+from sqlalchemy import Connection, Engine, Row, bindparam, event, insert, select, update
+from sqlalchemy.orm import Session
+
+from domain.ladder import Level, Tier
+from domain.lifecycle import Status
+from domain.state import (
+    ESCALATED,
+    FILED,
+    MARKED_OVERDUE,
+    RESOLVED,
+    REVIEWED,
+    Change,
+    RequestState,
+)
+from projections.tables import TRACKING_TABLE_NAME, metadata, requests, reviews, timeline
+
+#: Request rows are fetched by id in chunks of this many (bind-parameter limits).
+_FETCH_CHUNK = 500
+
+
+class ViewsOutOfStep(Exception):
+    """The view rows disagree with the log they were built from: rebuild them."""
+
+
+class RequestViews(SQLAlchemyTrackingRecorder):
+    """The request read models of one database, with their tracking table."""
+
+    def __init__(
+        self,
+        datastore: SQLAlchemyDatastore,
+        *,
+        tracking_table_name: str = TRACKING_TABLE_NAME,
+        schema_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            datastore, tracking_table_name=tracking_table_name, schema_name=schema_name, **kwargs
+        )
+        self.tables.extend(metadata.sorted_tables)  # created by create_table()
+        self._open: ContextVar[_Batch | None] = ContextVar(f"batch-{id(self)}", default=None)
+
+    @classmethod
+    def connect(cls, database_url: str) -> RequestViews:
+        """Views on ``database_url``, with their tables created where missing."""
+        kwargs: dict[str, Any] = {}
+        if database_url.startswith("sqlite"):
+            # Writers wait for each other instead of failing at once.
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            kwargs["pool_pre_ping"] = True
+        views = cls(SQLAlchemyDatastore(url=database_url, **kwargs))
+        if database_url.startswith("sqlite"):
+            _tune_sqlite(views.engine)
+        views.create_table()
+        # WAL now, before any thread reads: switching later needs a lock that busy readers
+        # can keep from us.
+        views.datastore.init_sqlite_wal_mode()
+        return views
+
+    @property
+    def engine(self) -> Engine:
+        engine = self.datastore.engine
+        assert isinstance(engine, Engine), "views need an engine, not a scoped session"
+        return engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- writing ------------------------------------------------------------------
+
+    @contextmanager
+    def batch(
+        self,
+        application_name: str,
+        expected_position: int | None,
+        request_ids: Iterable[str] = (),
+    ) -> Iterator[Session]:
+        """One transaction for many :meth:`record` calls, written out when the block ends.
+
+        Raises ``IntegrityError`` when the tracked position is no longer
+        ``expected_position`` (another projector, or a reset, moved it). ``request_ids``
+        are the requests the batch will touch: their rows are read in one go.
+        """
+        with self.transaction(commit=True) as session:
+            position = self.lock_tracking(session, application_name)
+            if position != expected_position:
+                raise IntegrityError(
+                    f"the position of {application_name!r} moved from {expected_position} "
+                    f"to {position}"
+                )
+            pending = _Batch(session, {application_name: position})
+            pending.fetch(request_ids)
+            token = self._open.set(pending)
+            try:
+                yield session
+                self._write(session, pending)
+            finally:
+                self._open.reset(token)
+
+    def record(self, request_id: str, position: int, change: Change, tracking: Tracking) -> None:
+        """Apply one change to the request's rows and track it, atomically.
+
+        ``position`` is the event's version within its request. Raises eventsourcing's
+        ``IntegrityError`` when ``tracking`` is not past the tracked position.
+        """
+        pending = self._open.get()
+        if pending is not None:
+            pending.add(request_id, position, change, tracking, self)
+            return
+        with self.transaction(commit=True) as session:
+            name = tracking.application_name
+            pending = _Batch(session, {name: self.lock_tracking(session, name)})
+            pending.add(request_id, position, change, tracking, self)
+            self._write(session, pending)
+
+    def lock_tracking(self, session: Session, application_name: str) -> int | None:
+        """Take the tracking row for this transaction, and return the position it holds.
+
+        A no-op update of the row takes SQLite's write lock at once (instead of at the
+        first real write, after reading rows another writer could still change) and locks
+        the row on PostgreSQL. Two projectors, or a projector and a rebuild, then take
+        turns, and the one that waited finds the position moved.
+        """
+        table = self.tracking_table
+        here = table.c.application_name == application_name
+        session.execute(update(table).where(here).values(notification_id=table.c.notification_id))
+        position = session.execute(select(table.c.notification_id).where(here)).scalar_one_or_none()
+        return None if position is None else int(position)
+
+    def _write(self, session: Session, pending: _Batch) -> None:
+        pending.write()
+        for tracking in pending.last_tracking.values():
+            self._insert_tracking(session, tracking)
+
+
+@dataclass
+class _Request:
+    """A request being moved by a batch: its domain state and the columns beyond it."""
+
+    state: RequestState
+    version: int
+    missed_deadline: bool = False
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    closed_outcome: str | None = None
+    is_new: bool = False  # filed in this batch: inserted, not updated
+    touched: bool = False  # moved in this batch: its row is written
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> _Request:
+        state = RequestState(
+            id=row.id,
+            grid_id=row.grid_id,
+            community_id=row.community_id,
+            town_id=row.town_id,
+            category=row.category,
+            description=row.description,
+            channel=row.channel,
+            resident={"name": row.resident_name, "phone": row.resident_phone},
+            tier=Tier(row.tier),
+            level=Level(row.level),
+            level_unit_id=row.level_unit_id,
+            deadline=row.deadline,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            status=Status(row.status),
+            overdue=row.overdue,
+            escalations=row.escalations,
+            reopens=row.reopens,
+            unreached_attempts=row.unreached_attempts,
+        )
+        return cls(
+            state=state,
+            version=row.version,
+            missed_deadline=row.missed_deadline,
+            resolved_at=row.resolved_at,
+            closed_at=row.closed_at,
+            closed_outcome=row.closed_outcome,
+        )
+
+    def apply(self, change: Change, version: int) -> None:
+        """Move the state with the domain's rule, and the figures' columns beside it."""
+        was_closed = self.state.status is Status.CLOSED
+        self.state.apply(change)
+        self.version = version
+        self.touched = True
+        d = change.data
+        if (
+            (change.type == ESCALATED and d["automatic"])
+            or change.type == MARKED_OVERDUE
+            or (change.type == RESOLVED and not d["on_time"])
+        ):
+            self.missed_deadline = True
+        if change.type == RESOLVED:
+            self.resolved_at = change.at
+        if self.state.status is Status.CLOSED and not was_closed:
+            self.closed_at = change.at
+            self.closed_outcome = d["outcome"]
+
+    def columns(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            "id": s.id,
+            "status": s.status.value,
+            "tier": s.tier.value,
+            "level": s.level.value,
+            "level_unit_id": s.level_unit_id,
+            "deadline": s.deadline,
+            "overdue": s.overdue,
+            "escalations": s.escalations,
+            "reopens": s.reopens,
+            "unreached_attempts": s.unreached_attempts,
+            "grid_id": s.grid_id,
+            "community_id": s.community_id,
+            "town_id": s.town_id,
+            "category": s.category,
+            "description": s.description,
+            "channel": s.channel,
+            "resident_name": s.resident["name"],
+            "resident_phone": s.resident["phone"],
+            "created_at": s.created_at,
+            "updated_at": s.updated_at,
+            "version": self.version,
+            "missed_deadline": self.missed_deadline,
+            "resolved_at": self.resolved_at,
+            "closed_at": self.closed_at,
+            "closed_outcome": self.closed_outcome,
+        }
+
+
+_INSERT_REQUEST = insert(requests)
+_UPDATE_REQUEST = update(requests).where(requests.c.id == bindparam("request_id"))
+_INSERT_TIMELINE = insert(timeline)
+_INSERT_REVIEW = insert(reviews)
+
+
+@dataclass
+class _Batch:
+    """What a transaction has applied so far, written out once at its end."""
+
+    session: Session
+    positions: dict[str, int | None]  # tracked position per application, as now applied
+    last_tracking: dict[str, Tracking] = field(default_factory=dict)
+    requests: dict[str, _Request] = field(default_factory=dict)
+    timeline_rows: list[dict[str, Any]] = field(default_factory=list)
+    review_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def conn(self) -> Connection:
+        """The session's connection: rows go out through Core, in the same transaction."""
+        return self.session.connection()
+
+    def fetch(self, request_ids: Iterable[str]) -> None:
+        """Read the rows of requests not yet held."""
+        wanted = sorted(set(request_ids) - self.requests.keys())
+        for i in range(0, len(wanted), _FETCH_CHUNK):
+            chunk = wanted[i : i + _FETCH_CHUNK]
+            for row in self.conn.execute(select(requests).where(requests.c.id.in_(chunk))):
+                self.requests[row.id] = _Request.from_row(row)
+
+    def add(
+        self,
+        request_id: str,
+        version: int,
+        change: Change,
+        tracking: Tracking,
+        views: RequestViews,
+    ) -> None:
+        self._track(tracking, views)
+        if change.type == FILED:
+            if request_id in self.requests:
+                raise ViewsOutOfStep(f"request {request_id} was filed before")
+            state = RequestState.from_filed(change)
+            request = self.requests[request_id] = _Request(state, version, is_new=True)
+        else:
+            request = self._held(request_id, change)
+            request.apply(change, version)
+        entry = request.state.timeline.pop()  # the rows keep the timeline, not the state
+        del entry["type"], entry["at"], entry["actor"]
+        self.timeline_rows.append(
+            {
+                "request_id": request_id,
+                "position": version,
+                "type": change.type,
+                "at": change.at,
+                "actor": change.actor,
+                "data": entry,
+            }
+        )
+        if change.type == REVIEWED:
+            d = change.data
+            self.review_rows.append(
+                {
+                    "request_id": request_id,
+                    "position": version,
+                    "at": change.at,
+                    "actor": change.actor,
+                    "reached": d["reached"],
+                    "completion": d["completion"],
+                    "progress": d["progress"],
+                    "effect": d["effect"],
+                    "satisfaction": d["satisfaction"],
+                    "outcome": d["outcome"],
+                    "comment": d.get("comment", ""),
+                }
+            )
+
+    def _held(self, request_id: str, change: Change) -> _Request:
+        if request_id not in self.requests:
+            self.fetch([request_id])
+        try:
+            return self.requests[request_id]
+        except KeyError:
+            raise ViewsOutOfStep(f"{change.type} for request {request_id}, never filed") from None
+
+    def _track(self, tracking: Tracking, views: RequestViews) -> None:
+        """Refuse a notification at or before the position (a re-delivery)."""
+        name = tracking.application_name
+        if name not in self.positions:  # an application the batch was not opened for
+            self.positions[name] = views.lock_tracking(self.session, name)
+        position = self.positions[name]
+        if position is not None and tracking.notification_id <= position:
+            raise IntegrityError(
+                f"notification {tracking.notification_id} of {name!r} was processed before"
+            )
+        self.positions[name] = tracking.notification_id
+        self.last_tracking[name] = tracking
+
+    def write(self) -> None:
+        """Insert new requests, update the others once each, insert timeline and reviews."""
+        new = [r.columns() for r in self.requests.values() if r.is_new]
+        changed = []
+        for r in self.requests.values():
+            if r.touched and not r.is_new:
+                row = r.columns()
+                row["request_id"] = row.pop("id")
+                changed.append(row)
+        if new:
+            self.conn.execute(_INSERT_REQUEST, new)
+        if changed:
+            self.conn.execute(_UPDATE_REQUEST, changed)
+        if self.timeline_rows:
+            self.conn.execute(_INSERT_TIMELINE, self.timeline_rows)
+        if self.review_rows:
+            self.conn.execute(_INSERT_REVIEW, self.review_rows)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    """synchronous=NORMAL and a 64 MiB page cache for the projector's connections.
+
+    In WAL mode NORMAL may lose the last commits in a power cut, never consistency: the
+    read models and their tracking commit together, so a lost commit is processed again.
+    The larger cache keeps the indexes' upper pages in memory, which a rebuild of a large
+    log needs (SQLite's default is 2 MiB).
+    """
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.close()
