@@ -18,8 +18,15 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/closeloop dev
 
+# The store and projection cases also run on PostgreSQL when CLOSELOOP_TEST_POSTGRES_URL names
+# a server (each test makes a database of its own); .ci/run sets it and requires it.
+PG_URL_DEFAULT := postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+
 test: install
-	$(BIN)/python -m pytest -q
+	@if [ -z "$$CLOSELOOP_TEST_POSTGRES_URL" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
+	  echo "PostgreSQL answers on 127.0.0.1:5432: running the PostgreSQL cases too"; \
+	  export CLOSELOOP_TEST_POSTGRES_URL="$(PG_URL_DEFAULT)"; \
+	fi; $(BIN)/python -m pytest -q
 
 lint: install
 	$(BIN)/ruff check .
