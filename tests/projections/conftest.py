@@ -38,6 +38,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'closeloop.db'}"
         return
+    if not _POSTGRES:
+        raise RuntimeError(
+            "this case needs PostgreSQL: set CLOSELOOP_TEST_POSTGRES_URL "
+            "(make test sets it when a server answers on 127.0.0.1:5432)"
+        )
     name = f"closeloop_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(_POSTGRES, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
