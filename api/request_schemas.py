@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from domain.categories import CATEGORIES
 from domain.ladder import Tier
-from domain.review import DIMENSIONS, Answer
+from domain.review import Answer, Review
 
 Channel = Literal["app", "hotline", "visit", "walk_in"]
 
@@ -66,15 +66,12 @@ class ReviewIn(_Body):
 
     @model_validator(mode="after")
     def _answers_when_reached(self) -> ReviewIn:
-        if self.reached:
-            missing = [d for d in DIMENSIONS if getattr(self, d) is None]
-            if missing:
-                raise ValueError(
-                    "a reached resident answers all four dimensions; missing: " + ", ".join(missing)
-                )
+        # The domain's Review says what a complete review is; its ValueError becomes a 422.
+        Review(
+            reached=self.reached,
+            completion=self.completion,
+            progress=self.progress,
+            effect=self.effect,
+            satisfaction=self.satisfaction,
+        )
         return self
-
-
-class Assignee(BaseModel):
-    username: str
-    display_name: str
