@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install browser clean
 
 install: $(VENV)/.installed
 
@@ -22,7 +22,14 @@ run: install
 # a server (each test makes a database of its own); .ci/run sets it and requires it.
 PG_URL_DEFAULT := postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-test: install
+# The browser tests drive Debian's Chromium (Playwright's own browser download does not work
+# here); install it when it is missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser
 	@if [ -z "$$CLOSELOOP_TEST_POSTGRES_URL" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 	  echo "PostgreSQL answers on 127.0.0.1:5432: running the PostgreSQL cases too"; \
 	  export CLOSELOOP_TEST_POSTGRES_URL="$(PG_URL_DEFAULT)"; \
@@ -32,6 +39,9 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
