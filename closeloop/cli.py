@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("worker", help="the Temporal worker only")
     sub.add_parser("projector", help="the projector only")
     sub.add_parser("rebuild", help="drop the read models and rebuild them from the events")
+    sub.add_parser("migrate", help="create or upgrade closeloop's tables (Alembic)")
     sub.add_parser("bootstrap", help="create the tables, the first admin and the demo town")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -89,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "rebuild":
         _rebuild(settings)
+        return 0
+    if args.command == "migrate":
+        from closeloop.runtime import prepare
+        from closeloop.schema import current_revision
+
+        print(f"closeloop's tables are at revision {current_revision(prepare(settings))}")
         return 0
     if args.command == "bootstrap":
         _bootstrap(settings)

@@ -13,16 +13,15 @@ import uvicorn
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from api import roster
 from api.app import create_app
 from closeloop.bootstrap import ensure_admin, seed_demo
 from closeloop.db import make_engine
+from closeloop.schema import migrate
 from closeloop.settings import Settings
 from closeloop.store import RequestStore, store_env
 from closeloop.temporal_client import connect_temporal
 from closeloop.temporal_server import DevServer
 from projections.runner import Projector
-from projections.tables import create_tables
 from workflows.worker import ACTIVITY_THREADS, build_worker
 
 log = logging.getLogger("closeloop")
@@ -33,8 +32,7 @@ def prepare(settings: Settings) -> Engine:
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
-    roster.metadata.create_all(engine)
-    create_tables(engine)
+    migrate(engine)
     RequestStore(env=store_env(settings.database_url)).close()  # creates the events table
     return engine
 

@@ -1,0 +1,64 @@
+"""The schema of closeloop's own tables, created and upgraded by Alembic migrations.
+
+Every process calls :func:`migrate` at start-up (``closeloop migrate`` does only that), so an
+upgrade never needs a hand-written SQL step. The event tables are eventsourcing's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, MetaData, inspect
+
+from api import roster
+from projections import tables
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+#: The first revision, the schema as it stood before migrations existed.
+INITIAL_REVISION = "0001"
+
+
+def owned_metadata() -> MetaData:
+    """One MetaData holding every table closeloop owns, for comparisons with migrations."""
+    combined = MetaData()
+    for source in (roster.metadata, tables.metadata):
+        for table in source.tables.values():
+            table.to_metadata(combined)
+    tables.tracking_table.to_metadata(combined)
+    return combined
+
+
+def owns(table_name: str) -> bool:
+    return table_name in owned_metadata().tables
+
+
+def _config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring closeloop's tables to the newest revision.
+
+    A database made before migrations existed (tables but no revision) is stamped with the
+    initial revision first, then upgraded.
+    """
+    config = _config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        existing = set(inspect(conn).get_table_names())
+        has_revision = MigrationContext.configure(conn).get_current_revision() is not None
+        if not has_revision and tables.requests.name in existing:
+            command.stamp(config, INITIAL_REVISION)
+        command.upgrade(config, "head")
