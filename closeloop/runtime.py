@@ -10,18 +10,22 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
+from eventsourcing.projection import ProjectionRunner
 from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api.app import create_app
 from closeloop.bootstrap import ensure_admin, seed_demo
 from closeloop.db import make_engine
+from closeloop.projector_lock import projector_lock
 from closeloop.schema import migrate
 from closeloop.settings import Settings
 from closeloop.store import RequestStore, store_env
 from closeloop.temporal_client import connect_temporal
 from closeloop.temporal_server import DevServer
+from projections.projection import RequestProjection
 from projections.runner import Projector
+from projections.views import RequestViews
 from workflows.worker import ACTIVITY_THREADS, build_worker
 
 log = logging.getLogger("closeloop")
@@ -98,12 +102,37 @@ async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) ->
 
 
 async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
-    projector = Projector(settings.database_url, poll_seconds=settings.poll_seconds)
-    projector.start()
-    try:
-        await stop.wait()
-    finally:
-        await asyncio.to_thread(projector.close)
+    """Keep the read models current until ``stop``, holding the one-projector lock.
+
+    On SQLite the projector polls the notification log; on PostgreSQL eventsourcing's
+    ProjectionRunner follows it with LISTEN/NOTIFY. Both run the same projection.
+    """
+    async with projector_lock(settings.database_url, settings.data_dir, stop) as held:
+        if not held:
+            return
+        if settings.is_sqlite:
+            projector = Projector(settings.database_url, poll_seconds=settings.poll_seconds)
+            projector.start()
+            try:
+                await stop.wait()
+            finally:
+                await asyncio.to_thread(projector.close)
+        else:
+            await asyncio.to_thread(_follow_with_subscription, settings.database_url, stop)
+
+
+def _follow_with_subscription(database_url: str, stop: asyncio.Event) -> None:
+    runner = ProjectionRunner(
+        application_class=RequestStore,
+        projection_class=RequestProjection,
+        view_class=RequestViews,
+        env=store_env(database_url),
+    )
+    with runner:
+        # The runner's thread processes each event in its own transaction; stopping lets
+        # the event in hand commit (or roll back) before the thread ends.
+        while not stop.is_set():
+            runner.run_forever(timeout=0.5)
 
 
 async def dev(settings: Settings) -> None:

@@ -6,17 +6,21 @@ upgrade never needs a hand-written SQL step. The event tables are eventsourcing'
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, inspect
+from sqlalchemy import Engine, MetaData, inspect, text
 
 from api import roster
 from projections import tables
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+#: The advisory lock that serialises migrations of one PostgreSQL database.
+MIGRATION_LOCK_KEY = zlib.crc32(b"closeloop.migrate")
 
 #: The first revision, the schema as it stood before migrations existed.
 INITIAL_REVISION = "0001"
@@ -56,6 +60,9 @@ def migrate(engine: Engine) -> None:
     """
     config = _config(engine)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Processes starting together take turns; the lock ends with the transaction.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         config.attributes["connection"] = conn
         existing = set(inspect(conn).get_table_names())
         has_revision = MigrationContext.configure(conn).get_current_revision() is not None
