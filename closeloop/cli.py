@@ -66,18 +66,25 @@ def _bootstrap(settings: Settings) -> None:
     bootstrap(prepare(settings), settings, seed=settings.seed_demo)
 
 
+#: The subcommands (what a container's command can be).
+COMMANDS = {
+    "dev": "the whole stack in one process, on the embedded default",
+    "api": "the HTTP API only",
+    "worker": "the Temporal worker only",
+    "projector": "the projector only",
+    "rebuild": "drop the read models and rebuild them from the events",
+    "migrate": "create or upgrade closeloop's tables (Alembic)",
+    "bootstrap": "create the tables, the first admin and the demo town",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="closeloop", description="Resident requests on the 1351 ladder."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("dev", help="the whole stack in one process, on the embedded default")
-    sub.add_parser("api", help="the HTTP API only")
-    sub.add_parser("worker", help="the Temporal worker only")
-    sub.add_parser("projector", help="the projector only")
-    sub.add_parser("rebuild", help="drop the read models and rebuild them from the events")
-    sub.add_parser("migrate", help="create or upgrade closeloop's tables (Alembic)")
-    sub.add_parser("bootstrap", help="create the tables, the first admin and the demo town")
+    for name, help_text in COMMANDS.items():
+        sub.add_parser(name, help=help_text)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -90,6 +90,23 @@ def cluster(
     try:
         for base in bases:
             _wait_healthy(base, processes)
+        # the containers' health checks, run as the plain processes they would run
+        for role, extra in (
+            ("api", {"CLOSELOOP_API_PORT": str(ports[0])}),
+            ("worker", {}),
+            ("projector", {}),
+        ):
+            check = subprocess.run(
+                [sys.executable, "-m", "closeloop.healthcheck", role],
+                env={**env, **extra}, capture_output=True, text=True,
+            )  # fmt: skip
+            assert check.returncode == 0, (role, check.stderr)
+        idle = subprocess.run(
+            [sys.executable, "-m", "closeloop.healthcheck", "worker"],
+            env={**env, "CLOSELOOP_TASK_QUEUE": "nobody-polls-this"}, capture_output=True,
+            text=True,
+        )  # fmt: skip
+        assert idle.returncode == 1 and "no worker polls" in idle.stderr
         # a second projector waits for the first one's lock instead of double-counting
         processes.start("projector-2", "projector")
         yield processes, bases, postgres_url
