@@ -13,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from closeloop.store import RequestStore, store_env
 from closeloop.temporal_server import temporal_binary
+from tests.databases import BACKENDS, postgres_database
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -28,9 +29,14 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'closeloop.db'}"
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The event store's database: every store test runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'closeloop.db'}"
+        return
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ PostgreSQL as well, each in a database of its own.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select
 
 from closeloop.db import make_engine
 from closeloop.store import RequestStore, store_env
@@ -25,34 +24,20 @@ from domain.review import Answer, Review
 from domain.state import Change, Intake, RequestState
 from projections.tables import metadata, tracking_table
 from projections.views import RequestViews
+from tests.databases import BACKENDS, postgres_database
 
 DAY = 86400.0
 #: A Monday; every scenario counts from here.
 T0 = datetime(2025, 3, 3, tzinfo=UTC)
 
-_POSTGRES = os.environ.get("CLOSELOOP_TEST_POSTGRES_URL", "").strip()
 
-
-@pytest.fixture(params=["sqlite", "postgresql"] if _POSTGRES else ["sqlite"])
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'closeloop.db'}"
         return
-    if not _POSTGRES:
-        raise RuntimeError(
-            "this case needs PostgreSQL: set CLOSELOOP_TEST_POSTGRES_URL "
-            "(make test sets it when a server answers on 127.0.0.1:5432)"
-        )
-    name = f"closeloop_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

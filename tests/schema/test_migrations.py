@@ -2,44 +2,33 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect
 
 from api import roster
 from closeloop.db import make_engine
 from closeloop.schema import INITIAL_REVISION, current_revision, migrate, owned_metadata
 from closeloop.store import STORE_NAME, RequestStore, store_env
 from projections import tables
+from tests.databases import BACKENDS, postgres_database
 
-_POSTGRES = os.environ.get("CLOSELOOP_TEST_POSTGRES_URL", "").strip()
 
-
-@pytest.fixture(params=["sqlite", "postgresql"] if _POSTGRES else ["sqlite"])
+@pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'closeloop.db'}")
         yield engine
         engine.dispose()
         return
-    name = f"closeloop_schema_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(admin.url.set(database=name).render_as_string(hide_password=False))
-    try:
+    with postgres_database("closeloop_schema") as url:
+        engine = make_engine(url)
         yield engine
-    finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _differences(engine: Engine) -> list[object]:
