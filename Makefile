@@ -24,10 +24,12 @@ PG_URL_DEFAULT := postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download does not work
 # here); install it when it is missing.
+# A Chinese font makes the screenshots readable.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; } || { \
+	  echo "installing Debian's chromium and a Chinese font for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
 test: install browser
 	@if [ -z "$$CLOSELOOP_TEST_POSTGRES_URL" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \

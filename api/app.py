@@ -13,7 +13,8 @@ from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
-from api.routes import auth, requests, units, users
+import web
+from api.routes import auth, requests, stream, track, units, users
 from closeloop.settings import Settings
 from closeloop.store import STORE_NAME
 from closeloop.temporal_client import connect_temporal
@@ -43,7 +44,7 @@ def create_app(settings: Settings, engine: Engine, temporal: Client | None = Non
     app.state.settings = settings
     app.state.engine = engine
     app.state.temporal = temporal
-    for module in (auth, units, users, requests):
+    for module in (auth, units, users, requests, stream, track):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
@@ -65,6 +66,7 @@ def create_app(settings: Settings, engine: Engine, temporal: Client | None = Non
         body = {"status": "ok" if ok else "unavailable", **checks}
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    web.install(app)  # the browser pages (web/), their static files and session cookie
     return app
 
 

@@ -74,7 +74,15 @@ async def serve_api(
 ) -> None:
     app = create_app(settings, engine, temporal=client)
     server = _Server(
-        uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="info")
+        # Open event streams (the pages' live updates) would hold shutdown up for their
+        # whole 20 s; the pages reconnect on their own.
+        uvicorn.Config(
+            app,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level="info",
+            timeout_graceful_shutdown=3,
+        )
     )
     task = asyncio.create_task(server.serve())
     stopper = asyncio.create_task(stop.wait())

@@ -1,0 +1,84 @@
+"""The server-sent events behind the live pages: who may listen, and what they hear."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from tests.e2e.conftest import Dev
+
+
+class Events:
+    """An open ``GET /api/v1/stream``, read event by event."""
+
+    def __init__(self, answer: httpx.Response) -> None:
+        self.answer = answer
+        self._lines = answer.iter_lines()
+
+    def next(self) -> tuple[str, str, dict[str, Any]]:
+        """The next event: its name, its id and its data."""
+        fields: dict[str, str] = {}
+        for line in self._lines:
+            if not line:  # an event ends with a blank line
+                if "data" in fields:
+                    return (
+                        fields.get("event", "message"),
+                        fields.get("id", ""),
+                        json.loads(fields["data"]),
+                    )
+                fields = {}
+            elif not line.startswith(":"):  # not a comment (keep-alive)
+                name, _, value = line.partition(":")
+                fields[name] = value.removeprefix(" ")
+        raise AssertionError("the stream ended")
+
+
+@contextmanager
+def stream(url: str, headers: dict[str, str] | None = None) -> Iterator[Events]:
+    with httpx.stream("GET", url, headers=headers or {}, timeout=15) as answer:
+        if answer.status_code != 200:
+            answer.read()
+        yield Events(answer)
+
+
+def test_staff_hear_every_change_with_the_request_ids(stack: Dev) -> None:
+    with stream(f"{stack.api}/stream", stack.auth("supervisor1")) as events:
+        assert events.answer.headers["content-type"].startswith("text/event-stream")
+        kind, hello_id, hello = events.next()
+        assert kind == "hello" and int(hello_id) == hello["position"]
+        filed = stack.file(description="电动车在楼道充电")
+        kind, change_id, change = events.next()
+        assert kind == "change" and int(change_id) == change["position"] > hello["position"]
+        assert filed["id"] in change["ids"]
+
+
+def test_the_public_stream_follows_one_request_and_resumes(stack: Dev) -> None:
+    with stream(f"{stack.api}/stream") as refused:
+        assert refused.answer.status_code == 401
+        assert refused.answer.json()["detail"].startswith("sign in")
+    with stream(f"{stack.api}/stream?request_id=not-a-uuid") as bad:
+        assert bad.answer.status_code == 404
+
+    mine = stack.file(description="下水道堵了")
+    other = stack.file(description="别人的诉求")
+    with stream(f"{stack.api}/stream?request_id={mine['id']}") as events:
+        assert events.next()[0] == "hello"
+        stack.act("worker1", other["id"], "accept")  # another resident's: not told
+        stack.act("worker1", mine["id"], "accept")
+        kind, event_id, change = events.next()
+        assert kind == "change" and change["ids"] == [mine["id"]]
+
+    # a browser that reconnects with Last-Event-ID first hears what it missed
+    stack.act("worker1", other["id"], "progress", {"note": "不相干"})
+    stack.act("worker1", mine["id"], "progress", {"note": "已联系疏通公司"})
+    headers = {"Last-Event-ID": event_id}
+    with stream(f"{stack.api}/stream?request_id={mine['id']}", headers) as events:
+        kind, hello_id, _ = events.next()
+        assert kind == "hello"
+        kind, missed_id, missed = events.next()
+        assert kind == "change" and missed["ids"] == [mine["id"]]
+        assert int(event_id) < int(missed_id) <= int(hello_id)

@@ -1,0 +1,349 @@
+"""Every string the web pages show, in Chinese (zh-CN, the default) and English.
+
+``STRINGS`` maps a key to its two translations; ``{name}`` placeholders are filled by
+:meth:`Translator.__call__`. Category names and the review's questions come from the
+domain (``domain.categories``, ``domain.review``) and are looked up here too, so a page
+asks this module for every word it shows. The language is ``?lang=`` (which also sets the
+``closeloop_lang`` cookie), else the cookie, else Chinese.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from domain.categories import CATEGORIES
+from domain.review import DIMENSIONS
+
+ZH = "zh-CN"
+EN = "en"
+LANGUAGES = (ZH, EN)
+DEFAULT_LANGUAGE = ZH
+LANG_COOKIE = "closeloop_lang"
+
+#: key -> (Chinese, English)
+STRINGS: dict[str, tuple[str, str]] = {
+    # ---- the frame -------------------------------------------------------------------
+    "app.name": ("网格民情闭环", "closeloop"),
+    "app.tagline": ("1351 网格民情处置", "Resident requests on the 1351 ladder"),
+    "nav.board": ("督办看板", "Supervisor board"),
+    "nav.tasks": ("我的任务", "My tasks"),
+    "nav.followups": ("回访队列", "Follow-up queue"),
+    "nav.report": ("我要反映", "Report a problem"),
+    "nav.login": ("工作人员登录", "Staff log-in"),
+    "nav.logout": ("退出", "Log out"),
+    "nav.switch_language": ("English", "中文"),
+    "live.on": ("实时更新中", "Live"),
+    "live.off": ("正在重新连接…", "Reconnecting…"),
+    "common.loading": ("加载中…", "Loading…"),
+    "common.none": ("—", "—"),
+    "common.timeline": ("时间线", "Timeline"),
+    "common.open_timeline": ("查看时间线", "Open the timeline"),
+    "common.submit": ("提交", "Submit"),
+    "common.saving": ("提交中…", "Sending…"),
+    "common.done": ("已完成", "Done"),
+    "common.back": ("返回", "Back"),
+    # ---- roles -----------------------------------------------------------------------
+    "role.admin": ("管理员", "administrator"),
+    "role.supervisor": ("督办员", "supervisor"),
+    "role.handler": ("办理人员", "handler"),
+    "role.caller": ("回访员", "follow-up caller"),
+    # ---- errors ----------------------------------------------------------------------
+    "error.400": ("请求有误", "Bad request"),
+    "error.401": ("身份验证未通过", "Not signed in"),
+    "error.403": ("无权进行此操作", "You may not do this"),
+    "error.404": ("未找到", "Not found"),
+    "error.409": ("当前状态不允许此操作", "Not allowed in the request's current state"),
+    "error.422": ("请检查填写内容", "Please check what you entered"),
+    "error.504": ("已办理，但页面数据稍有延迟", "Done, but the pages lag behind a little"),
+    "error.other": ("出错了", "Something went wrong"),
+    "error.network": ("网络连接失败，请重试", "The network failed; please try again"),
+    "error.signed_out": (
+        "登录已失效：请在新窗口重新登录，本页填写的内容会保留。",
+        "You are signed out: log in again in a new tab; what you typed here stays.",
+    ),
+    "error.page_role": (
+        "此页面需要{roles}身份；您当前以{role}身份登录。",
+        "This page needs the {roles} role; you are logged in as {role}.",
+    ),
+    "error.not_found_request": ("没有找到这条诉求。", "There is no such request."),
+    "field.missing": ("此项必填", "This is required"),
+    "field.too_short": ("不能为空", "This cannot be empty"),
+    "field.too_short_n": ("至少 {n} 个字符", "At least {n} characters"),
+    "field.too_long": ("最多 {n} 个字符", "At most {n} characters"),
+    "field.pattern": ("格式不正确", "This is not in the right format"),
+    "field.choose": ("请选择一项", "Please choose one"),
+    # ---- log-in ----------------------------------------------------------------------
+    "login.title": ("工作人员登录", "Staff log-in"),
+    "login.username": ("用户名", "Username"),
+    "login.password": ("密码", "Password"),
+    "login.submit": ("登录", "Log in"),
+    "login.resident_hint": (
+        "居民反映问题无需登录：",
+        "Residents do not need to log in to report a problem: ",
+    ),
+    # ---- statuses, tiers, levels, channels ---------------------------------------------
+    "status.assigned": ("待签收", "Waiting to be accepted"),
+    "status.in_progress": ("办理中", "In progress"),
+    "status.resolved": ("待回访", "Resolved, awaiting review"),
+    "status.closed": ("已闭环", "Closed"),
+    "status.open": ("未办结", "Open"),
+    "status.any": ("全部状态", "Any status"),
+    "tier.1d": ("1天", "1 day"),
+    "tier.3d": ("3天", "3 days"),
+    "tier.5d": ("5天", "5 days"),
+    "tier.1m": ("1个月", "1 month"),
+    "tier.any": ("全部层级", "Any tier"),
+    "tier_short.1d": ("1天", "1d"),
+    "tier_short.3d": ("3天", "3d"),
+    "tier_short.5d": ("5天", "5d"),
+    "tier_short.1m": ("1个月", "1m"),
+    "dim.completion": ("完成是否到位", "Completion"),
+    "dim.progress": ("推进是否有力", "Progress"),
+    "dim.effect": ("成效是否明显", "Effect"),
+    "dim.satisfaction": ("群众是否满意", "Satisfaction"),
+    "level.grid_worker": ("网格员", "Grid worker"),
+    "level.grid_branch": ("网格党支部", "Grid party branch"),
+    "level.community_committee": ("社区党委", "Community party committee"),
+    "level.town_committee": ("镇党委", "Town party committee"),
+    "way.grid_worker": ("立说立办", "said and done at once"),
+    "way.grid_branch": ("协商共办", "negotiated together"),
+    "way.community_committee": ("专题研办", "studied as a special topic"),
+    "way.town_committee": ("协调督办", "coordinated and supervised"),
+    "channel.app": ("小程序", "Mini-program"),
+    "channel.hotline": ("热线电话", "Hotline call"),
+    "channel.visit": ("入户走访", "Home visit"),
+    "channel.walk_in": ("来访", "Walk-in"),
+    "category.any": ("全部类别", "Any category"),
+    "unit.any": ("全部单位", "All units"),
+    # ---- the timeline ----------------------------------------------------------------
+    "event.Filed": ("登记受理", "Filed"),
+    "event.Accepted": ("签收", "Accepted"),
+    "event.ProgressNoted": ("办理进展", "Progress"),
+    "event.Escalated": ("升级", "Escalated"),
+    "event.MarkedOverdue": ("超期", "Overdue"),
+    "event.Resolved": ("办结", "Resolved"),
+    "event.Reviewed": ("回访", "Follow-up review"),
+    "event.escalated_auto": (
+        "{from_tier}时限已到，自动升级至{tier}（{level}）",
+        "The {from_tier} deadline passed: up to {tier} ({level})",
+    ),
+    "event.escalated_manual": (
+        "主动上报：{from_tier} → {tier}（{level}）",
+        "Escalated by hand: {from_tier} → {tier} ({level})",
+    ),
+    "event.reason": ("理由", "Reason"),
+    "event.note": ("进展", "Note"),
+    "event.resolution": ("办理结果", "Resolution"),
+    "event.comment": ("备注", "Comment"),
+    "event.late": ("超过时限办结", "resolved after the deadline"),
+    "by.resident": ("居民", "Resident"),
+    "by.staff": ("工作人员", "Staff"),
+    "by.system": ("系统", "System"),
+    "outcome.closed": ("已闭环", "closed"),
+    "outcome.reopened": ("退回重办", "reopened: back to work"),
+    "outcome.attempt": ("未接通，已记一次", "not reached: attempt counted"),
+    "outcome.unreachable": ("三次未接通，按无法联系闭环", "closed as unreachable"),
+    "answer.yes": ("是", "Yes"),
+    "answer.partly": ("部分", "Partly"),
+    "answer.no": ("否", "No"),
+    # ---- time ------------------------------------------------------------------------
+    "time.left": ("剩余 {t}", "{t} left"),
+    "time.overdue": ("已超时 {t}", "overdue by {t}"),
+    "time.d": ("天", "d"),
+    "time.h": ("小时", "h"),
+    "time.m": ("分", "m"),
+    "time.s": ("秒", "s"),
+    "time.zone": ("北京时间", "China Standard Time"),
+    "urgency.ok": ("时限内", "in time"),
+    "urgency.warn": ("已过四分之三时限", "past 75% of its time"),
+    "urgency.late": ("已超时", "overdue"),
+    # ---- the board -------------------------------------------------------------------
+    "board.title": ("督办看板", "Supervisor board"),
+    "board.filters": ("筛选", "Filters"),
+    "board.unit": ("单位（镇/社区/网格）", "Unit (town / community / grid)"),
+    "board.tier": ("层级", "Tier"),
+    "board.status": ("状态", "Status"),
+    "board.category": ("类别", "Category"),
+    "board.period": ("统计期间", "Period"),
+    "board.from": ("起", "From"),
+    "board.to": ("止", "To"),
+    "board.apply": ("应用", "Apply"),
+    "board.list": ("诉求列表", "Requests"),
+    "board.count": ("共 {total} 条", "{total} in all"),
+    "board.count_shown": ("共 {total} 条，显示前 {shown} 条", "{shown} of {total} shown"),
+    "board.empty": ("没有符合条件的诉求。", "No request matches."),
+    "board.col.request": ("诉求", "Request"),
+    "board.col.grid": ("网格", "Grid"),
+    "board.col.tier": ("层级", "Tier"),
+    "board.col.level": ("责任层级", "Level"),
+    "board.col.assignees": ("责任人", "Assignees"),
+    "board.col.status": ("状态", "Status"),
+    "board.col.time_left": ("剩余时间", "Time left"),
+    "board.col.escalations": ("升级", "Escalations"),
+    "board.legend": (
+        "绿色：时限内；黄色：已过四分之三时限；红色：已超时",
+        "Green: in time; yellow: past 75% of the tier's time; red: overdue",
+    ),
+    "board.export_list": ("导出列表（CSV）", "Export the list (CSV)"),
+    "board.export_stats": ("导出统计（CSV）", "Export the figures (CSV)"),
+    "fig.title": ("统计", "Figures"),
+    "fig.received": ("受理", "Received"),
+    "fig.closed": ("办结", "Closed"),
+    "fig.completion_rate": ("办结率", "Completion rate"),
+    "fig.on_time_rate": ("按时办结率", "On-time rate"),
+    "fig.satisfaction_rate": ("满意率", "Satisfaction rate"),
+    "fig.overdue": ("超期未办", "Overdue"),
+    "fig.escalations": ("升级次数", "Escalations"),
+    "fig.reviews_reached": ("回访接通", "Reviews reached"),
+    "fig.dimensions": ("四个维度回访", "The four-dimension review"),
+    "fig.escalations_by_tier": ("各层级升级", "Escalations by tier"),
+    "fig.automatic": ("到期自动升级", "deadline passed"),
+    "fig.manual": ("主动上报", "pushed up by hand"),
+    "fig.rates_over_time": ("比率走势（按受理日期）", "Rates over time (by day received)"),
+    "fig.by_tier": ("各层级在办诉求", "Open requests by tier"),
+    "fig.per_grid": ("网格对比", "Grids compared"),
+    "fig.no_data": ("暂无数据", "No data yet"),
+    "fig.cohort_note": (
+        "统计口径：期间内受理的诉求，按当前状态计算。",
+        "Counted over the requests received in the period, as they stand now.",
+    ),
+    # ---- the worker's tasks ----------------------------------------------------------
+    "tasks.title": ("我的任务", "My tasks"),
+    "tasks.empty": ("暂无待办诉求。", "Nothing to do right now."),
+    "tasks.accept": ("签收", "Accept"),
+    "tasks.progress": ("添加进展", "Add a progress note"),
+    "tasks.progress_note": ("进展说明", "Progress note"),
+    "tasks.escalate": ("上报", "Escalate"),
+    "tasks.escalate_reason": ("上报理由", "Reason for escalating"),
+    "tasks.resolve": ("办结", "Resolve"),
+    "tasks.resolve_resolution": ("办理结果", "Resolution"),
+    "tasks.reopens": ("退回重办 {n} 次", "reopened {n}×"),
+    "tasks.resident": ("居民", "Resident"),
+    "tasks.accepted": ("已签收", "Accepted"),
+    "tasks.noted": ("进展已记录", "Note added"),
+    "tasks.escalated": ("已上报至上一级", "Escalated one level up"),
+    "tasks.resolved": ("已办结，转入回访", "Resolved: off to the follow-up call"),
+    "file.title": ("代居民登记（热线 / 走访）", "File for a resident (hotline / home visit)"),
+    "file.channel": ("来源", "Channel"),
+    "file.name": ("居民姓名", "Resident's name"),
+    "file.phone": ("居民电话", "Resident's phone"),
+    "file.filed": ("已登记，已交办。", "Filed and handed out."),
+    "file.track_link": (
+        "居民跟踪链接（可短信发给居民）：",
+        "The resident's tracking link (send it by text message): ",
+    ),
+    # ---- follow-ups ------------------------------------------------------------------
+    "followups.title": ("回访队列", "Follow-up queue"),
+    "followups.empty": ("暂无待回访诉求。", "No request waits for a follow-up call."),
+    "followups.call": ("致电", "Call"),
+    "followups.resolved_at": ("办结时间", "Resolved"),
+    "followups.attempts": ("已未接通 {n} 次（共 {max} 次机会）", "{n} of {max} calls unanswered"),
+    "followups.reached": ("是否接通", "Was the resident reached?"),
+    "followups.reached_yes": ("已接通", "Reached"),
+    "followups.reached_no": ("未接通", "Not reached"),
+    "followups.dimensions": ("四个维度", "The four dimensions"),
+    "followups.comment": ("备注", "Comment"),
+    "followups.submit": ("提交回访结果", "Record the review"),
+    "followups.outcomes": ("刚刚记录", "Just recorded"),
+    # ---- the resident ----------------------------------------------------------------
+    "resident.title": ("我要反映", "Report a problem"),
+    "resident.intro": (
+        "小事不出格、大事不出网。提交后，网格员 1 天内办理；办不了的逐级上报"
+        "（网格党支部 3 天、社区党委 5 天、镇党委 1 个月），办结后回访，您满意才闭环。",
+        "Small matters stay in the grid. Your grid worker handles it within a day; what they "
+        "cannot settle goes up (grid party branch 3 days, community party committee 5 days, "
+        "town party committee a month). After it is resolved we call you: only your review "
+        "closes it.",
+    ),
+    "resident.grid": ("所在网格", "Your grid"),
+    "resident.category": ("问题类别", "What kind of problem"),
+    "resident.description": ("问题描述", "Describe the problem"),
+    "resident.name": ("您的称呼", "Your name"),
+    "resident.phone": ("联系电话", "Your phone number"),
+    "resident.submit": ("提交", "Send"),
+    "resident.filed": ("已受理，我们会尽快办理。", "Received: we are on it."),
+    "resident.track_link": ("办理进度请看：", "Follow it here: "),
+    "resident.keep_link": (
+        "请保存此链接：凭链接即可查看进度，请勿转发给他人。",
+        "Keep this link: whoever has it can see the progress, so do not share it.",
+    ),
+    "resident.privacy": (
+        "您的电话只给办理和回访人员看，用于联系您。",
+        "Only the staff handling and reviewing your request see your phone number.",
+    ),
+    # ---- tracking --------------------------------------------------------------------
+    "track.title": ("诉求办理进度", "Your request"),
+    "track.status": ("当前状态", "Status"),
+    "track.level": ("当前办理层级", "Handled by"),
+    "track.deadline": ("本级办理时限", "Due at this level"),
+    "track.filed_at": ("受理时间", "Received"),
+    "track.grid": ("网格", "Grid"),
+    "track.not_found": (
+        "没有找到这条诉求，请检查链接是否完整。",
+        "No request has this link; check that it is complete.",
+    ),
+    # ---- the request page ------------------------------------------------------------
+    "request.title": ("诉求详情", "Request"),
+    "request.description": ("问题描述", "Description"),
+    "request.resident": ("居民", "Resident"),
+    "request.channel": ("来源", "Channel"),
+    "request.grid": ("网格", "Grid"),
+    "request.deadline": ("本级时限", "Deadline at this level"),
+    "request.created": ("受理时间", "Received"),
+    "request.actions": ("办理", "Handle it"),
+    "request.review": ("回访", "Follow-up review"),
+}
+
+
+def category_label(category: str, lang: str) -> str:
+    entry = CATEGORIES.get(category)
+    if entry is None:
+        return category
+    return entry[1] if lang == ZH else entry[2]
+
+
+def dimension_question(dimension: str, lang: str) -> str:
+    """The review question as the caller asks it: always with the Chinese wording."""
+    chinese, english = DIMENSIONS[dimension]
+    return chinese if lang == ZH else f"{english} ({chinese})"
+
+
+@dataclass(frozen=True)
+class Translator:
+    """``t("key", name=value)`` in one language; unknown keys come back as themselves."""
+
+    lang: str
+
+    def __call__(self, key: str, **values: Any) -> str:
+        entry = STRINGS.get(key)
+        if entry is None:
+            return key
+        text = entry[0] if self.lang == ZH else entry[1]
+        return text.format(**values) if values else text
+
+    def category(self, category: str) -> str:
+        return category_label(category, self.lang)
+
+    def question(self, dimension: str) -> str:
+        return dimension_question(dimension, self.lang)
+
+    def script_strings(self) -> dict[str, str]:
+        """The strings the page's script needs (errors, countdowns, outcomes, live state)."""
+        prefixes = ("error.", "field.", "time.", "outcome.", "live.", "common.", "tasks.")
+        keys = [k for k in STRINGS if k.startswith(prefixes)]
+        keys += ["file.filed", "file.track_link", "resident.filed", "resident.track_link"]
+        keys += ["resident.keep_link", "nav.login"]
+        return {k: self(k) for k in keys}
+
+
+def pick_language(query: str | None, cookie: str | None) -> str:
+    """``?lang=`` first, then the cookie, then Chinese."""
+    for candidate in (query, cookie):
+        if candidate:
+            lowered = candidate.strip().lower()
+            if lowered in ("en", "en-us", "en-gb", "english"):
+                return EN
+            if lowered in ("zh", "zh-cn", "cn", "chinese"):
+                return ZH
+    return DEFAULT_LANGUAGE
