@@ -11,40 +11,22 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 
 from closeloop.db import make_engine
-from closeloop.store import RequestStore, store_env
+from closeloop.store import RequestStore
 from domain.ladder import Tier
 from domain.review import Answer, Review
 from domain.state import Change, Intake, RequestState
 from projections.tables import metadata, tracking_table
 from projections.views import RequestViews
-from tests.databases import BACKENDS, postgres_database
 
 DAY = 86400.0
 #: A Monday; every scenario counts from here.
 T0 = datetime(2025, 3, 3, tzinfo=UTC)
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'closeloop.db'}"
-        return
-    with postgres_database() as url:
-        yield url
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[RequestStore]:
-    app = RequestStore(env=store_env(database_url))
-    yield app
-    app.close()
 
 
 @pytest.fixture
