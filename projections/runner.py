@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from closeloop.store import STORE_NAME, RequestStore, store_env
 from projections.projection import RequestProjection
-from projections.views import RequestViews
+from projections.views import Memory, RequestViews
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +57,17 @@ class Projector:
         batch_size: int = DEFAULT_BATCH_SIZE,
         retry_seconds: float = 1.0,
         store: RequestStore | None = None,
+        memory: Memory | None = None,
+        cache_mib: int = 64,
     ) -> None:
         if poll_seconds <= 0 or batch_size <= 0 or retry_seconds <= 0:
             raise ValueError("poll_seconds, batch_size and retry_seconds must be positive")
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.retry_seconds = retry_seconds
-        self.views = RequestViews.connect(database_url)
+        self.views = RequestViews.connect(database_url, cache_mib=cache_mib)
+        #: Request states kept between batches (a rebuild's), or None: read each batch.
+        self.memory = memory
         self.projection = RequestProjection(self.views)
         self._owns_store = store is None
         self.store = store if store is not None else RequestStore(env=store_env(database_url))
@@ -202,7 +206,7 @@ class Projector:
         count = 0
         last = start or 0
         touched = {str(n.originator_id) for n in notifications}
-        with self.views.batch(STORE_NAME, start, touched):
+        with self.views.batch(STORE_NAME, start, touched, memory=self.memory):
             for notification in notifications:
                 if self._stopping.is_set() and count:
                     break  # commit what this batch holds, and let stop() return

@@ -26,7 +26,18 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
-from sqlalchemy import Connection, Engine, Row, bindparam, event, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Index,
+    Row,
+    bindparam,
+    event,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from domain.ladder import Level, Tier
@@ -68,8 +79,11 @@ class RequestViews(SQLAlchemyTrackingRecorder):
         self._open: ContextVar[_Batch | None] = ContextVar(f"batch-{id(self)}", default=None)
 
     @classmethod
-    def connect(cls, database_url: str) -> RequestViews:
-        """Views on ``database_url``, with their tables created where missing."""
+    def connect(cls, database_url: str, *, cache_mib: int = 64) -> RequestViews:
+        """Views on ``database_url``, with their tables and indexes created where missing.
+
+        ``cache_mib`` is SQLite's page cache per connection (a rebuild asks for more).
+        """
         kwargs: dict[str, Any] = {}
         if database_url.startswith("sqlite"):
             # Writers wait for each other instead of failing at once.
@@ -78,8 +92,9 @@ class RequestViews(SQLAlchemyTrackingRecorder):
             kwargs["pool_pre_ping"] = True
         views = cls(SQLAlchemyDatastore(url=database_url, **kwargs))
         if database_url.startswith("sqlite"):
-            _tune_sqlite(views.engine)
+            _tune_sqlite(views.engine, cache_mib)
         views.create_table()
+        ensure_indexes(views.engine)
         # WAL now, before any thread reads: switching later needs a lock that busy readers
         # can keep from us.
         views.datastore.init_sqlite_wal_mode()
@@ -102,12 +117,15 @@ class RequestViews(SQLAlchemyTrackingRecorder):
         application_name: str,
         expected_position: int | None,
         request_ids: Iterable[str] = (),
+        *,
+        memory: Memory | None = None,
     ) -> Iterator[Session]:
         """One transaction for many :meth:`record` calls, written out when the block ends.
 
         Raises ``IntegrityError`` when the tracked position is no longer
         ``expected_position`` (another projector, or a reset, moved it). ``request_ids``
-        are the requests the batch will touch: their rows are read in one go.
+        are the requests the batch will touch: their rows are read in one go, except
+        those ``memory`` holds from the previous batches (a rebuild's).
         """
         with self.transaction(commit=True) as session:
             position = self.lock_tracking(session, application_name)
@@ -117,13 +135,21 @@ class RequestViews(SQLAlchemyTrackingRecorder):
                     f"to {position}"
                 )
             pending = _Batch(session, {application_name: position})
+            if memory is not None:
+                memory.lend(pending, application_name, position)
             pending.fetch(request_ids)
             token = self._open.set(pending)
             try:
                 yield session
                 self._write(session, pending)
+            except BaseException:
+                if memory is not None:
+                    memory.forget()  # the states held were moved by what is rolled back
+                raise
             finally:
                 self._open.reset(token)
+        if memory is not None:
+            memory.keep(pending, application_name)
 
     def record(self, request_id: str, position: int, change: Change, tracking: Tracking) -> None:
         """Apply one change to the request's rows and track it, atomically.
@@ -159,6 +185,42 @@ class RequestViews(SQLAlchemyTrackingRecorder):
         pending.write()
         for tracking in pending.last_tracking.values():
             self._insert_tracking(session, tracking)
+
+
+class Memory:
+    """The states of open requests, kept from one batch to the next (a rebuild's).
+
+    A rebuild reads every request's row back after each batch otherwise. What is held is
+    only lent to a batch that starts exactly where the last one kept ended; anything
+    else (another projector moved the position, a batch failed) forgets it all and the
+    rows are read from the database again. Closed requests are let go: nothing follows.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, _Request] = {}
+        self._position: dict[str, int | None] = {}
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def forget(self) -> None:
+        self._held.clear()
+        self._position.clear()
+
+    def lend(self, pending: _Batch, application_name: str, position: int | None) -> None:
+        if application_name not in self._position or self._position[application_name] != position:
+            self.forget()
+            return
+        pending.requests = self._held
+
+    def keep(self, pending: _Batch, application_name: str) -> None:
+        held = pending.requests
+        for request_id in [i for i, r in held.items() if r.state.status is Status.CLOSED]:
+            del held[request_id]
+        for request in held.values():
+            request.is_new = request.touched = False
+        self._held = held
+        self._position = {application_name: pending.positions[application_name]}
 
 
 @dataclass
@@ -373,8 +435,29 @@ class _Batch:
             self.conn.execute(_INSERT_REVIEW, self.review_rows)
 
 
-def _tune_sqlite(engine: Engine) -> None:
-    """synchronous=NORMAL and a 64 MiB page cache for the projector's connections.
+def secondary_indexes() -> list[Index]:
+    """The read models' indexes beyond their primary keys (a rebuild builds them last)."""
+    return [index for table in metadata.sorted_tables for index in table.indexes]
+
+
+def ensure_indexes(engine: Engine) -> list[str]:
+    """Create the secondary indexes that are missing (after an interrupted rebuild);
+    returns their names."""
+    made = []
+    with engine.begin() as conn:
+        existing = {
+            table.name: {i["name"] for i in inspect(conn).get_indexes(table.name)}
+            for table in metadata.sorted_tables
+        }
+        for index in secondary_indexes():
+            if index.name not in existing[index.table.name]:  # type: ignore[union-attr]
+                index.create(conn)
+                made.append(str(index.name))
+    return made
+
+
+def _tune_sqlite(engine: Engine, cache_mib: int) -> None:
+    """synchronous=NORMAL and a page cache of ``cache_mib`` for the projector's connections.
 
     In WAL mode NORMAL may lose the last commits in a power cut, never consistency: the
     read models and their tracking commit together, so a lost commit is processed again.
@@ -386,5 +469,5 @@ def _tune_sqlite(engine: Engine) -> None:
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute(f"PRAGMA cache_size=-{cache_mib * 1024}")
         cursor.close()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Engine, text
+import pytest
+from sqlalchemy import Engine, inspect, text
 
 from closeloop.store import RequestStore
 from projections.rebuild import rebuild
 from projections.runner import Projector
+from projections.tables import metadata
+from projections.views import secondary_indexes
 from tests.projections.conftest import T0, RequestLog, dump, file_scenario
 
 
@@ -77,3 +80,41 @@ def test_a_projector_running_during_a_rebuild_does_no_harm(
         rebuild(database_url, batch_size=3)
         live.catch_up(timeout=5)
     assert dump(engine) == before
+
+
+def index_names(engine: Engine) -> set[str]:
+    found = inspect(engine)
+    return {i["name"] for table in metadata.sorted_tables for i in found.get_indexes(table.name)}
+
+
+def test_an_interrupted_rebuild_leaves_the_indexes_and_the_projector_finishes_it(
+    log: RequestLog, database_url: str, store: RequestStore, engine: Engine
+) -> None:
+    file_scenario(log)
+    for i in range(12):
+        log.accept(log.file(T0 + timedelta(minutes=i)), T0 + timedelta(minutes=i + 1))
+    project(database_url, store)
+    before = dump(engine)
+    declared = {str(index.name) for index in secondary_indexes()}
+    assert declared and declared <= index_names(engine)
+
+    def stop_after_the_first_batch(done: int, total: int) -> None:
+        if done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rebuild(database_url, progress=stop_after_the_first_batch, batch_size=4)
+    assert declared <= index_names(engine)  # built on the way out
+    assert dump(engine) != before  # only the first batch is in
+    project(database_url, store)
+    assert dump(engine) == before
+
+
+def test_views_opened_without_their_indexes_build_them(database_url: str, engine: Engine) -> None:
+    Projector(database_url).close()
+    with engine.begin() as conn:
+        for index in secondary_indexes():
+            index.drop(conn)
+    assert not {str(index.name) for index in secondary_indexes()} & index_names(engine)
+    Projector(database_url).close()
+    assert {str(index.name) for index in secondary_indexes()} <= index_names(engine)

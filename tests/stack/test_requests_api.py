@@ -57,7 +57,7 @@ async def test_intake_rejects_bad_input_and_writes_nothing(make_stack: StackFact
         "grid_id": s.grids["医院西路社区第一网格"], "category": "noise", "description": "半夜装修",
         "channel": "hotline", "resident": {"name": "王女士", "phone": "13900000000"},
     }  # fmt: skip
-    bad = [
+    bad: list[tuple[dict[str, Any], str]] = [
         ({"category": "aliens"}, "unknown category"),
         ({"grid_id": str(uuid.uuid4())}, "unknown unit"),
         ({"grid_id": s.units["医院西路社区"]}, "not a grid"),
