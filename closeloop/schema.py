@@ -24,6 +24,8 @@ MIGRATION_LOCK_KEY = zlib.crc32(b"closeloop.migrate")
 
 #: The first revision, the schema as it stood before migrations existed.
 INITIAL_REVISION = "0001"
+#: The revision that added ``view_figures``.
+FIGURES_REVISION = "0002"
 
 
 def owned_metadata() -> MetaData:
@@ -56,7 +58,8 @@ def migrate(engine: Engine) -> None:
     """Bring closeloop's tables to the newest revision.
 
     A database made before migrations existed (tables but no revision) is stamped with the
-    initial revision first, then upgraded.
+    revision its tables match first (the initial one, or the figures' when it has them),
+    then upgraded.
     """
     config = _config(engine)
     with engine.begin() as conn:
@@ -67,5 +70,7 @@ def migrate(engine: Engine) -> None:
         existing = set(inspect(conn).get_table_names())
         has_revision = MigrationContext.configure(conn).get_current_revision() is not None
         if not has_revision and tables.requests.name in existing:
-            command.stamp(config, INITIAL_REVISION)
+            # Made by create_tables() (an older version, or a tool): stamp what it holds.
+            made = FIGURES_REVISION if tables.figures.name in existing else INITIAL_REVISION
+            command.stamp(config, made)
         command.upgrade(config, "head")

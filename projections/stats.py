@@ -34,24 +34,28 @@ Each figure counts the cohort as it stands now:
     cohort requests open now and marked overdue (past the 1-month deadline at the top).
 
 Rates are fractions rounded to 4 decimals, or None when their denominator is 0.
-Everything is counted by SQL aggregates: two queries whatever the cohort's size.
+Whole days are summed from counts the projection keeps per unit and day
+(:mod:`projections.figures`), so a year costs 365 rows whatever the cohort's size; the
+part days at a period's ends are counted from the rows by SQL aggregates.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, Connection, and_, case, func, select
 
 from domain.ladder import LADDER
 from domain.lifecycle import Status
 from domain.review import DIMENSIONS, Answer, is_satisfied
+from projections.figures import ALL
 from projections.reading import OPEN_STATUSES, Bind, connected, in_unit
-from projections.tables import requests, reviews
+from projections.tables import FIGURE_COUNTS, figures, requests, reviews
 
 #: The satisfaction answers that count as satisfied, as the domain decides.
 SATISFIED = tuple(answer.value for answer in Answer if is_satisfied(answer.value))
+ONE_DAY = timedelta(days=1)
 
 
 def stats(
@@ -64,7 +68,63 @@ def stats(
     """The figures for the requests received in ``[date_from, date_to)`` under ``unit_id``.
 
     The dates must be aware datetimes. See the module's docstring for what each counts.
+    Whole days (UTC) of the period are summed from the counts the projection keeps
+    (:mod:`projections.figures`); the part days at its ends are counted from the rows.
     """
+    _check_dates(date_from, date_to)
+    first, last = _whole_days(date_from, date_to)
+    with connected(bind) as conn:
+        if first is not None and last is not None and first >= last:
+            counts = _count_rows(conn, unit_id, date_from, date_to)
+        else:
+            counts = _sum_days(conn, unit_id, first, last)
+            if first is not None and date_from is not None and date_from < _midnight(first):
+                counts = _plus(counts, _count_rows(conn, unit_id, date_from, _midnight(first)))
+            if last is not None and date_to is not None and _midnight(last) < date_to:
+                counts = _plus(counts, _count_rows(conn, unit_id, _midnight(last), date_to))
+    return _present(counts)
+
+
+def _whole_days(
+    date_from: datetime | None, date_to: datetime | None
+) -> tuple[date | None, date | None]:
+    """The days (UTC) wholly inside the period: ``[first, last)``, None where unbounded."""
+    first = None
+    if date_from is not None:
+        start = date_from.astimezone(UTC)
+        first = start.date() if start == _midnight(start.date()) else start.date() + ONE_DAY
+    last = None if date_to is None else date_to.astimezone(UTC).date()
+    return first, last
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _sum_days(
+    conn: Connection, unit_id: str | None, first: date | None, last: date | None
+) -> dict[str, int]:
+    query = select(*(func.coalesce(func.sum(figures.c[n]), 0).label(n) for n in FIGURE_COUNTS))
+    query = query.where(figures.c.unit_id == (ALL if unit_id is None else unit_id))
+    if first is not None:
+        query = query.where(figures.c.day >= first)
+    if last is not None:
+        query = query.where(figures.c.day < last)
+    row = conn.execute(query).one()._mapping
+    return {name: int(row[name]) for name in FIGURE_COUNTS}
+
+
+def _plus(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {name: a[name] + b[name] for name in FIGURE_COUNTS}
+
+
+def _count_rows(
+    conn: Connection,
+    unit_id: str | None,
+    date_from: datetime | None,
+    date_to: datetime | None,
+) -> dict[str, int]:
+    """The counts of a cohort from the request and review rows (SQL aggregates)."""
     cohort = _cohort(unit_id, date_from, date_to)
     is_open = requests.c.status.in_(OPEN_STATUSES)
     is_closed = requests.c.status == Status.CLOSED.value
@@ -92,34 +152,40 @@ def stats(
         .select_from(reviews.join(requests, reviews.c.request_id == requests.c.id))
         .where(reviews.c.reached, *cohort)
     )
-    with connected(bind) as conn:
-        r = conn.execute(by_request).one()._mapping
-        v = conn.execute(by_review).one()._mapping
+    r = conn.execute(by_request).one()._mapping
+    v = conn.execute(by_review).one()._mapping
+    return {name: int(r[name] if name in r else v[name]) for name in FIGURE_COUNTS}
+
+
+def _present(c: dict[str, int]) -> dict[str, Any]:
     return {
-        "received": r["received"],
-        "closed": r["closed"],
-        "completion_rate": _rate(r["closed"], r["received"]),
-        "on_time_rate": _rate(r["closed_on_time"], r["closed"]),
-        "reviews_reached": v["reached"],
-        "satisfied": v["satisfied"],
-        "satisfaction_rate": _rate(v["satisfied"], v["reached"]),
+        "received": c["received"],
+        "closed": c["closed"],
+        "completion_rate": _rate(c["closed"], c["received"]),
+        "on_time_rate": _rate(c["closed_on_time"], c["closed"]),
+        "reviews_reached": c["reached"],
+        "satisfied": c["satisfied"],
+        "satisfaction_rate": _rate(c["satisfied"], c["reached"]),
         "dimensions": {
-            dimension: {answer.value: v[f"{dimension}_{answer.value}"] for answer in Answer}
+            dimension: {answer.value: c[f"{dimension}_{answer.value}"] for answer in Answer}
             for dimension in DIMENSIONS
         },
-        "escalations": int(r["escalations"]),
-        "open_by_tier": {tier.value: r[f"open_{tier.value}"] for tier in LADDER},
-        "overdue": r["overdue"],
+        "escalations": c["escalations"],
+        "open_by_tier": {tier.value: c[f"open_{tier.value}"] for tier in LADDER},
+        "overdue": c["overdue"],
     }
+
+
+def _check_dates(date_from: datetime | None, date_to: datetime | None) -> None:
+    for name, value in (("date_from", date_from), ("date_to", date_to)):
+        if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+            raise ValueError(f"{name} must be an aware datetime, got {value!r}")
 
 
 def _cohort(
     unit_id: str | None, date_from: datetime | None, date_to: datetime | None
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
-    for name, value in (("date_from", date_from), ("date_to", date_to)):
-        if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-            raise ValueError(f"{name} must be an aware datetime, got {value!r}")
     if unit_id is not None:
         conditions.append(in_unit(unit_id))
     if date_from is not None:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     Engine,
@@ -33,6 +34,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
+
+from domain.ladder import LADDER
+from domain.review import DIMENSIONS, Answer
 
 #: The projection's name: the prefix of its tables, and the name of its tracking table.
 PROJECTION_NAME = "view"
@@ -145,6 +149,29 @@ reviews = Table(
     Column("satisfaction", String(8), nullable=True),
     Column("outcome", String(16), nullable=False),
     Column("comment", _TEXT, nullable=False),
+)
+
+#: What :mod:`projections.figures` counts for each unit and day, in this order.
+FIGURE_COUNTS: tuple[str, ...] = (
+    "received",
+    "closed",
+    "closed_on_time",
+    "escalations",
+    "overdue",
+    *(f"open_{tier.value}" for tier in LADDER),
+    "reached",
+    "satisfied",
+    *(f"{dimension}_{answer.value}" for dimension in DIMENSIONS for answer in Answer),
+)
+
+#: The figures of the requests received on one day (UTC) under one unit (a grid, a
+#: community, a town, or ``*``: all), as those requests stand now.
+figures = Table(
+    f"{PROJECTION_NAME}_figures",
+    metadata,
+    Column("unit_id", _ID, primary_key=True),
+    Column("day", Date(), primary_key=True),
+    *(Column(name, Integer(), nullable=False) for name in FIGURE_COUNTS),
 )
 
 #: The tracking table, as eventsourcing-sqlalchemy defines it (one row per application,

@@ -51,6 +51,7 @@ from domain.state import (
     Change,
     RequestState,
 )
+from projections.figures import ZERO, Part, Tally, request_part, review_part, units_of
 from projections.tables import TRACKING_TABLE_NAME, metadata, requests, reviews, timeline
 
 #: Request rows are fetched by id in chunks of this many (bind-parameter limits).
@@ -235,6 +236,7 @@ class _Request:
     closed_outcome: str | None = None
     is_new: bool = False  # filed in this batch: inserted, not updated
     touched: bool = False  # moved in this batch: its row is written
+    counted: Part = ZERO  # what the figures count for it so far (projections.figures)
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> _Request:
@@ -259,7 +261,7 @@ class _Request:
             reopens=row.reopens,
             unreached_attempts=row.unreached_attempts,
         )
-        return cls(
+        request = cls(
             state=state,
             version=row.version,
             missed_deadline=row.missed_deadline,
@@ -267,6 +269,18 @@ class _Request:
             closed_at=row.closed_at,
             closed_outcome=row.closed_outcome,
         )
+        request.counted = request.part()
+        return request
+
+    def part(self) -> Part:
+        """What the figures count for this request now, beside its reviews."""
+        s = self.state
+        return request_part(
+            s.status.value, s.tier.value, s.overdue, s.escalations, self.missed_deadline
+        )
+
+    def units(self) -> tuple[str, ...]:
+        return units_of(self.state.grid_id, self.state.community_id, self.state.town_id)
 
     def apply(self, change: Change, version: int) -> None:
         """Move the state with the domain's rule, and the figures' columns beside it."""
@@ -334,6 +348,7 @@ class _Batch:
     requests: dict[str, _Request] = field(default_factory=dict)
     timeline_rows: list[dict[str, Any]] = field(default_factory=list)
     review_rows: list[dict[str, Any]] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)
 
     @property
     def conn(self) -> Connection:
@@ -361,7 +376,8 @@ class _Batch:
             if request_id in self.requests:
                 raise ViewsOutOfStep(f"request {request_id} was filed before")
             state = RequestState.from_filed(change)
-            request = self.requests[request_id] = _Request(state, version, is_new=True)
+            request = _Request(state, version, is_new=True, touched=True)
+            self.requests[request_id] = request
         else:
             request = self._held(request_id, change)
             request.apply(change, version)
@@ -379,6 +395,7 @@ class _Batch:
         )
         if change.type == REVIEWED:
             d = change.data
+            self.tally.add(request.units(), request.state.created_at, review_part(d))
             self.review_rows.append(
                 {
                     "request_id": request_id,
@@ -417,11 +434,20 @@ class _Batch:
         self.last_tracking[name] = tracking
 
     def write(self) -> None:
-        """Insert new requests, update the others once each, insert timeline and reviews."""
-        new = [r.columns() for r in self.requests.values() if r.is_new]
+        """Insert new requests, update the others once each, insert timeline and reviews,
+        and add what moved to the figures."""
+        new = []
         changed = []
+        tally = self.tally
         for r in self.requests.values():
-            if r.touched and not r.is_new:
+            if not r.touched:
+                continue
+            part = r.part()
+            tally.move(r.units(), r.state.created_at, r.counted, part)
+            r.counted = part
+            if r.is_new:
+                new.append(r.columns())
+            else:
                 row = r.columns()
                 row["request_id"] = row.pop("id")
                 changed.append(row)
@@ -433,6 +459,7 @@ class _Batch:
             self.conn.execute(_INSERT_TIMELINE, self.timeline_rows)
         if self.review_rows:
             self.conn.execute(_INSERT_REVIEW, self.review_rows)
+        tally.write(self.conn)
 
 
 def secondary_indexes() -> list[Index]:

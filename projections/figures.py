@@ -1,0 +1,166 @@
+"""The figures, counted ahead: each unit's and day's counts, kept by the projection.
+
+``GET /stats`` over a town's year, or the whole city's history, would otherwise aggregate
+every request row of the cohort (seconds at a million requests). The projection keeps,
+for every day (UTC) and every unit a request lies in (its grid, community and town, and
+``*`` for all), the counts :mod:`projections.stats` reports, for the requests received
+that day as they stand now. Each batch adds what its requests' changes moved, in the
+same transaction as their rows, so the counts never disagree with the rows.
+
+A request's part is a vector of counts (:func:`request_part`, :func:`review_part`):
+when a request moves, the difference between its part before and after is added to its
+four buckets. :func:`refill` counts the table again from the rows (a migration, tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Executable, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from domain.ladder import LADDER
+from domain.lifecycle import Status
+from domain.review import DIMENSIONS, Answer, is_satisfied
+from projections.reading import OPEN_STATUSES
+from projections.tables import FIGURE_COUNTS, figures, requests, reviews
+
+#: The unit id of the buckets that count every request.
+ALL = "*"
+
+Part = tuple[int, ...]
+ZERO: Part = (0,) * len(FIGURE_COUNTS)
+
+_AT = {name: i for i, name in enumerate(FIGURE_COUNTS)}
+_OPEN = frozenset(OPEN_STATUSES)
+_OPEN_AT = {tier.value: _AT[f"open_{tier.value}"] for tier in LADDER}
+_SATISFIED = {answer.value for answer in Answer if is_satisfied(answer.value)}
+
+
+def request_part(
+    status: str, tier: str, overdue: bool, escalations: int, missed_deadline: bool
+) -> Part:
+    """What one request counts for, beside its reviews."""
+    part = [0] * len(FIGURE_COUNTS)
+    part[_AT["received"]] = 1
+    if status == Status.CLOSED.value:
+        part[_AT["closed"]] = 1
+        if not missed_deadline:
+            part[_AT["closed_on_time"]] = 1
+    part[_AT["escalations"]] = escalations
+    if status in _OPEN:
+        part[_OPEN_AT[tier]] = 1
+        if overdue:
+            part[_AT["overdue"]] = 1
+    return tuple(part)
+
+
+def review_part(answers: Mapping[str, Any]) -> Part:
+    """What one review counts for: nothing unless the resident was reached."""
+    if not answers["reached"]:
+        return ZERO
+    part = [0] * len(FIGURE_COUNTS)
+    part[_AT["reached"]] = 1
+    if answers["satisfaction"] in _SATISFIED:
+        part[_AT["satisfied"]] = 1
+    for dimension in DIMENSIONS:
+        answer = answers[dimension]
+        if answer is not None:
+            part[_AT[f"{dimension}_{answer}"]] += 1
+    return tuple(part)
+
+
+def units_of(grid_id: str, community_id: str, town_id: str) -> tuple[str, ...]:
+    return (grid_id, community_id, town_id, ALL)
+
+
+class Tally:
+    """Differences gathered over a batch, by (unit, day), written with :meth:`write`."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[tuple[str, date], list[int]] = {}
+
+    def add(self, units: Iterable[str], created_at: datetime, difference: Part) -> None:
+        day = created_at.astimezone(UTC).date()
+        for unit in units:
+            bucket = self.buckets.get((unit, day))
+            if bucket is None:
+                self.buckets[(unit, day)] = list(difference)
+            else:
+                for i, value in enumerate(difference):
+                    if value:
+                        bucket[i] += value
+
+    def move(self, units: Iterable[str], created_at: datetime, before: Part, after: Part) -> None:
+        if before != after:
+            self.add(units, created_at, tuple(a - b for a, b in zip(after, before, strict=True)))
+
+    def write(self, conn: Connection) -> None:
+        """Add the differences to the table (rows are made where missing)."""
+        rows = [
+            {"unit_id": unit, "day": day, **dict(zip(FIGURE_COUNTS, counts, strict=True))}
+            for (unit, day), counts in sorted(self.buckets.items())
+            if any(counts)
+        ]
+        if not rows:
+            return
+        conn.execute(_add_to_buckets(conn.dialect.name), rows)
+
+
+def _add_to_buckets(dialect: str) -> Executable:
+    """INSERT ... ON CONFLICT (unit_id, day) DO UPDATE SET count = count + new, for each."""
+    statement: Any
+    if dialect == "postgresql":
+        statement = postgresql.insert(figures)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(figures)
+    else:
+        raise NotImplementedError(f"figures on {dialect}")
+    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=[figures.c.unit_id, figures.c.day],
+        set_={name: figures.c[name] + statement.excluded[name] for name in FIGURE_COUNTS},
+    )
+
+
+def refill(conn: Connection, chunk: int = 50_000) -> int:
+    """Count the figures again from the request and review rows; returns the buckets."""
+    tally = Tally()
+    places: dict[str, tuple[tuple[str, ...], datetime]] = {}
+    rows = conn.execute(
+        select(
+            requests.c.id,
+            requests.c.grid_id,
+            requests.c.community_id,
+            requests.c.town_id,
+            requests.c.created_at,
+            requests.c.status,
+            requests.c.tier,
+            requests.c.overdue,
+            requests.c.escalations,
+            requests.c.missed_deadline,
+        ).execution_options(yield_per=chunk)
+    )
+    for r in rows:
+        units = units_of(r.grid_id, r.community_id, r.town_id)
+        places[r.id] = (units, r.created_at)
+        part = request_part(r.status, r.tier, r.overdue, r.escalations, r.missed_deadline)
+        tally.add(units, r.created_at, part)
+    answers = conn.execute(
+        select(
+            reviews.c.request_id, reviews.c.reached, *(reviews.c[d] for d in DIMENSIONS)
+        ).execution_options(yield_per=chunk)
+    )
+    for a in answers:
+        units, created_at = places[a.request_id]
+        tally.add(units, created_at, review_part(dict(a._mapping)))
+    conn.execute(delete(figures))
+    count = len(tally.buckets)
+    rows_out = [
+        {"unit_id": unit, "day": day, **dict(zip(FIGURE_COUNTS, counts, strict=True))}
+        for (unit, day), counts in tally.buckets.items()
+    ]
+    for i in range(0, len(rows_out), chunk):
+        conn.execute(insert(figures), rows_out[i : i + chunk])
+    return count
