@@ -116,6 +116,8 @@ requests = Table(
     ),
     # follow-ups: resolved requests, oldest resolve first
     Index(f"ix_{PROJECTION_NAME}_requests_status_resolved", "status", "resolved_at"),
+    # board: the requests no longer open, latest change first
+    Index(f"ix_{PROJECTION_NAME}_requests_updated", "updated_at", "id"),
     # figures: a unit's cohort of requests received in a period
     Index(f"ix_{PROJECTION_NAME}_requests_created", "created_at"),
     Index(f"ix_{PROJECTION_NAME}_requests_town_created", "town_id", "created_at"),

@@ -85,6 +85,12 @@ def test_pages(scenario: Scenario, engine: Engine) -> None:
     pages = [list_requests(engine, limit=4, offset=o) for o in (0, 4)]
     assert [p["total"] for p in pages] == [6, 6]
     assert ids(pages[0]["items"]) + ids(pages[1]["items"]) == everything
+    # pages of every size and start, across the line between open and the rest
+    for size in (1, 2, 3):
+        for start in range(7):
+            page = list_requests(engine, limit=size, offset=start)
+            assert ids(page["items"]) == everything[start : start + size], (size, start)
+    assert list_requests(engine, limit=0) == {"items": [], "total": 6}
 
 
 def test_tasks_are_the_open_requests_at_a_handlers_posts(

@@ -84,7 +84,9 @@ def test_a_projector_running_during_a_rebuild_does_no_harm(
 
 def index_names(engine: Engine) -> set[str]:
     found = inspect(engine)
-    return {str(i["name"]) for table in metadata.sorted_tables for i in found.get_indexes(table.name)}
+    return {
+        str(i["name"]) for table in metadata.sorted_tables for i in found.get_indexes(table.name)
+    }
 
 
 def test_an_interrupted_rebuild_leaves_the_indexes_and_the_projector_finishes_it(

@@ -1,8 +1,9 @@
-"""figures counted ahead
+"""figures counted ahead, and the board's index
 
 Revision ID: 0002
 Revises: 0001
-The table ``view_figures``: each unit's and day's counts, kept by the projection so that
+The index ``ix_view_requests_updated`` (the board's requests no longer open, latest change
+first), and the table ``view_figures``: each unit's and day's counts, kept by the projection so that
 ``GET /stats`` sums days instead of aggregating every request. Filled here from the
 request and review rows already projected (about a minute per million requests).
 
@@ -44,6 +45,8 @@ def upgrade() -> None:
         *(sa.Column(name, sa.Integer(), nullable=False) for name in COUNTS),
         sa.PrimaryKeyConstraint("unit_id", "day"),
     )
+    with op.batch_alter_table("view_requests", schema=None) as batch_op:
+        batch_op.create_index("ix_view_requests_updated", ["updated_at", "id"], unique=False)
     # Count what is projected already (nothing, on a new database).
     from projections.figures import refill
 
@@ -51,4 +54,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("view_requests", schema=None) as batch_op:
+        batch_op.drop_index("ix_view_requests_updated")
     op.drop_table("view_figures")

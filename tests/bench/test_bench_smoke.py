@@ -1,0 +1,75 @@
+"""The benchmark suite at a toy size, so that its machinery cannot rot: every row is there
+and its numbers are sane. (Speed is what ``make bench`` measures, not this test.)"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from bench.__main__ import main
+from bench.suite import PHASES
+
+ROWS = (
+    "ceiling", "intake", "full_loop", "lag_sqlite",
+    "intake_postgres", "lag_postgres",
+    "rebuild", "rebuild_whole",
+    "read_board", "read_board_town_assigned", "read_tasks", "read_followups", "read_stats",
+    "read_stats_town_month",
+    "open_30_worker", "open_30_server",
+)  # fmt: skip
+
+
+def test_the_suite_runs_at_a_toy_size_and_reports_every_row(tmp_path: Path) -> None:
+    postgres = os.environ.get("CLOSELOOP_TEST_POSTGRES_URL", "").strip()
+    out = tmp_path / "out.json"
+    code = main([
+        "--toy", "--data-dir", str(tmp_path / "bench"), "--json", str(out),
+        "--postgres-url", postgres, "--pg-database", "closeloop_bench_smoke",
+    ])  # fmt: skip
+    report = json.loads(out.read_text())
+    rows = {row["key"]: row for row in report["rows"]}
+    assert code == 0, report["notes"]
+    assert set(ROWS) <= rows.keys(), sorted(rows)
+    assert report["sizes"]["history"] == 200 and report["machine"]["cpus"]
+
+    for key in ("ceiling", "intake", "full_loop"):
+        assert rows[key]["value"] > 0 and rows[key]["p50"] > 0, rows[key]
+        assert rows[key]["p50"] <= rows[key]["p95"] <= rows[key]["p99"], rows[key]
+    for key in ("intake", "full_loop"):
+        assert rows[key]["ceiling"] == rows["ceiling"]["value"]
+        assert 0 < rows[key]["ratio"] < 10 and rows[key]["met"] in (True, False)
+    assert "40 clients" not in rows["intake"]["size"] and "N=40" in rows["intake"]["size"]
+
+    lags = {"lag_sqlite": 40} | ({"lag_postgres": 20} if postgres else {})
+    for key, events in lags.items():
+        assert rows[key]["size"].startswith(f"{events} events"), rows[key]
+        assert 0 <= rows[key]["p50"] <= rows[key]["p95"] < 15_000, rows[key]
+    if postgres:
+        assert rows["intake_postgres"]["value"] > 0
+    else:
+        assert rows["intake_postgres"]["note"].startswith("not run")
+
+    rebuild = rows["rebuild"]
+    assert rebuild["value"] > 0 and rebuild["ceiling"] > 0 and rebuild["ratio"] > 0
+    assert rebuild["detail"]["rebuild"]["complete"]
+    assert rebuild["detail"]["rebuild"]["events"] == rebuild["detail"]["bare_read"]["events"]
+    assert rows["rebuild_whole"]["value"] > 0
+
+    for key in ROWS:
+        if key.startswith("read_"):
+            assert 0 < rows[key]["p50"] <= rows[key]["p95"], rows[key]
+            assert rows[key]["met"] in (True, False) and not rows[key]["note"], rows[key]
+        if key.startswith("open_"):
+            assert 10 < rows[key]["value"] < 4096, rows[key]  # MiB
+
+    # the cached data is reused: a second run of the data phases makes nothing again
+    assert any("generated the history" in note for note in report["notes"])
+    code = main([
+        "--toy", "--data-dir", str(tmp_path / "bench"), "--json", str(out),
+        "--only", "rebuild,open", "--postgres-url", "",
+    ])  # fmt: skip
+    again = json.loads(out.read_text())
+    assert code == 0 and not any("generated" in note for note in again["notes"])
+    assert {row["key"] for row in again["rows"]} >= {"rebuild", "open_30_worker"}
+    assert set(PHASES) == {"engine", "postgres", "rebuild", "reads", "open"}
