@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import sqlite3
+import subprocess
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -252,6 +253,18 @@ async def reads_at_scale(
         api_port=port,
         database_url=history.reads_url,
     )
+    # The cache may predate a migration (the first one to reach it takes a while at this
+    # size): `closeloop migrate` first, so that the API starts at once.
+    migrate = subprocess.run(
+        python_module("closeloop.cli", "migrate"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    if migrate.returncode != 0:
+        raise RuntimeError(f"closeloop migrate failed:\n{migrate.stdout}{migrate.stderr}")
     api = Process("closeloop api", python_module("closeloop.cli", "api"), scratch / "api.log", env)
     base = f"http://127.0.0.1:{port}/api/v1"
     results = []

@@ -2,14 +2,15 @@
 
 ``GET /stats`` over a town's year, or the whole city's history, would otherwise aggregate
 every request row of the cohort (seconds at a million requests). The projection keeps,
-for every day (UTC) and every unit a request lies in (its grid, community and town, and
-``*`` for all), the counts :mod:`projections.stats` reports, for the requests received
-that day as they stand now. Each batch adds what its requests' changes moved, in the
-same transaction as their rows, so the counts never disagree with the rows.
+for every day (UTC) and every community and town a request lies in (and ``*`` for all;
+grids are counted from the rows, see :func:`units_of`), the counts
+:mod:`projections.stats` reports, for the requests received that day as they stand now.
+Each batch adds what its requests' changes moved, in the same transaction as their rows,
+so the counts never disagree with the rows.
 
 A request's part is a vector of counts (:func:`request_part`, :func:`review_part`):
 when a request moves, the difference between its part before and after is added to its
-four buckets. :func:`refill` counts the table again from the rows (a migration, tests).
+three buckets. :func:`refill` counts the table again from the rows (a migration, tests).
 """
 
 from __future__ import annotations
@@ -72,8 +73,13 @@ def review_part(answers: Mapping[str, Any]) -> Part:
     return tuple(part)
 
 
-def units_of(grid_id: str, community_id: str, town_id: str) -> tuple[str, ...]:
-    return (grid_id, community_id, town_id, ALL)
+def units_of(community_id: str, town_id: str) -> tuple[str, str, str]:
+    """The buckets a request counts in: its community's, its town's and the whole's.
+
+    Not its grid's: a grid's requests are few enough to count from the rows, and grids
+    outnumber the other units (most of a batch's buckets would be theirs).
+    """
+    return (community_id, town_id, ALL)
 
 
 class Tally:
@@ -131,7 +137,6 @@ def refill(conn: Connection, chunk: int = 50_000) -> int:
     rows = conn.execute(
         select(
             requests.c.id,
-            requests.c.grid_id,
             requests.c.community_id,
             requests.c.town_id,
             requests.c.created_at,
@@ -143,7 +148,7 @@ def refill(conn: Connection, chunk: int = 50_000) -> int:
         ).execution_options(yield_per=chunk)
     )
     for r in rows:
-        units = units_of(r.grid_id, r.community_id, r.town_id)
+        units = units_of(r.community_id, r.town_id)
         places[r.id] = (units, r.created_at)
         part = request_part(r.status, r.tier, r.overdue, r.escalations, r.missed_deadline)
         tally.add(units, r.created_at, part)

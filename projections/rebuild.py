@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from eventsourcing.persistence import IntegrityError
 from sqlalchemy import delete
 
-from projections.runner import Projector
+from closeloop.store import STORE_NAME
+from projections.runner import Projector, ReadAhead
 from projections.tables import metadata, tracking_table
 from projections.views import Memory, RequestViews, ensure_indexes, secondary_indexes
 
@@ -43,6 +45,14 @@ def reset(views: RequestViews, *, indexes: bool = True) -> None:
                 index.drop(conn)
 
 
+def _read_ahead(projector: Projector, after: int | None) -> ReadAhead:
+    return ReadAhead(after, projector.read(after))
+
+
+def _position(projector: Projector) -> int | None:
+    return projector.views.max_tracking_id(STORE_NAME)
+
+
 def rebuild(
     database_url: str,
     progress: Progress | None = None,
@@ -71,19 +81,36 @@ def rebuild(
         done = 0
         if progress is not None:
             progress(done, total)
-        while True:
-            try:
-                batch = projector.run_batch()
-            except IntegrityError:
-                log.warning("another projector is filling the views too; sharing the work")
-                time.sleep(projector.poll_seconds)
-                continue
-            if batch is None:
-                break
-            done += batch.count
-            total = max(total, done)
-            if progress is not None:
-                progress(done, total)
+        # The next batch is read in a second thread while this one is applied and
+        # written: SQLite and psycopg release the GIL while they work.
+        reader = ThreadPoolExecutor(1, thread_name_prefix="closeloop-rebuild-read")
+        ahead = reader.submit(_read_ahead, projector, None)
+        try:
+            while True:
+                read = ahead.result()
+                if read.notifications:
+                    ahead = reader.submit(_read_ahead, projector, read.notifications[-1].id)
+                try:
+                    batch = projector.run_batch(read)
+                except IntegrityError:
+                    log.warning("another projector is filling the views too; sharing the work")
+                    time.sleep(projector.poll_seconds)
+                    ahead.cancel()
+                    ahead = reader.submit(_read_ahead, projector, _position(projector))
+                    continue
+                if batch is None:
+                    break
+                done += batch.count
+                total = max(total, done)
+                if progress is not None:
+                    progress(done, total)
+                if not read.notifications or batch.position != read.notifications[-1].id:
+                    # read again (another projector's turn, or stopped short): start over
+                    ahead.cancel()
+                    ahead = reader.submit(_read_ahead, projector, batch.position)
+        finally:
+            ahead.cancel()
+            reader.shutdown(wait=True)
     finally:
         try:
             indexing = time.monotonic()

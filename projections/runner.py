@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
 from sqlalchemy import func, select
 
 from closeloop.store import STORE_NAME, RequestStore, store_env
@@ -30,6 +30,14 @@ DEFAULT_POLL_SECONDS = 0.2
 DEFAULT_BATCH_SIZE = 500
 #: Longest pause between retries after database errors.
 MAX_RETRY_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ReadAhead:
+    """A batch's notifications, read (in another thread) after position ``after``."""
+
+    after: int | None
+    notifications: Sequence[Notification]
 
 
 @dataclass(frozen=True)
@@ -190,15 +198,24 @@ class Projector:
 
     # ---- processing ---------------------------------------------------------------
 
-    def run_batch(self) -> Batch | None:
+    def read(self, after: int | None) -> Sequence[Notification]:
+        """The next batch's notifications after position ``after`` (None: the start)."""
+        return self.store.recorder.select_notifications(
+            start=after, limit=self.batch_size, inclusive_of_start=False
+        )
+
+    def run_batch(self, read_ahead: ReadAhead | None = None) -> Batch | None:
         """Process the next batch in the calling thread; None when there was nothing new.
 
-        Raises what the database raises (the background loop logs and retries).
+        ``read_ahead``: notifications read already, used when they follow the position
+        the views hold now (else the batch is read again). Raises what the database
+        raises (the background loop logs and retries).
         """
         start = self.views.max_tracking_id(STORE_NAME)
-        notifications = self.store.recorder.select_notifications(
-            start=start, limit=self.batch_size, inclusive_of_start=False
-        )
+        if read_ahead is not None and read_ahead.after == start:
+            notifications = read_ahead.notifications
+        else:
+            notifications = self.read(start)
         if not notifications:
             self._seen(start or 0)
             return None

@@ -69,12 +69,14 @@ def stats(
 
     The dates must be aware datetimes. See the module's docstring for what each counts.
     Whole days (UTC) of the period are summed from the counts the projection keeps
-    (:mod:`projections.figures`); the part days at its ends are counted from the rows.
+    (:mod:`projections.figures`); the part days at its ends, and grids, are counted from
+    the rows.
     """
     _check_dates(date_from, date_to)
     first, last = _whole_days(date_from, date_to)
     with connected(bind) as conn:
-        if first is not None and last is not None and first >= last:
+        if (first is not None and last is not None and first >= last) or not _kept(conn, unit_id):
+            # no whole day, or a unit without kept counts (a grid): from the rows
             counts = _count_rows(conn, unit_id, date_from, date_to)
         else:
             counts = _sum_days(conn, unit_id, first, last)
@@ -83,6 +85,15 @@ def stats(
             if last is not None and date_to is not None and _midnight(last) < date_to:
                 counts = _plus(counts, _count_rows(conn, unit_id, _midnight(last), date_to))
     return _present(counts)
+
+
+def _kept(conn: Connection, unit_id: str | None) -> bool:
+    """Whether the projection keeps counts for the unit (towns and communities that have
+    requests, and all)."""
+    if unit_id is None:
+        return True
+    here = select(figures.c.unit_id).where(figures.c.unit_id == unit_id).limit(1)
+    return conn.execute(here).first() is not None
 
 
 def _whole_days(

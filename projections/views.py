@@ -280,7 +280,7 @@ class _Request:
         )
 
     def units(self) -> tuple[str, ...]:
-        return units_of(self.state.grid_id, self.state.community_id, self.state.town_id)
+        return units_of(self.state.community_id, self.state.town_id)
 
     def apply(self, change: Change, version: int) -> None:
         """Move the state with the domain's rule, and the figures' columns beside it."""
