@@ -73,7 +73,7 @@ def review_part(answers: Mapping[str, Any]) -> Part:
     return tuple(part)
 
 
-def units_of(community_id: str, town_id: str) -> tuple[str, str, str]:
+def units_of(community_id: str, town_id: str) -> tuple[str, ...]:
     """The buckets a request counts in: its community's, its town's and the whole's.
 
     Not its grid's: a grid's requests are few enough to count from the rows, and grids
