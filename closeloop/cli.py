@@ -5,16 +5,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
+import threading
 
 from closeloop.settings import Settings, SettingsError
 
 
-def _rebuild(settings: Settings) -> None:
+def _rebuild(settings: Settings) -> int:
     from closeloop.runtime import prepare
     from projections.rebuild import rebuild
 
     prepare(settings)
+    # Ctrl-C (or SIGTERM) stops after the batch in hand: it commits, the indexes are
+    # built, and the projector carries on from there. A second Ctrl-C stops at once.
+    stop = threading.Event()
+
+    def stop_soon(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        sys.stdout.write("\n  stopping after this batch (Ctrl-C again to stop now)\n")
+        sys.stdout.flush()
+
+    signal.signal(signal.SIGINT, stop_soon)
+    signal.signal(signal.SIGTERM, stop_soon)
 
     def progress(done: int, total: int) -> None:
         width = 40
@@ -25,8 +40,15 @@ def _rebuild(settings: Settings) -> None:
         )
         sys.stdout.flush()
 
-    count = rebuild(settings.database_url, progress=progress)
+    count = rebuild(settings.database_url, progress=progress, stop=stop)
+    if stop.is_set():
+        print(
+            f"\nstopped after {count} events: the read models are behind the store; the "
+            "projector (or another rebuild) carries on from there"
+        )
+        return 130
     print(f"\nrebuilt the read models from {count} events")
+    return 0
 
 
 async def _api(settings: Settings) -> None:
@@ -97,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"closeloop: {e}", file=sys.stderr)
         return 2
     if args.command == "rebuild":
-        _rebuild(settings)
-        return 0
+        return _rebuild(settings)
     if args.command == "migrate":
         from closeloop.runtime import prepare
         from closeloop.schema import current_revision

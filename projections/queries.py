@@ -136,17 +136,28 @@ def tasks(
         return [request_item(row) for row in conn.execute(query)]
 
 
-def followups(bind: Bind, *, limit: int | None = None) -> list[dict[str, Any]]:
+_waiting_for_review = requests.c.status == Status.RESOLVED.value
+
+
+def count_followups(bind: Bind) -> int:
+    """How many resolved requests wait for their review."""
+    query = select(func.count()).select_from(requests).where(_waiting_for_review)
+    with connected(bind) as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def followups(bind: Bind, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
     """The callers' list: resolved requests waiting for their review, oldest resolve first
-    (the first ``limit`` of them, if given).
+    (``limit`` of them from ``offset``, if given).
 
     Each item is the request view (with the resident's name and phone) plus ``resolved_at``.
     """
     query = (
         select(requests)
-        .where(requests.c.status == Status.RESOLVED.value)
+        .where(_waiting_for_review)
         .order_by(requests.c.resolved_at, requests.c.id)
         .limit(limit)
+        .offset(offset)
     )
     with connected(bind) as conn:
         rows = conn.execute(query).all()

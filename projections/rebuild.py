@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +59,7 @@ def rebuild(
     progress: Progress | None = None,
     *,
     batch_size: int = REBUILD_BATCH_SIZE,
+    stop: threading.Event | None = None,
 ) -> int:
     """Drop and refill the views from the start of the log; returns the events processed.
 
@@ -70,6 +72,9 @@ def rebuild(
     are built once at the end (also when interrupted, and by any process that opens the
     views without them), and the states of open requests stay in memory between batches
     instead of being read back (:class:`~projections.views.Memory`).
+
+    ``stop``, once set, ends the rebuild after the batch in hand (committed, then the
+    indexes are built): the views are then behind the store, and a projector carries on.
     """
     started = time.monotonic()
     projector = Projector(
@@ -86,7 +91,7 @@ def rebuild(
         reader = ThreadPoolExecutor(1, thread_name_prefix="closeloop-rebuild-read")
         ahead = reader.submit(_read_ahead, projector, None)
         try:
-            while True:
+            while stop is None or not stop.is_set():
                 read = ahead.result()
                 if read.notifications:
                     ahead = reader.submit(_read_ahead, projector, read.notifications[-1].id)

@@ -58,6 +58,8 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 #: The board shows at most this many rows (the CSV has them all, up to CSV_LIMIT).
 BOARD_LIMIT = 200
 CSV_LIMIT = 100_000
+#: The caller's queue shows the oldest this many (the API pages through all of them).
+QUEUE_LIMIT = 200
 #: The default period of the figures: the last 30 days.
 DEFAULT_PERIOD_DAYS = 30
 #: The rates-over-time chart has at most this many points.
@@ -736,7 +738,7 @@ def tasks_list(request: Request, engine: EngineDep) -> Response:
 def _queue(engine: Engine, t: Translator) -> list[dict[str, Any]]:
     directory = Directory.load(engine)
     with engine.connect() as conn:
-        items = queries.followups(conn)
+        items = queries.followups(conn, limit=QUEUE_LIMIT)
         resolutions = pages.latest_entries(conn, [i["id"] for i in items], RESOLVED)
     now = datetime.now(UTC)
     result = []

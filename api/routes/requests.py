@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
@@ -285,14 +285,24 @@ async def my_tasks(user: Handler, engine: EngineDep) -> list[dict[str, Any]]:
 
 
 @router.get("/followups")
-async def followups(user: Caller, engine: EngineDep) -> list[dict[str, Any]]:
-    """Resolved requests waiting for the follow-up review."""
+async def followups(
+    user: Caller,
+    engine: EngineDep,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    """Resolved requests waiting for the follow-up review, oldest resolve first, a page at
+    a time; the ``X-Total-Count`` header says how many wait in all."""
 
-    def read() -> list[dict[str, Any]]:
+    def read() -> tuple[list[dict[str, Any]], int]:
         with engine.connect() as conn:
-            return queries.followups(conn)
+            items = queries.followups(conn, limit=limit, offset=offset)
+            return items, queries.count_followups(conn)
 
-    return await run_in_threadpool(read)
+    items, total = await run_in_threadpool(read)
+    response.headers["X-Total-Count"] = str(total)
+    return items
 
 
 @router.get("/stats")

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from domain.ladder import Level, Tier
 from domain.state import Assignment
-from projections.queries import followups, get_request, list_requests, tasks
+from projections.queries import count_followups, followups, get_request, list_requests, tasks
 from projections.runner import Projector
 from tests.projections.conftest import T0, RequestLog, Scenario, file_scenario
 
@@ -152,3 +152,5 @@ def test_followups_are_resolved_requests_oldest_resolve_first(
     assert waiting[0]["resolved_at"] == (T0 + 5 * h).isoformat()
     assert waiting[1]["unreached_attempts"] == 1
     assert ids(followups(engine, limit=2)) == [early, called_once]
+    assert ids(followups(engine, limit=2, offset=2)) == [late]
+    assert count_followups(engine) == 3

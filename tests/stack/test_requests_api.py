@@ -31,8 +31,13 @@ async def test_a_request_goes_round_the_loop(make_stack: StackFactory) -> None:
     assert answer.json()["status"] == "resolved"
 
     await s.projected(rid, lambda r: r["status"] == "resolved")
-    queue = (await s.http.get("/api/v1/followups", headers=s.auth("caller1"))).json()
-    assert [q["id"] for q in queue] == [rid]
+    answer = await s.http.get("/api/v1/followups", headers=s.auth("caller1"))
+    queue = answer.json()
+    assert [q["id"] for q in queue] == [rid] and answer.headers["X-Total-Count"] == "1"
+    paged = await s.http.get("/api/v1/followups?offset=1&limit=10", headers=s.auth("caller1"))
+    assert paged.json() == [] and paged.headers["X-Total-Count"] == "1"
+    too_many = await s.http.get("/api/v1/followups?limit=501", headers=s.auth("caller1"))
+    assert too_many.status_code == 422 and "limit" in too_many.text
     assert queue[0]["resident"] == {"name": "李先生", "phone": "13800000000"}
 
     answer = await s.act("caller1", rid, "review", {**YES, "comment": "满意"})
