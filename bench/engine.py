@@ -19,7 +19,7 @@ from temporalio.client import Client
 
 from bench.lag import LagSampler
 from bench.load import Load, drive
-from bench.noop import NoopWorkflow
+from bench.noop import NoopLocalWorkflow, NoopWorkflow
 from bench.procs import CpuMeter
 from bench.stacks import Stack, sign_in
 
@@ -43,6 +43,7 @@ def request_body(i: int, grid_id: str) -> dict[str, Any]:
 class IntakeResult:
     ceiling: Load
     intake: Load
+    ceiling_local: Load = field(default_factory=Load)  # the bare workflow, local activity
     lags: list[float] = field(default_factory=list)
     unprojected: int = 0  # events the read models had not reached when sampling ended
     sampler_interval: float = 0.0
@@ -51,14 +52,27 @@ class IntakeResult:
 
 
 class Bare:
-    """Start-and-complete of the no-op workflow on the suite's server."""
+    """Start-and-complete of the no-op workflow on the suite's server (``local``: the one
+    whose activity is a local activity)."""
 
-    def __init__(self, client: Client, task_queue: str, run_id: str) -> None:
+    def __init__(self, client: Client, task_queue: str, run_id: str, local: bool = False) -> None:
         self.client = client
         self.task_queue = task_queue
         self.run_id = run_id
+        self.local = local
+
+    def as_local(self) -> Bare:
+        return Bare(self.client, self.task_queue, self.run_id + "-local", local=True)
 
     async def __call__(self, i: int) -> None:
+        if self.local:
+            await self.client.execute_workflow(
+                NoopLocalWorkflow.run,
+                i,
+                id=f"bench-noop-{self.run_id}-{i}",
+                task_queue=self.task_queue,
+            )
+            return
         await self.client.execute_workflow(
             NoopWorkflow.run, i, id=f"bench-noop-{self.run_id}-{i}", task_queue=self.task_queue
         )
@@ -93,6 +107,7 @@ async def intake_against_ceiling(
 
         # warm-up: connections, the workers' caches, the sandbox's first imports
         await drive(bare, min(10, count), concurrency, start=first)
+        await drive(bare.as_local(), min(10, count), concurrency, start=first)
         await drive(intake, min(10, count), concurrency, start=first)
         per_round = math.ceil(count / rounds)
         result = IntakeResult(Load(), Load())
@@ -104,6 +119,8 @@ async def intake_against_ceiling(
                 bare_cpu.start()
                 result.ceiling.add(await drive(bare, per_round, concurrency, start=start))
                 bare_cpu.stop()
+                local = bare.as_local()
+                result.ceiling_local.add(await drive(local, per_round, concurrency, start=start))
                 with LagSampler(read) as sampler:
                     intake_cpu.start()
                     result.intake.add(await drive(intake, per_round, concurrency, start=start))

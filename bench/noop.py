@@ -1,4 +1,5 @@
-"""The bare engine: a workflow that runs one no-op activity and completes.
+"""The bare engine: a workflow that runs one no-op activity and completes (and the same
+with a local activity).
 
 ``python -m bench.noop ADDRESS TASK_QUEUE`` runs its worker in a process of its own, as
 ``closeloop`` runs its worker beside the API: the ceiling and the real stack then differ
@@ -32,6 +33,18 @@ class NoopWorkflow:
         return result
 
 
+@workflow.defn(name="BenchNoopLocal")
+class NoopLocalWorkflow:
+    """The same with a local activity, as closeloop's workflow records its changes."""
+
+    @workflow.run
+    async def run(self, value: int) -> int:
+        result: int = await workflow.execute_local_activity(
+            noop_activity, value, start_to_close_timeout=timedelta(seconds=30)
+        )
+        return result
+
+
 async def serve(address: str, task_queue: str) -> None:
     client = await Client.connect(address)
     stop = asyncio.Event()
@@ -39,7 +52,10 @@ async def serve(address: str, task_queue: str) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     worker = Worker(
-        client, task_queue=task_queue, workflows=[NoopWorkflow], activities=[noop_activity]
+        client,
+        task_queue=task_queue,
+        workflows=[NoopWorkflow, NoopLocalWorkflow],
+        activities=[noop_activity],
     )
     async with worker:
         print("noop worker up", flush=True)

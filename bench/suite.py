@@ -201,6 +201,19 @@ class Suite:
                 detail={"cpu_ms_per_workflow": intake.cpu_ms_per_bare},
             )
         )
+        local = intake.ceiling_local.rate
+        self.rows.append(
+            _load_row(
+                "ceiling_local",
+                "bare ceiling, local activity (as closeloop records)",
+                size,
+                "wf/s",
+                intake.ceiling_local,
+                note="the same workflow with its activity local, in the same rounds; against "
+                f"it, intake {_ratio(intake.intake.rate, local):.0%}, full loop "
+                f"{_ratio(loop.load.rate, local):.0%}",
+            )
+        )
         self.rows.append(
             _load_row(
                 "intake",
