@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, false, func, or_, select
 
 from domain.ladder import Level, Tier
 from domain.lifecycle import Status
 from domain.state import Assignment
+from projections.figures import ALL
 from projections.reading import (
     OPEN_STATUSES,
     Bind,
@@ -24,7 +25,7 @@ from projections.reading import (
     timeline_item,
 )
 from projections.stats import stats
-from projections.tables import requests, timeline
+from projections.tables import figures, requests, timeline
 
 __all__ = ["followups", "get_request", "list_requests", "stats", "tasks"]
 
@@ -75,31 +76,45 @@ def list_requests(
     if category is not None:
         conditions.append(requests.c.category == category)
     is_open = requests.c.status.in_(OPEN_STATUSES)
-    # Two walks instead of one sort of every matching row: the open requests by deadline
-    # (few, on the status index), then the others newest change first (on updated_at).
-    first = (
-        select(requests)
-        .where(*conditions, is_open)
-        .order_by(requests.c.deadline, requests.c.updated_at.desc(), requests.c.id)
-    )
+    # Index walks instead of one sort of every matching row: the open requests by
+    # deadline, one status at a time (merged here), then the others newest change first.
     then = (
         select(requests)
         .where(*conditions, ~is_open)
         .order_by(requests.c.updated_at.desc(), requests.c.id)
     )
-    total = select(func.count()).select_from(requests).where(*conditions)
     open_total = select(func.count()).select_from(requests).where(*conditions, is_open)
     with connected(bind) as conn:
         opened = conn.execute(open_total).scalar_one()
-        rows = []
+        rows: list[Row[Any]] = []
         if offset < opened and limit:
-            rows = list(conn.execute(first.limit(limit).offset(offset)))
+            for status_value in OPEN_STATUSES:
+                first = (
+                    select(requests)
+                    .where(*conditions, requests.c.status == status_value)
+                    .order_by(requests.c.deadline, requests.c.updated_at.desc(), requests.c.id)
+                    .limit(offset + limit)
+                )
+                rows += conn.execute(first)
+            rows.sort(key=lambda r: (r.deadline, -r.updated_at.timestamp(), r.id))
+            rows = rows[offset : offset + limit]
         if len(rows) < limit:
             skip = max(0, offset - opened)
             rows += conn.execute(then.limit(limit - len(rows)).offset(skip))
         items = [request_item(row) for row in rows]
-        count = conn.execute(total).scalar_one()
+        count = _count(conn, conditions)
     return {"items": items, "total": count}
+
+
+def _count(conn: Connection, conditions: list[ColumnElement[bool]]) -> int:
+    """How many requests meet ``conditions``; all of them from the kept figures."""
+    if not conditions:
+        everything = select(func.coalesce(func.sum(figures.c.received), 0)).where(
+            figures.c.unit_id == ALL
+        )
+        return int(conn.execute(everything).scalar_one())
+    total = select(func.count()).select_from(requests).where(*conditions)
+    return int(conn.execute(total).scalar_one())
 
 
 def tasks(
