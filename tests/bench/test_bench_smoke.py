@@ -11,7 +11,7 @@ from bench.__main__ import main
 from bench.suite import PHASES
 
 ROWS = (
-    "ceiling", "intake", "full_loop", "lag_sqlite",
+    "ceiling", "ceiling_local", "intake", "full_loop", "lag_sqlite",
     "intake_postgres", "lag_postgres",
     "rebuild", "rebuild_whole",
     "read_board", "read_board_town_assigned", "read_tasks", "read_followups", "read_stats",
