@@ -19,7 +19,7 @@ from domain.ladder import LADDER
 from domain.lifecycle import Status
 from domain.state import ESCALATED, REVIEWED
 from projections.reading import OPEN_STATUSES, Bind, connected, in_unit, iso, request_item
-from projections.stats import SATISFIED
+from projections.stats import SATISFIED, cohort
 from projections.tables import requests, reviews, timeline, tracking_table
 
 #: Ids are looked up in chunks of this many (bind-parameter limits).
@@ -138,7 +138,7 @@ def series(
         *((requests.c.created_at < edges[i + 1], literal(i)) for i in range(buckets)),
         else_=literal(-1),
     ).label("bucket")
-    cohort = _cohort(unit_id, edges[0], edges[-1])
+    in_cohort = cohort(unit_id, edges[0], edges[-1])
     is_closed = requests.c.status == Status.CLOSED.value
     per_request = (
         select(
@@ -146,7 +146,7 @@ def series(
             _flag(is_closed).label("closed"),
             _flag(and_(is_closed, ~requests.c.missed_deadline)).label("on_time"),
         )
-        .where(*cohort)
+        .where(*in_cohort)
         .subquery()
     )
     by_request = select(
@@ -158,7 +158,7 @@ def series(
     per_review = (
         select(bucket, _flag(reviews.c.satisfaction.in_(SATISFIED)).label("satisfied"))
         .select_from(reviews.join(requests, reviews.c.request_id == requests.c.id))
-        .where(reviews.c.reached, *cohort)
+        .where(reviews.c.reached, *in_cohort)
         .subquery()
     )
     by_review = select(
@@ -204,7 +204,7 @@ def per_grid(
     """The figures of the cohort grid by grid: ``{grid_id: {received, closed, open,
     overdue, escalations, reviews_reached, satisfied, completion_rate, on_time_rate,
     satisfaction_rate}}``, for the grids that received something."""
-    cohort = _cohort(unit_id, date_from, date_to)
+    in_cohort = cohort(unit_id, date_from, date_to)
     is_closed = requests.c.status == Status.CLOSED.value
     is_open = requests.c.status.in_(OPEN_STATUSES)
     by_request = (
@@ -217,7 +217,7 @@ def per_grid(
             func.sum(_flag(and_(is_open, requests.c.overdue))).label("overdue"),
             func.sum(requests.c.escalations).label("escalations"),
         )
-        .where(*cohort)
+        .where(*in_cohort)
         .group_by(requests.c.grid_id)
     )
     by_review = (
@@ -227,7 +227,7 @@ def per_grid(
             func.sum(_flag(reviews.c.satisfaction.in_(SATISFIED))).label("satisfied"),
         )
         .select_from(reviews.join(requests, reviews.c.request_id == requests.c.id))
-        .where(reviews.c.reached, *cohort)
+        .where(reviews.c.reached, *in_cohort)
         .group_by(requests.c.grid_id)
     )
     with connected(bind) as conn:
@@ -264,14 +264,14 @@ def escalations_by_tier(
     """The cohort's escalations by the tier they left: ``{"1d": {"automatic": n,
     "manual": m}, "3d": ..., "5d": ...}`` (automatic: the tier's time ran out; manual: a
     handler pushed it up, 上报). Their sum is the ``escalations`` figure."""
-    cohort = _cohort(unit_id, date_from, date_to)
+    in_cohort = cohort(unit_id, date_from, date_to)
     entries = (
         select(
             timeline.c.data["from_tier"].as_string().label("from_tier"),
             timeline.c.data["automatic"].as_boolean().label("automatic"),
         )
         .select_from(timeline.join(requests, timeline.c.request_id == requests.c.id))
-        .where(timeline.c.type == ESCALATED, *cohort)
+        .where(timeline.c.type == ESCALATED, *in_cohort)
         .subquery()
     )
     grouped = select(entries.c.from_tier, entries.c.automatic, func.count().label("n")).group_by(
@@ -290,20 +290,6 @@ def projected_position(bind: Bind) -> int:
     with connected(bind) as conn:
         value = conn.execute(select(func.max(tracking_table.c.notification_id))).scalar()
     return int(value or 0)
-
-
-def _cohort(
-    unit_id: str | None, date_from: datetime | None, date_to: datetime | None
-) -> list[ColumnElement[bool]]:
-    _check_aware(*(d for d in (date_from, date_to) if d is not None))
-    conditions: list[ColumnElement[bool]] = []
-    if unit_id is not None:
-        conditions.append(in_unit(unit_id))
-    if date_from is not None:
-        conditions.append(requests.c.created_at >= date_from)
-    if date_to is not None:
-        conditions.append(requests.c.created_at < date_to)
-    return conditions
 
 
 def _check_aware(*values: datetime) -> None:

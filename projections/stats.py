@@ -136,7 +136,7 @@ def _count_rows(
     date_to: datetime | None,
 ) -> dict[str, int]:
     """The counts of a cohort from the request and review rows (SQL aggregates)."""
-    cohort = _cohort(unit_id, date_from, date_to)
+    in_cohort = cohort(unit_id, date_from, date_to)
     is_open = requests.c.status.in_(OPEN_STATUSES)
     is_closed = requests.c.status == Status.CLOSED.value
     by_request = select(
@@ -149,7 +149,7 @@ def _count_rows(
             _count_if(and_(is_open, requests.c.tier == tier.value)).label(f"open_{tier.value}")
             for tier in LADDER
         ),
-    ).where(*cohort)
+    ).where(*in_cohort)
     by_review = (
         select(
             func.count().label("reached"),
@@ -161,7 +161,7 @@ def _count_rows(
             ),
         )
         .select_from(reviews.join(requests, reviews.c.request_id == requests.c.id))
-        .where(reviews.c.reached, *cohort)
+        .where(reviews.c.reached, *in_cohort)
     )
     r = conn.execute(by_request).one()._mapping
     v = conn.execute(by_review).one()._mapping
@@ -193,9 +193,11 @@ def _check_dates(date_from: datetime | None, date_to: datetime | None) -> None:
             raise ValueError(f"{name} must be an aware datetime, got {value!r}")
 
 
-def _cohort(
+def cohort(
     unit_id: str | None, date_from: datetime | None, date_to: datetime | None
 ) -> list[ColumnElement[bool]]:
+    """The conditions on request rows for the cohort (see the module's docstring)."""
+    _check_dates(date_from, date_to)
     conditions: list[ColumnElement[bool]] = []
     if unit_id is not None:
         conditions.append(in_unit(unit_id))
