@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
 
-from domain.aggregate import ResidentRequest
-from domain.state import FILED, Change
+from domain.aggregate import ConflictingCommand, ResidentRequest, same_change
+from domain.state import FILED, Change, RecordedChange
+
+log = logging.getLogger("closeloop.store")
 
 #: The application's name; its events live in the ``closeloop_events`` table.
 STORE_NAME = "closeloop"
@@ -20,6 +24,15 @@ def store_env(database_url: str) -> dict[str, str]:
         "SQLALCHEMY_URL": database_url,
         "CREATE_TABLE": "yes",
     }
+
+
+class StoreBehind(Exception):
+    """The workflow holds changes the store does not: they can only come from the store,
+    so this is a defect to look into, never something to paper over."""
+
+
+#: How many times an append is retried when another writer took the same version.
+_APPEND_ATTEMPTS = 5
 
 
 class RequestStore(Application[UUID]):
@@ -41,6 +54,77 @@ class RequestStore(Application[UUID]):
                 return False
         self.save(request)
         return True
+
+    def settle(
+        self, request_id: UUID, position: int, command_id: str, change: Change
+    ) -> list[RecordedChange]:
+        """Append ``change`` as the request's change number ``position`` (0 is the filing),
+        unless the store already holds a change there; return what the store holds from
+        ``position`` on.
+
+        The workflow applies exactly what this returns, so the store and the workflow
+        hold the same changes whatever happened before: when a workflow task was lost
+        after its append and ran again deciding something else (a later time, another
+        order of updates and timers), the store's version wins and the workflow adopts
+        it. A repeated command id with different content is refused (logged loudly),
+        never ignored: the store keeps its first version.
+        """
+        for _ in range(_APPEND_ATTEMPTS):
+            try:
+                request: ResidentRequest = self.repository.get(request_id)
+            except AggregateNotFoundError:
+                request = None  # type: ignore[assignment]
+            held = len(request.changes) if request is not None else 0
+            if held > position:
+                stored = [RecordedChange(c, ch) for c, ch in request.changes[position:]]
+                self._warn_adopted(request_id, position, command_id, change, stored)
+                return stored
+            if held < position:
+                raise StoreBehind(
+                    f"request {request_id}: the workflow is at change {position} but the "
+                    f"store holds {held}"
+                )
+            if request is None:
+                if change.type != FILED or position != 0:
+                    raise StoreBehind(f"request {request_id}: not in the store")
+                request = ResidentRequest.file(command_id, change)
+            else:
+                earlier = request.recorded(command_id)
+                if earlier is not None:
+                    raise ConflictingCommand(command_id, earlier, change)
+                request.record(command_id, change)
+            try:
+                self.save(request)
+            except IntegrityError:
+                continue  # another writer took this version: read again
+            return [RecordedChange(command_id, change)]
+        raise RuntimeError(f"request {request_id}: could not append after {_APPEND_ATTEMPTS} tries")
+
+    @staticmethod
+    def _warn_adopted(
+        request_id: UUID,
+        position: int,
+        command_id: str,
+        change: Change,
+        stored: list[RecordedChange],
+    ) -> None:
+        first = stored[0]
+        if first.command_id == command_id and same_change(first.change, change):
+            return  # a plain retry of an append that went through
+        if first.command_id == command_id:
+            log.warning(
+                "request %s: command %s repeated with different content (%s at %s); the "
+                "store keeps its first version (%s at %s) and the workflow adopts it",
+                request_id, command_id, change.type, change.at.isoformat(),
+                first.change.type, first.change.at.isoformat(),
+            )  # fmt: skip
+        else:
+            log.warning(
+                "request %s: change %d is already %s by command %s; the workflow adopts "
+                "it instead of %s by %s",
+                request_id, position, first.change.type, first.command_id,
+                change.type, command_id,
+            )  # fmt: skip
 
     def get_request(self, request_id: UUID) -> ResidentRequest:
         request: ResidentRequest = self.repository.get(request_id)

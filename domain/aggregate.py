@@ -1,7 +1,9 @@
 """The event-sourced ``ResidentRequest`` aggregate: records :class:`~domain.state.Change` s.
 
-Each recorded change carries the id of the workflow command that made it; a command seen
-before is not recorded again, so an activity that runs twice appends once.
+Each recorded change carries the id of the workflow command that made it. A command id is
+recorded once: the same id with the same content again is a no-op (an activity that runs
+twice appends once), the same id with different content is refused with
+:class:`ConflictingCommand`, never silently ignored.
 """
 
 from __future__ import annotations
@@ -25,6 +27,28 @@ from domain.state import (
 )
 
 
+class ConflictingCommand(Exception):
+    """A command id seen before arrived with different content."""
+
+    def __init__(self, command_id: str, stored: Change, offered: Change) -> None:
+        super().__init__(
+            f"command {command_id} was recorded as {_describe(stored)}; "
+            f"refusing a different {_describe(offered)} under the same id"
+        )
+        self.command_id = command_id
+        self.stored = stored
+        self.offered = offered
+
+
+def _describe(change: Change) -> str:
+    return f"{change.type} at {change.at.isoformat()} by {change.actor} {change.data}"
+
+
+def same_change(a: Change, b: Change) -> bool:
+    """Equal content: type, time (as an instant), actor and data."""
+    return a.type == b.type and a.at == b.at and a.actor == b.actor and a.data == b.data
+
+
 class ResidentRequest(Aggregate):
     """One resident request (诉求) as a sequence of events."""
 
@@ -44,8 +68,9 @@ class ResidentRequest(Aggregate):
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, ResidentRequest)
-            aggregate.state.apply(Change(type(self).__name__, self.at, self.actor, self.data))
-            aggregate.command_ids.add(self.command_id)
+            change = Change(type(self).__name__, self.at, self.actor, self.data)
+            aggregate.state.apply(change)
+            aggregate.changes.append((self.command_id, change))
 
     class Accepted(Changed):
         pass
@@ -66,8 +91,21 @@ class ResidentRequest(Aggregate):
         pass
 
     def __init__(self, command_id: str, at: datetime, actor: str, data: dict[str, Any]):
-        self.state = RequestState.from_filed(Change(FILED, at, actor, data))
-        self.command_ids: set[str] = {command_id}
+        filed = Change(FILED, at, actor, data)
+        self.state = RequestState.from_filed(filed)
+        #: every recorded change in order, with the command id that made it
+        self.changes: list[tuple[str, Change]] = [(command_id, filed)]
+
+    @property
+    def command_ids(self) -> set[str]:
+        return {command_id for command_id, _ in self.changes}
+
+    def recorded(self, command_id: str) -> Change | None:
+        """The change recorded under ``command_id``, if any."""
+        for seen, change in self.changes:
+            if seen == command_id:
+                return change
+        return None
 
     @classmethod
     def file(cls, command_id: str, change: Change) -> ResidentRequest:
@@ -83,8 +121,13 @@ class ResidentRequest(Aggregate):
         )
 
     def record(self, command_id: str, change: Change) -> bool:
-        """Record a change once per command id; False when the command was seen before."""
-        if command_id in self.command_ids:
+        """Record a change once per command id; False when the same change was recorded
+        before under this id. Raises :class:`ConflictingCommand` when the id holds another
+        change, and :class:`~domain.lifecycle.Refused` when the state does not allow it."""
+        stored = self.recorded(command_id)
+        if stored is not None:
+            if not same_change(stored, change):
+                raise ConflictingCommand(command_id, stored, change)
             return False
         event_class = _CHANGE_EVENTS[change.type]
         self.trigger_event(

@@ -47,6 +47,14 @@ class Change:
 
 
 @dataclass(frozen=True)
+class RecordedChange:
+    """A change as the event store holds it, with the id of the command that recorded it."""
+
+    command_id: str
+    change: Change
+
+
+@dataclass(frozen=True)
 class Intake:
     """What a request is filed with."""
 

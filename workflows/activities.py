@@ -1,15 +1,27 @@
-"""The activity that appends a workflow's change to the event store."""
+"""The activities that append a workflow's changes to the event store."""
 
 from __future__ import annotations
 
+import logging
 from uuid import UUID
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from closeloop.store import RequestStore
+from closeloop.store import RequestStore, StoreBehind
+from domain.aggregate import ConflictingCommand
 from domain.lifecycle import Refused
-from workflows.messages import RECORD_CHANGE, REFUSED, RecordInput
+from domain.state import RecordedChange
+from workflows.messages import (
+    DEFECT,
+    RECORD_CHANGE,
+    REFUSED,
+    SETTLE_CHANGE,
+    RecordInput,
+    SettleInput,
+)
+
+log = logging.getLogger("closeloop.activities")
 
 
 class StoreActivities:
@@ -18,11 +30,32 @@ class StoreActivities:
     def __init__(self, store: RequestStore) -> None:
         self.store = store
 
+    @activity.defn(name=SETTLE_CHANGE)
+    def settle_change(self, inp: SettleInput) -> list[RecordedChange]:
+        """Append the change at its position, or return what the store holds from there.
+
+        Store errors (the database down, a lost connection) are retried; a store that
+        disagrees with the workflow in a way no retry can mend is a defect, reported as
+        non-retryable so the workflow task fails (and is retried, visibly) instead of
+        anything being written.
+        """
+        try:
+            return self.store.settle(UUID(inp.request_id), inp.position, inp.command_id, inp.change)
+        except (StoreBehind, ConflictingCommand, Refused) as e:
+            log.error("request %s: %s", inp.request_id, e)
+            raise ApplicationError(str(e), type=DEFECT, non_retryable=True) from e
+
     @activity.defn(name=RECORD_CHANGE)
     def record_change(self, inp: RecordInput) -> bool:
-        """Append the change once per command id; True when it was appended now."""
+        """The append of the recording path before :meth:`settle_change`, kept for requests
+        whose workflows started on it. True when the change was appended now."""
         try:
             return self.store.record(UUID(inp.request_id), inp.command_id, inp.change)
+        except ConflictingCommand as e:
+            # That path cannot adopt the store's version; `closeloop check` reports the
+            # drift. Failing here would only fail the request's workflow.
+            log.error("request %s: %s", inp.request_id, e)
+            return False
         except Refused as e:
             # The aggregate disagrees with the workflow: retrying cannot help.
             raise ApplicationError(str(e), type=REFUSED, non_retryable=True) from e

@@ -9,13 +9,17 @@ from dataclasses import dataclass, field
 
 from domain.state import Assignment, Change, Intake
 
-#: The activity that appends a change to the event store.
+#: The local activity that appends a change, or returns what the store holds in its place.
+SETTLE_CHANGE = "settle_change"
+#: The activity of the recording paths before it (histories and requests started then).
 RECORD_CHANGE = "record_change"
 
 #: Failure types the API turns into HTTP status codes.
 REFUSED = "Refused"  # 409: the request's state does not allow it
 NOT_ASSIGNED = "NotAssigned"  # 403: not a handler at the current level
 INVALID = "Invalid"  # 422: a malformed command
+#: The store and the workflow disagree in a way no retry mends: fails the workflow task.
+DEFECT = "StoreDefect"
 
 
 def workflow_id(request_id: str) -> str:
@@ -60,5 +64,15 @@ class ReviewCommand:
 @dataclass(frozen=True)
 class RecordInput:
     request_id: str
+    command_id: str
+    change: Change
+
+
+@dataclass(frozen=True)
+class SettleInput:
+    """Append ``change`` as change number ``position`` of the request (0 is the filing)."""
+
+    request_id: str
+    position: int
     command_id: str
     change: Change

@@ -1,9 +1,20 @@
 """``RequestWorkflow``: one durable workflow per resident request, the only writer of its events.
 
 The workflow keeps the request's :class:`~domain.state.RequestState`, asks it for each next
-change, has an activity append that change to the event store, then applies it. Handler
-actions arrive as Updates whose validators reject what the state does not allow, so a
-refused command leaves nothing in the history and nothing in the store.
+change, has a local activity settle that change with the event store, then applies what
+the store holds. Handler actions arrive as Updates whose validators reject what the state
+does not allow, so a refused command leaves nothing in the history and nothing in the store.
+
+Why the store and the workflow cannot disagree: the local activity runs inside the
+workflow task that decides the change, before that task is in history. If the task is
+lost after the append (worker killed, task timeout), Temporal runs it again and the
+workflow may decide something else at that position (a later time, another order of
+updates and timers). So the append names the position it extends, and the store answers
+with what it holds from that position on: the new change when the position was free, or
+the earlier attempt's changes when it was not. The workflow applies exactly that answer,
+never its own decision, then decides again if its own change is not among them. An update
+whose change the store already holds (recorded under the update's id) is answered from
+it, whatever the state says now.
 """
 
 from __future__ import annotations
@@ -15,21 +26,24 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.lifecycle import NotAssigned, Refused, Status, is_open
     from domain.review import Answer, Review
-    from domain.state import Change, RequestState
+    from domain.state import Change, RecordedChange, RequestState
     from workflows.messages import (
+        DEFECT,
         INVALID,
         NOT_ASSIGNED,
         RECORD_CHANGE,
         REFUSED,
+        SETTLE_CHANGE,
         HandlerCommand,
         RecordInput,
         RequestInput,
         ReviewCommand,
+        SettleInput,
     )
 
 Decide = Callable[[RequestState, datetime], Change]
@@ -37,12 +51,31 @@ Decide = Callable[[RequestState, datetime], Change]
 #: The patch that made the append a local activity (workflow.patched): histories from
 #: before it hold regular activities and still replay that way.
 LOCAL_RECORD = "record-as-local-activity"
+#: The patch after which the workflow applies what the store holds (settle_change);
+#: histories and running requests from before it keep their recording path.
+SETTLE = "record-settles-with-store"
+
+#: The command id of the filing; updates use their update id, deadlines their position.
+FILED_COMMAND = "filed"
+
+
+class StoreDisagrees(RuntimeError):
+    """Fails the workflow task (Temporal retries it, and it is logged with the workflow id,
+    which holds the request id) instead of failing the request's workflow for good."""
+
 
 _RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=10),
     non_retryable_error_types=[REFUSED],
+)
+#: No limit on attempts: a store that is down is waited for, never given up on.
+_SETTLE_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    non_retryable_error_types=[DEFECT],
 )
 
 
@@ -53,12 +86,17 @@ class RequestWorkflow:
         self._input = inp
         self._state: RequestState | None = None
         self._lock = asyncio.Lock()
+        #: command ids of the changes applied (updates: "update:<update id>")
+        self._applied: set[str] = set()
 
     @workflow.run
     async def run(self, inp: RequestInput) -> dict[str, Any]:
         filed = RequestState.decide_file(inp.intake, workflow.now(), inp.actor, inp.day_seconds)
-        await self._record(filed, position=0)
-        self._state = state = RequestState.from_filed(filed)
+        recorded = await self._record(filed, FILED_COMMAND, position=0)
+        self._state = state = RequestState.from_filed(recorded[0].change)
+        self._applied.add(recorded[0].command_id)
+        for later in recorded[1:]:
+            self._apply(state, later)
         while state.status is not Status.CLOSED:
             try:
                 await workflow.wait_condition(
@@ -68,7 +106,7 @@ class RequestWorkflow:
                 async with self._lock:
                     change = state.decide_deadline(workflow.now(), inp.day_seconds)
                     if change is not None:
-                        await self._commit(state, change)
+                        await self._commit(state, change, f"deadline:{len(state.timeline)}")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return state.view()
 
@@ -128,15 +166,13 @@ class RequestWorkflow:
 
     @workflow.update
     async def review(self, cmd: ReviewCommand) -> dict[str, Any]:
-        async with self._lock:
-            state = self._checked_state()
-            change = self._decide(lambda s, at: self._review(cmd, s, at), state)
-            await self._commit(state, change)
-            return state.view()
+        return await self._handle(None, lambda s, at: self._review(cmd, s, at))
 
     @review.validator
     def _validate_review(self, cmd: ReviewCommand) -> None:
-        self._decide(lambda s, at: self._review(cmd, s, at), self._checked_state())
+        state = self._checked_state()
+        if _update_command_id() not in self._applied:
+            self._decide(lambda s, at: self._review(cmd, s, at), state)
 
     # ---- decisions -----------------------------------------------------------------
 
@@ -177,8 +213,11 @@ class RequestWorkflow:
         return self._state
 
     def _dry_run(self, cmd: HandlerCommand, decide: Decide) -> None:
-        """Validator: the handler is assigned here and the state allows the move."""
+        """Validator: the handler is assigned here and the state allows the move (or the
+        store already holds this update's change: a retried workflow task adopted it)."""
         state = self._checked_state()
+        if _update_command_id() in self._applied:
+            return
         self._check_assigned(cmd, state)
         self._decide(decide, state)
 
@@ -196,41 +235,78 @@ class RequestWorkflow:
         except Refused as e:
             raise ApplicationError(str(e), type=REFUSED, non_retryable=True) from None
 
-    async def _handle(self, cmd: HandlerCommand, decide: Decide) -> dict[str, Any]:
-        # Checked again under the lock: the state may have moved since validation.
+    async def _handle(self, cmd: HandlerCommand | None, decide: Decide) -> dict[str, Any]:
+        """Decide under the lock (the state may have moved since validation), settle with
+        the store, and decide again if the store held other changes at that position."""
+        command_id = _update_command_id()
         async with self._lock:
-            state = self._checked_state()
-            self._check_assigned(cmd, state)
-            change = self._decide(decide, state)
-            await self._commit(state, change)
-            return state.view()
+            while True:
+                state = self._checked_state()
+                if command_id in self._applied:
+                    return state.view()
+                if cmd is not None:
+                    self._check_assigned(cmd, state)
+                change = self._decide(decide, state)
+                if await self._commit(state, change, command_id):
+                    return state.view()
 
-    async def _commit(self, state: RequestState, change: Change) -> None:
-        await self._record(change, position=len(state.timeline))
-        state.apply(change)
+    async def _commit(self, state: RequestState, change: Change, command_id: str) -> bool:
+        """Record ``change`` as the state's next change and apply what the store holds
+        there; True when ``change`` is among it (as the store holds it)."""
+        mine = False
+        for recorded in await self._record(change, command_id, position=len(state.timeline)):
+            self._apply(state, recorded)
+            mine = mine or recorded.command_id == command_id
+        return mine
 
-    async def _record(self, change: Change, position: int) -> None:
-        # The command id is the change's position in this request's history: the same
-        # on every retry of the activity, so the store appends it once.
+    def _apply(self, state: RequestState, recorded: RecordedChange) -> None:
+        state.apply(recorded.change)
+        self._applied.add(recorded.command_id)
+
+    async def _record(self, change: Change, command_id: str, position: int) -> list[RecordedChange]:
+        """Append ``change`` at ``position``; the store's changes from there on."""
         request_id = self._input.intake.request_id
-        record = RecordInput(request_id, f"{request_id}/{position}", change)
-        if workflow.patched(LOCAL_RECORD):
+        if workflow.patched(SETTLE):
             # A local activity: run by this worker inside the workflow task, so a change
             # costs one workflow task instead of a task, an activity and another task.
-            # Retries stay safe: the command id makes the append happen once.
+            try:
+                recorded: list[RecordedChange] = await workflow.execute_local_activity(
+                    SETTLE_CHANGE,
+                    SettleInput(request_id, position, command_id, change),
+                    result_type=list[RecordedChange],
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=_SETTLE_RETRY,
+                )
+            except ActivityError as e:
+                cause = e.cause.message if isinstance(e.cause, ApplicationError) else str(e)
+                raise StoreDisagrees(f"request {request_id}: {cause}") from e
+            return recorded
+        # Histories recorded before SETTLE replay as they ran: the command id is the
+        # change's position, and the workflow applies its own decision.
+        legacy = RecordInput(request_id, f"{request_id}/{position}", change)
+        if workflow.patched(LOCAL_RECORD):
             await workflow.execute_local_activity(
                 RECORD_CHANGE,
-                record,
+                legacy,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_RECORD_RETRY,
             )
-        else:  # histories recorded before the patch replay as they ran
+        else:
             await workflow.execute_activity(
                 RECORD_CHANGE,
-                record,
+                legacy,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_RECORD_RETRY,
             )
+        return [RecordedChange(command_id, change)]
+
+
+def _update_command_id() -> str:
+    """The command id of the update being handled or validated: its update id."""
+    info = workflow.current_update_info()
+    if info is None:
+        raise RuntimeError("not inside an update")
+    return f"update:{info.id}"
 
 
 def _moved_from(state: RequestState, seen: int) -> Callable[[], bool]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Interceptor, Worker
 
 from closeloop.store import RequestStore
 from workflows.activities import StoreActivities
@@ -24,6 +25,7 @@ def build_worker(
     store: RequestStore,
     executor: ThreadPoolExecutor,
     activity_threads: int = ACTIVITY_THREADS,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     """A worker for ``task_queue``; activities append through ``store`` in ``executor``."""
     activities = StoreActivities(store)
@@ -31,8 +33,9 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[RequestWorkflow],
-        activities=[activities.record_change],
+        activities=[activities.settle_change, activities.record_change],
         activity_executor=executor,
         max_concurrent_activities=activity_threads,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        interceptors=interceptors,
     )

@@ -1,4 +1,4 @@
-"""A retried activity appends nothing twice: the activity fails after its write, then retries."""
+"""A retried append appends nothing twice: the activity fails after its write, then retries."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from temporalio.worker import Worker
 
 from closeloop.store import RequestStore
 from domain.ladder import Tier
-from domain.state import Assignment, Intake
+from domain.state import Assignment, Intake, RecordedChange
 from workflows.activities import StoreActivities
 from workflows.commands import file_request, send
-from workflows.messages import RECORD_CHANGE, Actor, HandlerCommand, RecordInput
-from workflows.request import RequestWorkflow
+from workflows.messages import SETTLE_CHANGE, Actor, HandlerCommand, SettleInput
 
 WORKER = Actor("worker1", "handler", [Assignment("g", "grid_worker")])  # type: ignore[arg-type]
 
@@ -23,15 +22,15 @@ WORKER = Actor("worker1", "handler", [Assignment("g", "grid_worker")])  # type: 
 class FailAfterWrite(StoreActivities):
     """Writes for real, then fails the first attempt as a lost reply or a crash would."""
 
-    appended: list[bool]
+    calls: list[tuple[int, int]]
 
-    @activity.defn(name=RECORD_CHANGE)
-    def record_change(self, inp: RecordInput) -> bool:
-        appended = super().record_change(inp)
-        self.appended.append(appended)
+    @activity.defn(name=SETTLE_CHANGE)
+    def settle_change(self, inp: SettleInput) -> list[RecordedChange]:
+        recorded = super().settle_change(inp)
+        self.calls.append((inp.position, activity.info().attempt))
         if activity.info().attempt == 1:
             raise RuntimeError("worker lost after the write")
-        return appended
+        return recorded
 
 
 async def test_retry_after_a_write_appends_once(
@@ -40,13 +39,15 @@ async def test_retry_after_a_write_appends_once(
     task_queue: str,
     executor: ThreadPoolExecutor,
 ) -> None:
+    from workflows.request import RequestWorkflow
+
     flaky = FailAfterWrite(store)
-    flaky.appended = []
+    flaky.calls = []
     async with Worker(
         temporal_env.client,
         task_queue=task_queue,
         workflows=[RequestWorkflow],
-        activities=[flaky.record_change],
+        activities=[flaky.settle_change],
         activity_executor=executor,
     ):
         rid = str(uuid.uuid4())
@@ -55,8 +56,11 @@ async def test_retry_after_a_write_appends_once(
         view = await send(temporal_env.client, rid, "accept", HandlerCommand(WORKER))
 
     assert view["status"] == "in_progress"
-    # each change was written on the first attempt and skipped on the retry
-    assert flaky.appended == [True, False, True, False]
+    # each change was written on the first attempt and found in the store on the retry
+    assert flaky.calls == [(0, 1), (0, 2), (1, 1), (1, 2)]
     names = [type(e).__name__ for e in store.events.get(uuid.UUID(rid))]
     assert names == ["Filed", "Accepted"]
     assert store.recorder.max_notification_id() == 2
+    # what the workflow answered is what the store holds
+    stored = store.get_request(uuid.UUID(rid)).state.view()
+    assert view["timeline"] == stored["timeline"]
