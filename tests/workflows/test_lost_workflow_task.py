@@ -30,7 +30,7 @@ from temporalio.workflow import ActivityHandle
 
 from closeloop.store import RequestStore
 from domain.ladder import Tier
-from domain.state import ACCEPTED, Assignment, Change, Intake
+from domain.state import ACCEPTED, Change, Intake
 from tests.workflows.test_request_workflow import BRANCH, COMMUNITY, GRID, TOWN, WORKER, wait_for
 from workflows.commands import CommandError, file_request, send
 from workflows.messages import HandlerCommand, workflow_id
