@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 
 from closeloop.settings import Settings, SettingsError
 
@@ -82,6 +83,65 @@ async def _projector(settings: Settings) -> None:
     await run_projector(settings, stop)
 
 
+def _projections(settings: Settings, action: str) -> int:
+    """``closeloop projections list|retry``: the quarantined events (the dead-letter table).
+
+    ``retry`` runs beside a running projector (they take turns on the tracking row, see
+    ``projections.quarantine``); it exits 0 only when no event is left quarantined.
+    """
+    from closeloop.runtime import prepare
+    from projections.quarantine import DeadLetter, dead_letters_of, retry
+
+    engine = prepare(settings)
+    try:
+        letters = dead_letters_of(engine)
+    finally:
+        engine.dispose()
+    if action == "list":
+        if not letters:
+            print("no event is quarantined")
+            return 0
+        failed = sum(letter.failed for letter in letters)
+        print(
+            f"{len(letters)} events are quarantined ({failed} failed, "
+            f"{len(letters) - failed} waiting behind an earlier event of their request):"
+        )
+        for letter in letters:
+            print(f"  {letter.describe()}")
+        print("fix the cause, then run `closeloop projections retry`")
+        return 0
+
+    def report(letter: DeadLetter, outcome: str) -> None:
+        print(f"  event {letter.position}  request {letter.request_id}  {outcome}", flush=True)
+
+    if letters:
+        print(f"retrying {len(letters)} quarantined events, in order:", flush=True)
+    try:
+        result = retry(settings.database_url, report=report)
+    except Exception as error:  # noqa: BLE001 - told in words; each event is whole or not
+        from projections.failures import describe
+
+        print(f"the retry stopped: {describe(error)}; run it again", file=sys.stderr)
+        return 1
+    print(
+        f"applied {result.applied}, failed again {result.failed}; "
+        f"{result.remaining} events remain quarantined"
+    )
+    if result.remaining:
+        print("see `closeloop projections list`", file=sys.stderr)
+    return 0 if result.remaining == 0 else 1
+
+
+def _aware_time(text: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 time, e.g. 2026-11-28T08:00+08:00"
+        ) from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def _bootstrap(settings: Settings) -> None:
     from closeloop.runtime import bootstrap, prepare
 
@@ -97,6 +157,14 @@ COMMANDS = {
     "rebuild": "drop the read models and rebuild them from the events",
     "migrate": "create or upgrade closeloop's tables (Alembic)",
     "bootstrap": "create the tables, the first admin and the demo town",
+    "check": "compare every request's workflow, events and read models (exit 0 if they agree)",
+    "projections": "the quarantined events: list them, or retry them after a fix",
+}
+
+#: ``closeloop projections <action>``
+PROJECTION_ACTIONS = {
+    "list": "print the quarantined events: position, request, topic, error",
+    "retry": "apply the quarantined events again, in order (exit 0 when none remain)",
 }
 
 
@@ -107,6 +175,17 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in COMMANDS.items():
         sub.add_parser(name, help=help_text)
+    actions = sub.choices["projections"].add_subparsers(dest="action", required=True)
+    for name, help_text in PROJECTION_ACTIONS.items():
+        actions.add_parser(name, help=help_text)
+    checking = sub.choices["check"]
+    checking.add_argument("--request", metavar="ID", help="check this request only")
+    checking.add_argument(
+        "--since",
+        metavar="TIME",
+        type=_aware_time,
+        help="check the requests changed since TIME (ISO 8601; UTC when no offset)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -126,9 +205,15 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"closeloop's tables are at revision {current_revision(prepare(settings))}")
         return 0
+    if args.command == "check":
+        from closeloop.check import check
+
+        return asyncio.run(check(settings, request_id=args.request, since=args.since))
     if args.command == "bootstrap":
         _bootstrap(settings)
         return 0
+    if args.command == "projections":
+        return _projections(settings, args.action)
     from closeloop.runtime import dev
 
     runner = {"dev": dev, "api": _api, "worker": _worker, "projector": _projector}[args.command]

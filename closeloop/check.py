@@ -1,0 +1,387 @@
+"""``closeloop check``: do the workflows, the event store and the read models agree?
+
+For every request (or one, or those changed since a time) it compares three things:
+
+- the workflow's state, by its ``view`` query (a worker must be running to answer it);
+- the store's aggregate, folded from the request's events;
+- the read models: the request's row and its timeline rows.
+
+Each change is compared position by position on every field (type, time, actor, data,
+deadlines), and the request's summary (status, tier, level, deadline, counts) as well.
+It also lists what exists on one side only (a workflow with no events, events with no
+workflow, a request missing from the read models) and every workflow that ended Failed,
+Terminated, Timed out or Canceled. A system in use keeps changing while it is checked, so
+a request that disagrees is read again a few times before it is reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.utils import get_topic
+from sqlalchemy import Engine, func, select
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from closeloop.db import make_engine
+from closeloop.settings import Settings
+from closeloop.store import STORE_NAME, RequestStore, store_env
+from domain.aggregate import ResidentRequest
+from projections.reading import request_item, timeline_item
+from projections.tables import TRACKING_TABLE_NAME, metadata, requests, timeline
+
+#: The request's summary fields that all three must agree on.
+SUMMARY = (
+    "status",
+    "tier",
+    "level",
+    "level_unit_id",
+    "deadline",
+    "overdue",
+    "escalations",
+    "reopens",
+    "unreached_attempts",
+    "grid_id",
+    "community_id",
+    "town_id",
+    "category",
+    "description",
+    "channel",
+    "resident",
+    "created_at",
+    "updated_at",
+)
+
+#: How often a disagreeing request is read again, and how long apart (it may be moving).
+RECHECKS = 3
+RECHECK_PAUSE = 1.0
+#: How many requests are checked at once.
+CONCURRENCY = 8
+_ENDED_BADLY = {
+    WorkflowExecutionStatus.FAILED,
+    WorkflowExecutionStatus.TERMINATED,
+    WorkflowExecutionStatus.TIMED_OUT,
+    WorkflowExecutionStatus.CANCELED,
+}
+_WORKFLOW_PREFIX = "request-"
+_QUERY_TIMEOUT = timedelta(seconds=15)
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    request_id: str
+    what: str  # in words: which sides, which change, which field
+    left: Any = None
+    right: Any = None
+
+    def __str__(self) -> str:
+        if self.left is None and self.right is None:
+            return f"request {self.request_id}: {self.what}"
+        return f"request {self.request_id}: {self.what}: {self.left!r} vs {self.right!r}"
+
+
+@dataclass
+class Report:
+    checked: int
+    disagreements: list[Disagreement]
+
+    @property
+    def ok(self) -> bool:
+        return not self.disagreements
+
+
+class CheckError(RuntimeError):
+    """The check cannot run (Temporal or the database unreachable)."""
+
+
+Progress = Callable[[int, int], None]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values; ISO times compare as instants (one side may write +00:00, another Z)."""
+    if isinstance(a, str) and isinstance(b, str) and a != b:
+        try:
+            return datetime.fromisoformat(a) == datetime.fromisoformat(b)
+        except ValueError:
+            return False
+    return bool(a == b)
+
+
+def compare(
+    request_id: str, names: tuple[str, str], left: dict[str, Any], right: dict[str, Any]
+) -> list[Disagreement]:
+    """Field by field: the summary, then each change of the timelines in order."""
+    a, b = names
+    found: list[Disagreement] = []
+    for name in SUMMARY:
+        if not _same(left.get(name), right.get(name)):
+            found.append(
+                Disagreement(request_id, f"{a} / {b}: {name}", left.get(name), right.get(name))
+            )
+    lt, rt = left.get("timeline", []), right.get("timeline", [])
+    for position in range(max(len(lt), len(rt))):
+        if position >= len(lt) or position >= len(rt):
+            has, lacks, entry = (a, b, lt[position]) if position < len(lt) else (b, a, rt[position])
+            found.append(
+                Disagreement(
+                    request_id,
+                    f"change {position} ({entry.get('type')} at {entry.get('at')}) is in the "
+                    f"{has} but not in the {lacks}",
+                )
+            )
+            continue
+        x, y = lt[position], rt[position]
+        for key in sorted(set(x) | set(y)):
+            if not _same(x.get(key), y.get(key)):
+                found.append(
+                    Disagreement(
+                        request_id,
+                        f"{a} / {b}: change {position} ({x.get('type')}): {key}",
+                        x.get(key),
+                        y.get(key),
+                    )
+                )
+    return found
+
+
+class Checker:
+    """Reads the three sides of a request; one per ``closeloop check`` run."""
+
+    def __init__(self, client: Client, store: RequestStore, engine: Engine) -> None:
+        self.client = client
+        self.store = store
+        self.engine = engine
+
+    # ---- which requests ----------------------------------------------------------
+
+    def store_ids(self) -> set[str]:
+        """Every request the store holds (its filings, from the notification log)."""
+        topic = get_topic(ResidentRequest.Filed)
+        found: set[str] = set()
+        start: int | None = None
+        while True:
+            page = self.store.recorder.select_notifications(
+                start, 5000, topics=[topic], inclusive_of_start=False
+            )
+            found.update(str(n.originator_id) for n in page)
+            if len(page) < 5000:
+                return found
+            start = page[-1].id
+
+    def read_model_ids(self, since: datetime | None = None) -> set[str]:
+        query = select(requests.c.id)
+        if since is not None:
+            query = query.where(requests.c.updated_at >= since)
+        with self.engine.connect() as conn:
+            return {row.id for row in conn.execute(query)}
+
+    async def workflows(self, since: datetime | None = None) -> dict[str, WorkflowExecutionStatus]:
+        """Request id -> workflow status, from Temporal's visibility."""
+        query = "WorkflowType = 'RequestWorkflow'"
+        if since is not None:
+            stamp = since.isoformat()
+            query += f" AND (StartTime >= '{stamp}' OR CloseTime >= '{stamp}')"
+        found: dict[str, WorkflowExecutionStatus] = {}
+        async for wf in self.client.list_workflows(query):
+            if wf.id.startswith(_WORKFLOW_PREFIX) and wf.status is not None:
+                found[wf.id.removeprefix(_WORKFLOW_PREFIX)] = wf.status
+        return found
+
+    # ---- the three sides of one request ------------------------------------------
+
+    async def workflow_view(self, request_id: str) -> tuple[str | None, dict[str, Any] | None]:
+        """(how it ended, if badly; its view), or (why there is none, None)."""
+        handle = self.client.get_workflow_handle(_WORKFLOW_PREFIX + request_id)
+        try:
+            described = await handle.describe()
+        except RPCError as e:
+            if e.status == RPCStatusCode.NOT_FOUND:
+                return "no workflow", None
+            raise
+        ended = None
+        if described.status in _ENDED_BADLY and described.status is not None:
+            ended = f"the workflow ended {described.status.name}"
+        try:
+            view = await handle.query("view", rpc_timeout=_QUERY_TIMEOUT)
+        except (RPCError, WorkflowQueryFailedError) as e:
+            return ended or f"the workflow did not answer its query ({e})", None
+        return ended, view
+
+    def store_view(self, request_id: str) -> tuple[dict[str, Any] | None, list[str]]:
+        """The aggregate's view, and its command ids (each must be there once)."""
+        try:
+            aggregate = self.store.get_request(UUID(request_id))
+        except (AggregateNotFoundError, ValueError):
+            return None, []
+        return aggregate.state.view(), [command_id for command_id, _ in aggregate.changes]
+
+    def read_model_view(self, request_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(requests).where(requests.c.id == request_id)).first()
+            if row is None:
+                return None
+            view = request_item(row)
+            rows = conn.execute(
+                select(timeline)
+                .where(timeline.c.request_id == request_id)
+                .order_by(timeline.c.position)
+            )
+            view["timeline"] = [timeline_item(r) for r in rows]
+        return view
+
+    async def check_request(self, request_id: str) -> list[Disagreement]:
+        """Read again while the request disagrees, as it may be moving."""
+        found: list[Disagreement] = []
+        for attempt in range(RECHECKS):
+            found = await self._check_once(request_id)
+            if not found:
+                return found
+            if attempt + 1 < RECHECKS:
+                await asyncio.sleep(RECHECK_PAUSE)
+        return found
+
+    async def _check_once(self, request_id: str) -> list[Disagreement]:
+        # Read in the order the system writes: the store first is written first, so a
+        # change made between the reads shows as the workflow or read model behind, and
+        # the next read settles it.
+        ended, workflow = await self.workflow_view(request_id)
+        stored, command_ids = await asyncio.to_thread(self.store_view, request_id)
+        read = await asyncio.to_thread(self.read_model_view, request_id)
+        found: list[Disagreement] = []
+        if ended is not None:
+            found.append(Disagreement(request_id, ended))
+        if stored is None:
+            found.append(Disagreement(request_id, "the event store has no events for it"))
+        repeated = sorted({c for c in command_ids if command_ids.count(c) > 1})
+        if repeated:
+            found.append(Disagreement(request_id, f"command ids recorded twice: {repeated}"))
+        if read is None:
+            found.append(Disagreement(request_id, "the read models have no row for it"))
+        if workflow is not None and stored is not None:
+            found += compare(request_id, ("workflow", "store"), workflow, stored)
+        if stored is not None and read is not None:
+            found += compare(request_id, ("store", "read model"), stored, read)
+        return found
+
+    # ---- the run -------------------------------------------------------------------
+
+    def projection_lag(self) -> int:
+        """How many notifications the read models have yet to take."""
+        tracking = metadata.tables.get(TRACKING_TABLE_NAME)
+        latest = self.store.recorder.max_notification_id() or 0
+        if tracking is None:
+            return latest
+        with self.engine.connect() as conn:
+            done = conn.execute(
+                select(func.max(tracking.c.notification_id)).where(
+                    tracking.c.application_name == STORE_NAME
+                )
+            ).scalar()
+        return max(0, latest - (done or 0))
+
+    async def run(
+        self,
+        request_id: str | None = None,
+        since: datetime | None = None,
+        progress: Progress | None = None,
+        catch_up: float = 30.0,
+    ) -> Report:
+        # The read models follow the store: give the projector time to take what is new.
+        loop = asyncio.get_running_loop()
+        end = loop.time() + catch_up
+        while await asyncio.to_thread(self.projection_lag) and loop.time() < end:
+            await asyncio.sleep(0.5)
+        found: list[Disagreement] = []
+        if request_id is not None:
+            ids = [request_id]
+        else:
+            in_store = await asyncio.to_thread(self.store_ids)
+            in_views = await asyncio.to_thread(self.read_model_ids)
+            running = await self.workflows(since)
+            if since is None:
+                wanted = in_store | in_views | set(running)
+            else:
+                changed = await asyncio.to_thread(self.read_model_ids, since)
+                # and whatever the read models have not seen at all
+                wanted = changed | set(running) | (in_store - in_views)
+            ids = sorted(wanted)
+        total = len(ids)
+        done = 0
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(rid: str) -> list[Disagreement]:
+            nonlocal done
+            async with gate:
+                result = await self.check_request(rid)
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            return result
+
+        if progress is not None:
+            progress(0, total)
+        for result in await asyncio.gather(*(one(rid) for rid in ids)):
+            found += result
+        return Report(checked=total, disagreements=found)
+
+
+def _bar(stream: Any) -> Progress:
+    def progress(done: int, total: int) -> None:
+        width = 40
+        filled = width * done // total if total else width
+        percent = 100 * done // total if total else 100
+        stream.write(
+            f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} requests ({percent}%)"
+        )
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+
+    return progress
+
+
+def lines(report: Report) -> Iterator[str]:
+    for d in report.disagreements:
+        yield str(d)
+    requests_off = len({d.request_id for d in report.disagreements})
+    if report.ok:
+        yield f"checked {report.checked} requests: workflows, store and read models agree"
+    else:
+        yield (
+            f"checked {report.checked} requests: {len(report.disagreements)} disagreements "
+            f"in {requests_off} requests"
+        )
+
+
+async def check(
+    settings: Settings, request_id: str | None = None, since: datetime | None = None
+) -> int:
+    """Run the check and print what it finds; 0 only when everything agrees."""
+    from closeloop.temporal_client import connect_temporal
+
+    try:
+        client = await connect_temporal(settings.target, settings.namespace, timeout=10)
+    except RuntimeError as e:
+        print(f"closeloop check: {e}; is closeloop running?", file=sys.stderr)
+        return 2
+    store = RequestStore(env=store_env(settings.database_url))
+    engine = make_engine(settings.database_url)
+    try:
+        checker = Checker(client, store, engine)
+        report = await checker.run(request_id, since, progress=_bar(sys.stderr))
+    except RPCError as e:
+        print(f"closeloop check: Temporal did not answer: {e.message}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+        engine.dispose()
+    for line in lines(report):
+        print(line, flush=True)
+    return 0 if report.ok else 1
