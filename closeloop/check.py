@@ -26,7 +26,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.utils import get_topic
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select, text
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -35,7 +35,7 @@ from closeloop.settings import Settings
 from closeloop.store import STORE_NAME, RequestStore, store_env
 from domain.aggregate import ResidentRequest
 from projections.reading import request_item, timeline_item
-from projections.tables import TRACKING_TABLE_NAME, metadata, requests, timeline
+from projections.tables import TRACKING_TABLE_NAME, requests, timeline
 
 #: The request's summary fields that all three must agree on.
 SUMMARY = (
@@ -274,17 +274,16 @@ class Checker:
 
     def projection_lag(self) -> int:
         """How many notifications the read models have yet to take."""
-        tracking = metadata.tables.get(TRACKING_TABLE_NAME)
         latest = self.store.recorder.max_notification_id() or 0
-        if tracking is None:
-            return latest
         with self.engine.connect() as conn:
             done = conn.execute(
-                select(func.max(tracking.c.notification_id)).where(
-                    tracking.c.application_name == STORE_NAME
-                )
+                text(
+                    f"SELECT max(notification_id) FROM {TRACKING_TABLE_NAME} "
+                    "WHERE application_name = :name"
+                ),
+                {"name": STORE_NAME},
             ).scalar()
-        return max(0, latest - (done or 0))
+        return max(0, latest - int(done or 0))
 
     async def run(
         self,
