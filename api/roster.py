@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from api.security import burn_verification, hash_password, verify_password
+from api.text import control_character
 from domain.ladder import LEVEL_UNIT_KIND, PARENT_KIND, Level, UnitKind
 from domain.state import Assignment
 
@@ -142,6 +143,9 @@ def _text(value: str, missing: str, limit: int) -> str:
     value = value.strip()
     if not value:
         raise InvalidRoster(missing)
+    found = control_character(value)
+    if found is not None:  # the API refuses it first; this guards the CLI and the seed
+        raise InvalidRoster(f"{value[:20]!r} must not contain control characters (found {found})")
     if len(value) > limit:
         raise InvalidRoster(f"{value[:20]}... is longer than {limit} characters")
     return value

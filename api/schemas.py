@@ -1,16 +1,18 @@
 """Request and response bodies for sign-in and the roster (units, users, assignments).
 
 These check types only; the roster rules (parents, levels, password length) live in
-:mod:`api.roster`, once.
+:mod:`api.roster`, once. Text that cannot be stored (control characters) is refused here,
+by :mod:`api.text`; a password is never stored, only its hash, so it may hold any character.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.roster import Role, Unit
+from api.text import NO_CONTROL, Text
 from domain.ladder import Level, UnitKind
 from domain.state import Assignment
 
@@ -42,8 +44,8 @@ class AssignmentBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    unit_id: str
-    level: Level
+    unit_id: Text
+    level: Annotated[Level, NO_CONTROL]
 
     @classmethod
     def of(cls, post: Assignment) -> AssignmentBody:
@@ -56,9 +58,9 @@ class AssignmentBody(BaseModel):
 class UnitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    kind: UnitKind
-    parent_id: str | None = None
+    name: Text
+    kind: Annotated[UnitKind, NO_CONTROL]
+    parent_id: Text | None = None
 
 
 class UnitOut(BaseModel):
@@ -75,10 +77,10 @@ class UnitOut(BaseModel):
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str
+    username: Text
     password: str
-    display_name: str
-    role: Role
+    display_name: Text
+    role: Annotated[Role, NO_CONTROL]
     assignments: list[AssignmentBody] = Field(default_factory=list)
 
 

@@ -55,6 +55,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "error.404": ("未找到", "Not found"),
     "error.409": ("当前状态不允许此操作", "Not allowed in the request's current state"),
     "error.422": ("请检查填写内容", "Please check what you entered"),
+    "error.503": (
+        "工作流服务暂时无法连接，请稍后重试",
+        "The workflow service is unavailable; try again shortly",
+    ),
     "error.504": ("已办理，但页面数据稍有延迟", "Done, but the pages lag behind a little"),
     "error.other": ("出错了", "Something went wrong"),
     "error.network": ("网络连接失败，请重试", "The network failed; please try again"),
@@ -73,6 +77,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "field.too_long": ("最多 {n} 个字符", "At most {n} characters"),
     "field.pattern": ("格式不正确", "This is not in the right format"),
     "field.choose": ("请选择一项", "Please choose one"),
+    "field.control": (
+        "不能含有控制字符（发现 {found}）",
+        "Must not contain control characters (found {found})",
+    ),
     # ---- log-in ----------------------------------------------------------------------
     "login.title": ("工作人员登录", "Staff log-in"),
     "login.username": ("用户名", "Username"),

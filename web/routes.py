@@ -28,6 +28,7 @@ from api.deps import EngineDep, Principal, SettingsDep
 from api.roster import Role
 from api.routes import auth
 from api.routes.track import public_view
+from api.text import control_character
 from domain.categories import CATEGORIES
 from domain.ladder import LADDER, UnitKind
 from domain.lifecycle import Status
@@ -786,6 +787,8 @@ def followups_list(request: Request, engine: EngineDep) -> Response:
 def _request_context(
     engine: Engine, request_id: str, user: Principal, t: Translator
 ) -> dict[str, Any] | None:
+    if control_character(request_id) is not None:  # no request has it (PostgreSQL: an error)
+        return None
     with engine.connect() as conn:
         view = queries.get_request(conn, request_id)
         if view is None:

@@ -9,7 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -34,7 +39,7 @@ HANDLER_ACTIONS = ("accept", "progress", "escalate", "resolve")
 
 class CommandError(Exception):
     """A command that was not carried out; ``kind`` is refused, not_assigned, invalid,
-    not_found or closed."""
+    not_found, closed or unavailable (Temporal could not be reached: try again)."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -43,6 +48,21 @@ class CommandError(Exception):
 
 
 _KINDS = {REFUSED: "refused", NOT_ASSIGNED: "not_assigned", INVALID: "invalid"}
+
+UNAVAILABLE = "the workflow service is unavailable; try again shortly"
+
+
+def _unavailable(error: BaseException) -> CommandError | None:
+    """The ``unavailable`` CommandError when ``error`` means Temporal could not be reached
+    or did not answer in time (any RPC failure but NOT_FOUND); None for anything else."""
+    if isinstance(error, RPCError) and error.status != RPCStatusCode.NOT_FOUND:
+        return CommandError("unavailable", UNAVAILABLE)
+    if isinstance(error, WorkflowUpdateRPCTimeoutOrCancelledError | ConnectionError):
+        return CommandError("unavailable", UNAVAILABLE)
+    # A lazily connected client that cannot connect raises "Failed client connect: ...".
+    if isinstance(error, RuntimeError) and "client connect" in str(error):
+        return CommandError("unavailable", UNAVAILABLE)
+    return None
 
 
 async def file_request(
@@ -67,6 +87,11 @@ async def file_request(
         )
     except WorkflowAlreadyStartedError:
         raise CommandError("closed", "this request exists and is closed") from None
+    except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, RuntimeError, ConnectionError) as e:
+        unavailable = _unavailable(e)
+        if unavailable is None:
+            raise
+        raise unavailable from e
     return result
 
 
@@ -93,5 +118,10 @@ async def send(
             if "completed" in e.message or "closed" in e.message:
                 raise CommandError("closed", "cannot act: the request is closed") from None
             raise CommandError("not_found", "no such request") from None
-        raise
+        raise CommandError("unavailable", UNAVAILABLE) from e
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, RuntimeError, ConnectionError) as e:
+        unavailable = _unavailable(e)
+        if unavailable is None:
+            raise
+        raise unavailable from e
     return result

@@ -11,6 +11,7 @@ from api import roster
 from api.deps import CurrentUser, EngineDep, SettingsDep, unauthorized
 from api.schemas import Token, UserOut
 from api.security import create_access_token, signing_secret
+from api.text import refuse
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -22,6 +23,7 @@ def issue_token(
     settings: SettingsDep,
 ) -> Token:
     """Exchange a username and password for a bearer token."""
+    refuse(form.username, "body", "username")  # no user has one; PostgreSQL cannot compare it
     user = roster.authenticate(form.username, form.password, db=engine)
     if user is None:
         # One answer for an unknown user and a wrong password: no probing for usernames.

@@ -19,6 +19,7 @@ from api import roster
 from api.deps import CurrentUser, EngineDep, OptionalUser, Principal, SettingsDep, require_roles
 from api.request_schemas import EscalateIn, ProgressIn, RequestIn, ResolveIn, ReviewIn
 from api.roster import InvalidRoster, Role
+from api.text import Text, TextRoute
 from domain.categories import default_tier
 from domain.ladder import Level
 from domain.state import Intake
@@ -26,7 +27,7 @@ from projections import queries
 from workflows.commands import CommandError, file_request, send
 from workflows.messages import Actor, HandlerCommand, ReviewCommand
 
-router = APIRouter(tags=["requests"])
+router = APIRouter(tags=["requests"], route_class=TextRoute)
 
 #: Request ids derived from a client's Idempotency-Key live in this namespace.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d1c3e-1351-4c1e-9a55-c105e100b000")
@@ -40,7 +41,11 @@ _STATUS = {
     "not_assigned": status.HTTP_403_FORBIDDEN,
     "invalid": status.HTTP_422_UNPROCESSABLE_CONTENT,
     "not_found": status.HTTP_404_NOT_FOUND,
+    "unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,
 }
+
+#: When a client may try again after a 503 (Temporal unreachable), in seconds.
+RETRY_AFTER_SECONDS = 5
 
 
 def get_temporal(request: Request) -> Client:
@@ -94,6 +99,12 @@ async def _wait_projected(engine: Engine, request_id: str, changes: int) -> None
 
 
 def _refusal(error: CommandError) -> HTTPException:
+    if error.kind == "unavailable":  # Temporal could not be reached: the client may retry
+        return HTTPException(
+            _STATUS[error.kind],
+            detail=error.message,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     return HTTPException(_STATUS[error.kind], detail=error.message)
 
 
@@ -152,7 +163,7 @@ async def file_a_request(
 @router.get("/requests/{request_id}")
 async def read_a_request(request_id: str, user: CurrentUser, engine: EngineDep) -> dict[str, Any]:
     """One request with its timeline (staff)."""
-    view = await _read(engine, request_id)
+    view = await _read(engine, request_id) if _is_uuid(request_id) else None
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such request")
     return view
@@ -166,9 +177,9 @@ async def board(
         Literal["assigned", "in_progress", "resolved", "closed"] | None, Query(alias="status")
     ] = None,
     tier: Literal["1d", "3d", "5d", "1m"] | None = None,
-    unit_id: str | None = None,
+    unit_id: Text | None = None,
     overdue: bool | None = None,
-    category: str | None = None,
+    category: Text | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -309,7 +320,7 @@ async def followups(
 async def stats(
     user: Supervisor,
     engine: EngineDep,
-    unit_id: str | None = None,
+    unit_id: Text | None = None,
     date_from: Annotated[datetime | date | None, Query(alias="from")] = None,
     date_to: Annotated[datetime | date | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from api import roster
 from api.deps import AdminUser, CurrentUser, EngineDep, refusal
 from api.roster import RosterError
 from api.schemas import UnitIn, UnitOut
+from api.text import Text, TextRoute
 from domain.ladder import UnitKind
 
-router = APIRouter(prefix="/units", tags=["roster"])
+router = APIRouter(prefix="/units", tags=["roster"], route_class=TextRoute)
 
 
 @router.post("", response_model=UnitOut, status_code=status.HTTP_201_CREATED)
@@ -28,7 +29,7 @@ def list_units(
     _user: CurrentUser,
     engine: EngineDep,
     kind: UnitKind | None = None,
-    parent_id: str | None = None,
+    parent_id: Text | None = None,
 ) -> list[UnitOut]:
     """All units, or those of one kind or under one parent."""
     return [UnitOut.of(u) for u in roster.list_units(db=engine, kind=kind, parent_id=parent_id)]

@@ -165,6 +165,7 @@
       case "string_pattern_mismatch": return t("field.pattern");
       case "enum": case "literal_error": case "bool_parsing": case "bool_type":
         return t("field.choose");
+      case "control_character": return t("field.control", { found: ctx.found });
       default:
         return String(item.msg || "").replace(/^Value error, /, "");
     }
@@ -210,7 +211,8 @@
       });
       if (general) say(general, headline(code, rest.join("; ")));
     } else if (general) {
-      say(general, headline(code, detail ? String(detail) : ""));
+      // 503: the workflow service is down; the translated headline says so, and to retry
+      say(general, headline(code, detail && code !== 503 ? String(detail) : ""));
     }
     var first = form.querySelector('[data-error-for]:not([hidden])');
     if (first && first.scrollIntoView) first.scrollIntoView({ block: "nearest" });
