@@ -18,6 +18,7 @@ from api.routes import auth, requests, stream, track, units, users
 from closeloop.settings import Settings
 from closeloop.store import STORE_NAME
 from closeloop.temporal_client import connect_temporal
+from projections.quarantine import quarantined_count
 from projections.tables import TRACKING_TABLE_NAME
 
 API_PREFIX = "/api/v1"
@@ -49,7 +50,11 @@ def create_app(settings: Settings, engine: Engine, temporal: Client | None = Non
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     async def health(request: Request) -> JSONResponse:
-        """200 once Temporal and the store answer; 503 with the failing part otherwise."""
+        """200 once Temporal and the store answer; 503 with the failing part otherwise.
+
+        ``degraded`` (still 200): events wait in the projection's dead-letter table
+        (``projection.quarantined``); ``closeloop projections retry`` after a fix.
+        """
         checks: dict[str, Any] = {}
         try:
             client: Client = request.app.state.temporal
@@ -63,7 +68,10 @@ def create_app(settings: Settings, engine: Engine, temporal: Client | None = Non
         except Exception as e:  # noqa: BLE001
             checks["store"] = f"unavailable: {e}"
         ok = checks["temporal"] == "ok" and checks["store"] == "ok"
-        body = {"status": "ok" if ok else "unavailable", **checks}
+        status = "ok" if ok else "unavailable"
+        if ok and checks["projection"]["quarantined"]:
+            status = "degraded"
+        body = {"status": status, **checks}
         return JSONResponse(body, status_code=200 if ok else 503)
 
     web.install(app)  # the browser pages (web/), their static files and session cookie
@@ -71,15 +79,18 @@ def create_app(settings: Settings, engine: Engine, temporal: Client | None = Non
 
 
 def _projection_health(engine: Engine) -> dict[str, int]:
-    """How far the read models lag behind the event store (in events)."""
+    """How far the read models lag behind the event store (in events), and how many
+    events wait in the dead-letter table."""
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
         stored = conn.execute(text(f"SELECT max(id) FROM {STORE_NAME}_events")).scalar() or 0
         tracked = conn.execute(
             text(f"SELECT max(notification_id) FROM {TRACKING_TABLE_NAME}")
         ).scalar()
+        quarantined = quarantined_count(conn)
     return {
         "events": int(stored),
         "projected": int(tracked or 0),
         "lag": int(stored) - int(tracked or 0),
+        "quarantined": quarantined,
     }

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
@@ -84,7 +85,7 @@ async def serve_api(
             timeout_graceful_shutdown=3,
         )
     )
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(_serve(server))
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
@@ -92,6 +93,15 @@ async def serve_api(
     stopper.cancel()
     if task in done and not stop.is_set():
         raise RuntimeError("the API server stopped on its own (is the port in use?)")
+
+
+async def _serve(server: uvicorn.Server) -> None:
+    """uvicorn ends the process (SystemExit, through the event loop) when it cannot start,
+    e.g. when the port is in use: here that is a failure of the API alone."""
+    try:
+        await server.serve()
+    except SystemExit as exit_:
+        raise RuntimeError(f"the API server could not start (exit status {exit_.code})") from None
 
 
 async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) -> None:
@@ -129,18 +139,95 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
             await asyncio.to_thread(_follow_with_subscription, settings.database_url, stop)
 
 
-def _follow_with_subscription(database_url: str, stop: asyncio.Event) -> None:
-    runner = ProjectionRunner(
-        application_class=RequestStore,
-        projection_class=RequestProjection,
-        view_class=RequestViews,
-        env=store_env(database_url),
-    )
-    with runner:
-        # The runner's thread processes each event in its own transaction; stopping lets
-        # the event in hand commit (or roll back) before the thread ends.
-        while not stop.is_set():
-            runner.run_forever(timeout=0.5)
+#: A part of ``closeloop dev`` that fails is started again after this pause, doubling
+#: with each failure up to the longest; a part that ran this long starts with the first.
+RESTART_FIRST_SECONDS = 1.0
+RESTART_MAX_SECONDS = 30.0
+RESTART_RESET_SECONDS = 60.0
+
+
+def _follow_with_subscription(
+    database_url: str, stop: asyncio.Event, *, retry_seconds: float = RESTART_FIRST_SECONDS
+) -> None:
+    """Follow the log with eventsourcing's ProjectionRunner until ``stop`` is set.
+
+    An event the projection fails on is quarantined by :class:`RequestProjection` and the
+    runner goes on. When the runner stops on a passing failure (the database went away,
+    the position moved), it is started again from the tracked position, after a pause
+    that doubles up to ``RESTART_MAX_SECONDS``.
+    """
+    pause = retry_seconds
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            runner = ProjectionRunner(
+                application_class=RequestStore,
+                projection_class=RequestProjection,
+                view_class=RequestViews,
+                env=store_env(database_url),
+            )
+            with runner:
+                # The runner's thread processes each event in its own transaction;
+                # stopping lets the event in hand commit (or roll back) before it ends.
+                while not stop.is_set():
+                    runner.run_forever(timeout=0.5)
+            return
+        except Exception:
+            if time.monotonic() - started >= RESTART_RESET_SECONDS:
+                pause = retry_seconds
+            log.exception("following the event store failed; starting again in %.0f s", pause)
+        deadline = time.monotonic() + pause
+        while not stop.is_set() and time.monotonic() < deadline:
+            time.sleep(min(0.1, pause))
+        pause = min(pause * 2, RESTART_MAX_SECONDS)
+
+
+async def supervise(
+    name: str,
+    run: Callable[[], Awaitable[None]],
+    stop: asyncio.Event,
+    *,
+    first: float = RESTART_FIRST_SECONDS,
+    longest: float = RESTART_MAX_SECONDS,
+    reset_after: float = RESTART_RESET_SECONDS,
+) -> int:
+    """Run the part ``run()`` until ``stop`` is set, starting it again whenever it fails.
+
+    A failure (or a return before ``stop``) is logged, and the part is started again after
+    a pause: ``first`` seconds, doubling to ``longest``, back to ``first`` once it has run
+    ``reset_after`` seconds. Setting ``stop`` ends the pause at once. The other parts are
+    never touched. Returns how many times the part was started again.
+    """
+    loop = asyncio.get_running_loop()
+    pause = first
+    restarts = 0
+    while True:
+        started = loop.time()
+        error: Exception | None = None
+        try:
+            await run()
+        except Exception as e:
+            error = e
+        if stop.is_set():
+            if error is not None:
+                log.error("%s failed while stopping", name, exc_info=error)
+            return restarts
+        if loop.time() - started >= reset_after:
+            pause = first
+        log.error(
+            "%s %s; starting it again in %.1f s",
+            name,
+            "failed" if error is not None else "stopped on its own",
+            pause,
+            exc_info=error,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), pause)
+        if stop.is_set():
+            return restarts
+        pause = min(pause * 2, longest)
+        restarts += 1
+        log.info("starting %s again (restart %d)", name, restarts)
 
 
 async def dev(settings: Settings) -> None:
@@ -168,16 +255,18 @@ async def dev(settings: Settings) -> None:
             + (f", Temporal UI http://127.0.0.1:{settings.temporal_ui_port}" if server else ""),
             flush=True,
         )
+        # Each part is supervised on its own: one that fails is logged and started again
+        # with back-off while the others go on; only ``stop`` (Ctrl-C, SIGTERM) ends them.
+        runs: dict[str, Callable[[], Awaitable[None]]] = {
+            "worker": lambda: run_worker(settings, client, stop),
+            "projector": lambda: run_projector(settings, stop),
+            "api": lambda: serve_api(settings, engine, client, stop),
+        }
         parts = [
-            asyncio.create_task(run_worker(settings, client, stop), name="worker"),
-            asyncio.create_task(run_projector(settings, stop), name="projector"),
-            asyncio.create_task(serve_api(settings, engine, client, stop), name="api"),
+            asyncio.create_task(supervise(name, run, stop), name=name) for name, run in runs.items()
         ]
         try:
-            done, _ = await asyncio.wait(parts, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                if task.exception() is not None:
-                    log.error("%s failed: %s", task.get_name(), task.exception())
+            await asyncio.gather(*parts)
         finally:
             stop.set()
             results = await asyncio.gather(*parts, return_exceptions=True)

@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from eventsourcing.persistence import IntegrityError
 from sqlalchemy import delete
 
 from closeloop.store import STORE_NAME
+from projections.failures import PositionMoved
 from projections.runner import Projector, ReadAhead
 from projections.tables import metadata, tracking_table
 from projections.views import Memory, RequestViews, ensure_indexes, secondary_indexes
@@ -75,6 +75,10 @@ def rebuild(
 
     ``stop``, once set, ends the rebuild after the batch in hand (committed, then the
     indexes are built): the views are then behind the store, and a projector carries on.
+
+    The dead-letter table is one of the views: it starts empty, and an event the views
+    still fail on is quarantined again (with its request's later events waiting behind
+    it) while the rebuild goes on; ``closeloop projections retry`` applies them later.
     """
     started = time.monotonic()
     projector = Projector(
@@ -83,7 +87,7 @@ def rebuild(
     try:
         reset(projector.views, indexes=False)
         total = projector.store_count()
-        done = 0
+        done = quarantined = 0
         if progress is not None:
             progress(done, total)
         # The next batch is read in a second thread while this one is applied and
@@ -97,7 +101,7 @@ def rebuild(
                     ahead = reader.submit(_read_ahead, projector, read.notifications[-1].id)
                 try:
                     batch = projector.run_batch(read)
-                except IntegrityError:
+                except PositionMoved:
                     log.warning("another projector is filling the views too; sharing the work")
                     time.sleep(projector.poll_seconds)
                     ahead.cancel()
@@ -106,6 +110,7 @@ def rebuild(
                 if batch is None:
                     break
                 done += batch.count
+                quarantined += batch.quarantined
                 total = max(total, done)
                 if progress is not None:
                     progress(done, total)
@@ -126,4 +131,8 @@ def rebuild(
             projector.close()
     seconds = time.monotonic() - started
     log.info("rebuilt the views from %d events in %.1f seconds", done, seconds)
+    if quarantined:
+        log.warning(
+            "%d events were quarantined; `closeloop projections list` shows them", quarantined
+        )
     return done

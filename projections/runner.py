@@ -6,6 +6,14 @@ the embedded default polls; polling works on PostgreSQL too. Each batch of up to
 and each batch starts from the position recorded in the database, not from memory: a
 failed batch is simply read again, and two projectors on one database cannot count an
 event twice (the second one's batch fails on the tracking check and is retried).
+
+A poison event (one the views fail on for a reason of its own, see
+:mod:`projections.failures`) does not stop the projector: the batch it spoils is rolled
+back and projected again in halves, each its own transaction, until the poison event is
+alone; it is quarantined in the dead-letter table with the position moved past it, the
+rest of the batch is kept, and the later events of its request wait behind it
+(:mod:`projections.views`). A passing
+failure (the database is away) is retried with back-off, as before.
 """
 
 from __future__ import annotations
@@ -17,10 +25,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
-from eventsourcing.persistence import IntegrityError, Notification, Tracking
+from eventsourcing.persistence import Notification, Tracking
 from sqlalchemy import func, select
 
 from closeloop.store import STORE_NAME, RequestStore, store_env
+from projections.failures import PositionMoved, describe
 from projections.projection import RequestProjection
 from projections.views import Memory, RequestViews
 
@@ -45,8 +54,9 @@ class Batch:
     """One committed batch: how far the view now reaches, and what changed."""
 
     position: int  # the last notification id tracked
-    count: int  # events processed
+    count: int  # events processed (quarantined and parked ones included)
     request_ids: frozenset[str]
+    quarantined: int = 0  # events of this batch put in the dead-letter table as failed
 
 
 class Projector:
@@ -155,6 +165,10 @@ class Projector:
         """How many notification ids the views are behind the store."""
         return max(0, self.store_position() - self.position())
 
+    def quarantined(self) -> int:
+        """How many events wait in the dead-letter table (``closeloop projections``)."""
+        return self.views.quarantined()
+
     def store_count(self) -> int:
         """How many events the store holds (for progress bars)."""
         table = self.store.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
@@ -208,8 +222,10 @@ class Projector:
         """Process the next batch in the calling thread; None when there was nothing new.
 
         ``read_ahead``: notifications read already, used when they follow the position
-        the views hold now (else the batch is read again). Raises what the database
-        raises (the background loop logs and retries).
+        the views hold now (else the batch is read again). An event the views fail on
+        is quarantined and the batch goes on without it; a passing failure (the database
+        is away, another projector moved the position) is raised (the background loop
+        logs and retries).
         """
         start = self.views.max_tracking_id(STORE_NAME)
         if read_ahead is not None and read_ahead.after == start:
@@ -219,6 +235,27 @@ class Projector:
         if not notifications:
             self._seen(start or 0)
             return None
+        try:
+            batch = self._project(start, notifications)
+        except Exception as error:
+            if not self.views.should_quarantine(error):
+                raise
+            log.warning(
+                "a batch of %d events failed (%s); looking for the event that fails",
+                len(notifications),
+                describe(error),
+            )
+            batch = self._project_in_parts(start, notifications, error)
+        self._seen(batch.position)
+        for callback in self._callbacks:
+            try:
+                callback(batch)
+            except Exception:
+                log.exception("an on_batch callback failed")
+        return batch
+
+    def _project(self, start: int | None, notifications: Sequence[Notification]) -> Batch:
+        """The notifications in one transaction (stopping early commits what it holds)."""
         changed: set[str] = set()
         count = 0
         last = start or 0
@@ -227,19 +264,80 @@ class Projector:
             for notification in notifications:
                 if self._stopping.is_set() and count:
                     break  # commit what this batch holds, and let stop() return
-                domain_event = self.store.mapper.to_domain_event(notification)
-                self.projection.process_event(domain_event, Tracking(STORE_NAME, notification.id))
+                self._apply(notification)
                 changed.add(str(notification.originator_id))
                 count += 1
                 last = notification.id
-        batch = Batch(position=last, count=count, request_ids=frozenset(changed))
-        self._seen(last)
-        for callback in self._callbacks:
+        return Batch(position=last, count=count, request_ids=frozenset(changed))
+
+    def _project_in_parts(
+        self, start: int | None, notifications: Sequence[Notification], error: Exception
+    ) -> Batch:
+        """A batch that failed with ``error``, again in halves until the failing event is
+        alone: it is quarantined (with the position moved past it), every other event is
+        kept.
+
+        Each part that succeeds commits as a batch of its own, so a poison event costs
+        about twice the batch's work, whatever its place in the batch.
+        """
+        changed: set[str] = set()
+        count = quarantined = 0
+        position = start
+        parts: list[Sequence[Notification]] = []  # a stack: the earliest part on top
+        failed: Sequence[Notification] | None = notifications
+        while True:
+            if failed is not None:
+                if len(failed) > 1:
+                    half = len(failed) // 2
+                    parts += [failed[half:], failed[:half]]
+                else:
+                    self._quarantine(failed[0], error)
+                    quarantined += 1
+                    changed.add(str(failed[0].originator_id))
+                    count += 1
+                    position = failed[0].id
+                failed = None
+            if not parts or (self._stopping.is_set() and count):
+                break
+            part = parts.pop()
             try:
-                callback(batch)
-            except Exception:
-                log.exception("an on_batch callback failed")
-        return batch
+                done = self._project(position, part)
+            except Exception as e:
+                if not self.views.should_quarantine(e):
+                    raise
+                failed, error = part, e
+                continue
+            changed |= done.request_ids
+            count += done.count
+            position = done.position
+            if done.count < len(part):
+                break  # stopped short: stop() was called
+        return Batch(
+            position=position or 0,
+            count=count,
+            request_ids=frozenset(changed),
+            quarantined=quarantined,
+        )
+
+    def _quarantine(self, notification: Notification, error: Exception) -> None:
+        request_id = str(notification.originator_id)
+        reason = describe(error)
+        tracking = Tracking(STORE_NAME, notification.id)
+        version = notification.originator_version
+        self.views.quarantine(tracking, request_id, version, notification.topic, reason)
+        log.error(
+            "quarantined event %d of request %s (%s): %s; the request's later events wait "
+            "behind it until `closeloop projections retry`",
+            notification.id,
+            request_id,
+            notification.topic,
+            reason,
+        )
+
+    def _apply(self, notification: Notification) -> None:
+        domain_event = self.store.mapper.to_domain_event(notification)
+        # inside a batch, process_event raises what fails: the batch's owner decides
+        self.projection.process_event(domain_event, Tracking(STORE_NAME, notification.id))
 
     def _seen(self, position: int) -> None:
         with self._moved:
@@ -252,7 +350,7 @@ class Projector:
         while not self._stopping.is_set():
             try:
                 batch = self.run_batch()
-            except IntegrityError:
+            except PositionMoved:
                 # Another projector (or a rebuild) moved the position: read it again.
                 log.info("the view's position moved under this projector; reading it again")
                 self._pause(self.poll_seconds)

@@ -19,6 +19,7 @@ from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.models import NotificationTrackingRecord  # type: ignore[attr-defined]
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -174,6 +175,31 @@ figures = Table(
     Column("unit_id", _ID, primary_key=True),
     Column("day", Date(), primary_key=True),
     *(Column(name, Integer(), nullable=False) for name in FIGURE_COUNTS),
+)
+
+#: Where a dead-letter row says why it is there.
+FAILED = "failed"  # the projection failed on this event
+BLOCKED = "blocked"  # an earlier event of the same request is quarantined: this one waits
+
+#: The dead-letter table: events the projection could not process (``failed``), and the
+#: later events of the same requests, parked behind them in order (``blocked``), so that a
+#: request is never half applied. The tracking position moves past each of them in the
+#: transaction that writes its row; ``closeloop projections retry`` (:mod:`projections.
+#: quarantine`) applies them once the cause is fixed, and deletes their rows.
+dead_letters = Table(
+    f"{PROJECTION_NAME}_dead_letters",
+    metadata,
+    # the event's notification id in the store's log (its position)
+    Column("position", BigInteger(), primary_key=True, autoincrement=False),
+    Column("request_id", _ID, nullable=False),  # the originator id
+    Column("version", Integer(), nullable=False),  # the originator version
+    Column("topic", String(255), nullable=False),
+    Column("state", String(8), nullable=False),  # FAILED or BLOCKED
+    Column("error", _TEXT, nullable=False),  # the last failure, or what it waits behind
+    Column("attempts", Integer(), nullable=False),  # failures, retries included
+    Column("quarantined_at", UtcDateTime(), nullable=False),
+    Column("tried_at", UtcDateTime(), nullable=False),  # the last attempt
+    Index(f"ix_{PROJECTION_NAME}_dead_letters_request", "request_id", "position"),
 )
 
 #: The tracking table, as eventsourcing-sqlalchemy defines it (one row per application,

@@ -11,7 +11,14 @@ contract) or in a batch: inside ``with views.batch(...)`` every ``record`` joins
 transaction (eventsourcing-sqlalchemy keeps the current transaction in a context
 variable), request rows are read once and written once per batch, and rows go out with
 ``executemany``. Either way a tracking id not above the tracked position raises
-eventsourcing's ``IntegrityError`` and nothing of the transaction is kept.
+eventsourcing's ``IntegrityError`` (:class:`~projections.failures.PositionMoved`) and
+nothing of the transaction is kept.
+
+Quarantine: an event the views cannot process is written to the dead-letter table
+(:meth:`RequestViews.quarantine`, with the tracking position moved past it in the same
+transaction); from then on every later event of that request is parked there too, in
+order, in the transaction that tracks it, so a request is never half applied. A retry
+(:mod:`projections.quarantine`) applies them inside :meth:`RequestViews.replaying`.
 """
 
 from __future__ import annotations
@@ -20,10 +27,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import Tracking
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyTrackingRecorder
 from sqlalchemy import (
@@ -32,7 +39,9 @@ from sqlalchemy import (
     Index,
     Row,
     bindparam,
+    delete,
     event,
+    func,
     insert,
     inspect,
     select,
@@ -51,8 +60,18 @@ from domain.state import (
     Change,
     RequestState,
 )
+from projections.failures import PositionMoved, caused_by, is_passing
 from projections.figures import ZERO, Part, Tally, request_part, review_part, units_of
-from projections.tables import TRACKING_TABLE_NAME, metadata, requests, reviews, timeline
+from projections.tables import (
+    BLOCKED,
+    FAILED,
+    TRACKING_TABLE_NAME,
+    dead_letters,
+    metadata,
+    requests,
+    reviews,
+    timeline,
+)
 
 #: Request rows are fetched by id in chunks of this many (bind-parameter limits).
 _FETCH_CHUNK = 500
@@ -123,15 +142,16 @@ class RequestViews(SQLAlchemyTrackingRecorder):
     ) -> Iterator[Session]:
         """One transaction for many :meth:`record` calls, written out when the block ends.
 
-        Raises ``IntegrityError`` when the tracked position is no longer
-        ``expected_position`` (another projector, or a reset, moved it). ``request_ids``
-        are the requests the batch will touch: their rows are read in one go, except
-        those ``memory`` holds from the previous batches (a rebuild's).
+        Raises :class:`~projections.failures.PositionMoved` when the tracked position is
+        no longer ``expected_position`` (another projector, or a reset, moved it).
+        ``request_ids`` are the requests the batch will touch: their rows are read in one
+        go, except those ``memory`` holds from the previous batches (a rebuild's), and
+        which of them wait behind a quarantined event.
         """
         with self.transaction(commit=True) as session:
             position = self.lock_tracking(session, application_name)
             if position != expected_position:
-                raise IntegrityError(
+                raise PositionMoved(
                     f"the position of {application_name!r} moved from {expected_position} "
                     f"to {position}"
                 )
@@ -139,6 +159,7 @@ class RequestViews(SQLAlchemyTrackingRecorder):
             if memory is not None:
                 memory.lend(pending, application_name, position)
             pending.fetch(request_ids)
+            pending.check_blocked(request_ids)
             token = self._open.set(pending)
             try:
                 yield session
@@ -152,21 +173,147 @@ class RequestViews(SQLAlchemyTrackingRecorder):
         if memory is not None:
             memory.keep(pending, application_name)
 
-    def record(self, request_id: str, position: int, change: Change, tracking: Tracking) -> None:
+    def record(
+        self,
+        request_id: str,
+        position: int,
+        change: Change,
+        tracking: Tracking | None,
+        *,
+        topic: str = "",
+    ) -> None:
         """Apply one change to the request's rows and track it, atomically.
 
-        ``position`` is the event's version within its request. Raises eventsourcing's
-        ``IntegrityError`` when ``tracking`` is not past the tracked position.
+        ``position`` is the event's version within its request, ``topic`` its type's
+        topic (kept if it has to wait behind a quarantined event of its request). Raises
+        eventsourcing's ``IntegrityError`` when ``tracking`` is not past the tracked
+        position. ``tracking`` is None only inside :meth:`replaying` (a retry of a
+        quarantined event, tracked when it was quarantined).
         """
         pending = self._open.get()
         if pending is not None:
-            pending.add(request_id, position, change, tracking, self)
+            pending.add(request_id, position, change, tracking, self, topic)
             return
+        if tracking is None:
+            raise ValueError("an untracked change is applied only inside replaying()")
         with self.transaction(commit=True) as session:
             name = tracking.application_name
             pending = _Batch(session, {name: self.lock_tracking(session, name)})
-            pending.add(request_id, position, change, tracking, self)
+            pending.add(request_id, position, change, tracking, self, topic)
             self._write(session, pending)
+
+    def skip(self, tracking: Tracking) -> None:
+        """Track an event that is not the views' (it moves the position, nothing else)."""
+        pending = self._open.get()
+        if pending is not None:
+            pending.track(tracking, self)
+            return
+        self.insert_tracking(tracking)
+
+    @property
+    def in_batch(self) -> bool:
+        """True inside :meth:`batch` or :meth:`replaying` (in this thread or task)."""
+        return self._open.get() is not None
+
+    # ---- quarantine ---------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        """True when every view table can be read: a failure beside that is the event's."""
+        try:
+            with self.engine.connect() as conn:
+                for table in metadata.sorted_tables:
+                    conn.execute(select(1).select_from(table).limit(1)).all()
+        except Exception:  # noqa: BLE001 - any failure means: not now
+            return False
+        return True
+
+    def should_quarantine(self, error: BaseException) -> bool:
+        """True when ``error``, raised while processing one event, is that event's fault:
+        not a passing failure (:func:`~projections.failures.is_passing`), not views out
+        of step with their position (rebuild them: every event would fail), and the
+        database answers."""
+        if is_passing(error) or caused_by(error, ViewsOutOfStep):
+            return False
+        return self.healthy()
+
+    def quarantine(
+        self, tracking: Tracking, request_id: str, version: int, topic: str, error: str
+    ) -> None:
+        """Record the event at ``tracking`` as failed with ``error``, and track it, in one
+        transaction; the request's later events then wait behind it.
+
+        Raises :class:`~projections.failures.PositionMoved` when ``tracking`` is not past
+        the tracked position (another projector processed it meanwhile).
+        """
+        name = tracking.application_name
+        with self.transaction(commit=True) as session:
+            position = self.lock_tracking(session, name)
+            if position is not None and tracking.notification_id <= position:
+                raise PositionMoved(
+                    f"notification {tracking.notification_id} of {name!r} was processed "
+                    f"before (the position is {position})"
+                )
+            now = datetime.now(UTC)
+            session.connection().execute(
+                insert(dead_letters),
+                {
+                    "position": tracking.notification_id,
+                    "request_id": request_id,
+                    "version": version,
+                    "topic": topic,
+                    "state": FAILED,
+                    "error": error,
+                    "attempts": 1,
+                    "quarantined_at": now,
+                    "tried_at": now,
+                },
+            )
+            self._insert_tracking(session, tracking)
+
+    @contextmanager
+    def replaying(self, application_name: str, position: int) -> Iterator[bool]:
+        """One transaction that applies the quarantined event at ``position`` again.
+
+        Yields False (and does nothing) when it is no longer in the dead-letter table.
+        Else :meth:`record` calls in the block (with ``tracking=None``) apply the change
+        to the rows, and at the block's end the rows are written and the event's
+        dead-letter row deleted, all in one transaction. The tracking row is locked
+        first, as a projector's batch does: a running projector and a retry take turns,
+        so the projector never reads a request's rows, or whether it waits, in between.
+        """
+        with self.transaction(commit=True) as session:
+            self.lock_tracking(session, application_name)
+            here = dead_letters.c.position == position
+            conn = session.connection()
+            if conn.execute(select(dead_letters.c.position).where(here)).first() is None:
+                yield False
+                return
+            pending = _Batch(session, {application_name: None}, replaying=True)
+            token = self._open.set(pending)
+            try:
+                yield True
+                pending.write()
+            finally:
+                self._open.reset(token)
+            conn.execute(delete(dead_letters).where(here))
+
+    def mark(self, application_name: str, position: int, state: str, error: str) -> None:
+        """Keep the quarantined event at ``position`` with a new state and error (a retry
+        that failed again counts an attempt)."""
+        with self.transaction(commit=True) as session:
+            self.lock_tracking(session, application_name)
+            values: dict[str, Any] = {"state": state, "error": error}
+            if state == FAILED:
+                values["attempts"] = dead_letters.c.attempts + 1
+                values["tried_at"] = datetime.now(UTC)
+            session.connection().execute(
+                update(dead_letters).where(dead_letters.c.position == position).values(**values)
+            )
+
+    def quarantined(self) -> int:
+        """How many events wait in the dead-letter table."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(dead_letters)).scalar_one())
 
     def lock_tracking(self, session: Session, application_name: str) -> int | None:
         """Take the tracking row for this transaction, and return the position it holds.
@@ -218,6 +365,10 @@ class Memory:
         held = pending.requests
         for request_id in [i for i, r in held.items() if r.state.status is Status.CLOSED]:
             del held[request_id]
+        # A request waiting behind a quarantined event is moved by a retry, behind the
+        # back of what is held here: read it from its row when it comes again.
+        for request_id in pending.blocked:
+            held.pop(request_id, None)
         for request in held.values():
             request.is_new = request.touched = False
         self._held = held
@@ -336,6 +487,12 @@ _INSERT_REQUEST = insert(requests)
 _UPDATE_REQUEST = update(requests).where(requests.c.id == bindparam("request_id"))
 _INSERT_TIMELINE = insert(timeline)
 _INSERT_REVIEW = insert(reviews)
+_INSERT_DEAD_LETTER = insert(dead_letters)
+
+
+def waiting_behind(first: int) -> str:
+    """A parked event's note: the quarantined event of its request it waits behind."""
+    return f"waits behind event {first} of the same request"
 
 
 @dataclass
@@ -349,6 +506,11 @@ class _Batch:
     timeline_rows: list[dict[str, Any]] = field(default_factory=list)
     review_rows: list[dict[str, Any]] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
+    #: requests waiting behind a quarantined event -> the position of the first one
+    blocked: dict[str, int] = field(default_factory=dict)
+    checked: set[str] = field(default_factory=set)  # requests whose wait is known
+    parked: list[dict[str, Any]] = field(default_factory=list)  # dead-letter rows to add
+    replaying: bool = False  # applying quarantined events again: nothing waits, or tracks
 
     @property
     def conn(self) -> Connection:
@@ -363,15 +525,40 @@ class _Batch:
             for row in self.conn.execute(select(requests).where(requests.c.id.in_(chunk))):
                 self.requests[row.id] = _Request.from_row(row)
 
+    def check_blocked(self, request_ids: Iterable[str]) -> None:
+        """Learn which of these requests wait behind a quarantined event."""
+        wanted = sorted(set(request_ids) - self.checked)
+        for i in range(0, len(wanted), _FETCH_CHUNK):
+            chunk = wanted[i : i + _FETCH_CHUNK]
+            query = (
+                select(dead_letters.c.request_id, func.min(dead_letters.c.position))
+                .where(dead_letters.c.request_id.in_(chunk))
+                .group_by(dead_letters.c.request_id)
+            )
+            for request_id, first in self.conn.execute(query):
+                self.blocked[request_id] = int(first)
+        self.checked.update(wanted)
+
     def add(
         self,
         request_id: str,
         version: int,
         change: Change,
-        tracking: Tracking,
+        tracking: Tracking | None,
         views: RequestViews,
+        topic: str = "",
     ) -> None:
-        self._track(tracking, views)
+        if tracking is None:
+            if not self.replaying:
+                raise ValueError("an untracked change is applied only inside replaying()")
+        else:
+            self.track(tracking, views)
+            if request_id not in self.checked:
+                self.check_blocked([request_id])
+            first = self.blocked.get(request_id)
+            if first is not None:
+                self._park(request_id, version, tracking, topic, first)
+                return
         if change.type == FILED:
             if request_id in self.requests:
                 raise ViewsOutOfStep(f"request {request_id} was filed before")
@@ -420,14 +607,33 @@ class _Batch:
         except KeyError:
             raise ViewsOutOfStep(f"{change.type} for request {request_id}, never filed") from None
 
-    def _track(self, tracking: Tracking, views: RequestViews) -> None:
+    def _park(
+        self, request_id: str, version: int, tracking: Tracking, topic: str, first: int
+    ) -> None:
+        """The request waits behind its quarantined event ``first``: so does this one."""
+        now = datetime.now(UTC)
+        self.parked.append(
+            {
+                "position": tracking.notification_id,
+                "request_id": request_id,
+                "version": version,
+                "topic": topic,
+                "state": BLOCKED,
+                "error": waiting_behind(first),
+                "attempts": 0,
+                "quarantined_at": now,
+                "tried_at": now,
+            }
+        )
+
+    def track(self, tracking: Tracking, views: RequestViews) -> None:
         """Refuse a notification at or before the position (a re-delivery)."""
         name = tracking.application_name
         if name not in self.positions:  # an application the batch was not opened for
             self.positions[name] = views.lock_tracking(self.session, name)
         position = self.positions[name]
         if position is not None and tracking.notification_id <= position:
-            raise IntegrityError(
+            raise PositionMoved(
                 f"notification {tracking.notification_id} of {name!r} was processed before"
             )
         self.positions[name] = tracking.notification_id
@@ -459,6 +665,8 @@ class _Batch:
             self.conn.execute(_INSERT_TIMELINE, self.timeline_rows)
         if self.review_rows:
             self.conn.execute(_INSERT_REVIEW, self.review_rows)
+        if self.parked:
+            self.conn.execute(_INSERT_DEAD_LETTER, self.parked)
         tally.write(self.conn)
 
 

@@ -195,6 +195,17 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "board.export_list": ("导出列表（CSV）", "Export the list (CSV)"),
     "board.export_stats": ("导出统计（CSV）", "Export the figures (CSV)"),
+    "board.quarantined": ("已隔离 {count} 个事件。", "Events quarantined: {count}."),
+    "board.quarantined_effect": (
+        "系统无法处理这些事件，相关诉求的最新变化暂未显示在看板和统计中。",
+        "They could not be processed: the latest changes of their requests are not yet "
+        "on the board or in the figures.",
+    ),
+    "board.quarantined_action": (
+        "请运维人员排除原因后运行",
+        "An operator should fix the cause, then run",
+    ),
+    "board.quarantined_action_end": ("。", "."),
     "fig.title": ("统计", "Figures"),
     "fig.received": ("受理", "Received"),
     "fig.closed": ("办结", "Closed"),

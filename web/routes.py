@@ -35,6 +35,7 @@ from domain.lifecycle import Status
 from domain.review import DIMENSIONS, MAX_UNREACHED_ATTEMPTS, Answer
 from domain.state import RESOLVED
 from projections import pages, queries
+from projections.quarantine import quarantined_count
 from web import charts
 from web.i18n import EN, LANG_COOKIE, ZH, Translator, pick_language
 from web.present import (
@@ -544,6 +545,8 @@ def board_page(request: Request, engine: EngineDep) -> Response:
             "categories": [(key, t.category(key)) for key in CATEGORIES],
             "rows": rows,
             "total": total,
+            # events in the projection's dead-letter table: a banner asks for a retry
+            "quarantined": quarantined_count(engine),
             **_figures(engine, filters, t, directory),
         },
         user=user,
