@@ -107,16 +107,18 @@ async def _serve(server: uvicorn.Server) -> None:
 async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) -> None:
     """Run workflows and activities until ``stop``; in-flight activities get a grace period."""
     store = RequestStore(env=store_env(settings.database_url))
-    with ThreadPoolExecutor(ACTIVITY_THREADS, thread_name_prefix="activity") as pool:
-        worker = build_worker(client, settings.task_queue, store, pool)
-        task = asyncio.create_task(worker.run())
-        stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
-        if not task.done():
-            await worker.shutdown()
-        await task
-    store.close()
+    try:
+        with ThreadPoolExecutor(ACTIVITY_THREADS, thread_name_prefix="activity") as pool:
+            worker = build_worker(client, settings.task_queue, store, pool)
+            task = asyncio.create_task(worker.run())
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if not task.done():
+                await worker.shutdown()
+            await task
+    finally:
+        store.close()
 
 
 async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
