@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench install browser clean
+.PHONY: run test lint bench install browser axe clean
 
 install: $(VENV)/.installed
 
@@ -31,7 +31,17 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
-test: install browser
+# axe-core (pinned in package.json / package-lock.json) checks the pages' accessibility in
+# the browser tests; it is installed from npm once, never fetched while the tests run.
+AXE := node_modules/axe-core/axe.min.js
+
+axe: $(AXE)
+
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: install browser axe
 	@if [ -z "$$CLOSELOOP_TEST_POSTGRES_URL" ] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then \
 	  echo "PostgreSQL answers on 127.0.0.1:5432: running the PostgreSQL cases too"; \
 	  export CLOSELOOP_TEST_POSTGRES_URL="$(PG_URL_DEFAULT)"; \
