@@ -367,7 +367,7 @@ async def check(
 
     try:
         client = await connect_temporal(settings.target, settings.namespace, timeout=10)
-    except RuntimeError as e:
+    except (RuntimeError, TimeoutError) as e:
         print(f"closeloop check: {e}; is closeloop running?", file=sys.stderr)
         return 2
     store = RequestStore(env=store_env(settings.database_url))

@@ -53,13 +53,26 @@ def _rebuild(settings: Settings) -> int:
 
 
 async def _api(settings: Settings) -> None:
+    from temporalio.client import Client
+
     from closeloop.runtime import prepare, serve_api, stop_on_signals
     from closeloop.temporal_client import connect_temporal
 
     stop = asyncio.Event()
     stop_on_signals(stop)
     engine = prepare(settings)
-    client = await connect_temporal(settings.target, settings.namespace)
+    try:
+        client = await connect_temporal(settings.target, settings.namespace, timeout=5)
+    except (RuntimeError, TimeoutError) as e:
+        # Reads come from the read models: serve them while Temporal is away. The client
+        # connects on first use; commands answer 503 until Temporal answers.
+        logging.getLogger("closeloop").warning(
+            "Temporal at %s does not answer (%s); serving reads, commands answer 503 "
+            "until it does",
+            settings.target,
+            e,
+        )
+        client = await Client.connect(settings.target, namespace=settings.namespace, lazy=True)
     await serve_api(settings, engine, client, stop)
 
 

@@ -7,9 +7,14 @@ answering) and then shut down, or an address nothing listens on (a lazily connec
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -167,3 +172,56 @@ async def test_reads_keep_working_while_temporal_is_down(
         "/api/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
     )
     assert signed_in.status_code == 200, signed_in.text
+
+
+def test_the_api_process_starts_and_serves_reads_while_temporal_is_away(
+    tmp_path: Path,
+) -> None:
+    """`closeloop api` started while Temporal does not answer still comes up: /health says
+    which part is down, reads answer from the read models."""
+    from closeloop.temporal_server import free_ports
+
+    api_port, dead_port = free_ports(2)
+    env = {
+        **os.environ,
+        "CLOSELOOP_DATA_DIR": str(tmp_path),
+        "CLOSELOOP_TEMPORAL_ADDRESS": f"127.0.0.1:{dead_port}",
+        "CLOSELOOP_API_PORT": str(api_port),
+        "CLOSELOOP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+    env.pop("CLOSELOOP_DATABASE_URL", None)
+    subprocess.run(
+        [sys.executable, "-m", "closeloop.cli", "bootstrap"], env=env, check=True,
+        capture_output=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{api_port}/api/v1"
+    log = tmp_path / "api.log"
+    with log.open("wb") as out:
+        api = subprocess.Popen(
+            [sys.executable, "-m", "closeloop.cli", "api"], env=env, stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        end = time.monotonic() + 180
+        while True:
+            assert api.poll() is None, log.read_text()
+            try:
+                health = httpx.get(f"{base}/health", timeout=5)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < end, log.read_text()
+                time.sleep(0.3)
+        assert health.status_code == 503
+        assert health.json()["temporal"].startswith("unavailable")
+        assert health.json()["store"] == "ok"
+        signed_in = httpx.post(
+            f"{base}/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        auth = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+        board = httpx.get(f"{base}/requests", headers=auth, timeout=10)
+        assert board.status_code == 200, board.text
+        assert "serving reads" in log.read_text()
+    finally:
+        api.terminate()
+        api.wait(30)
