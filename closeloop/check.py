@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -91,6 +91,7 @@ class Disagreement:
 class Report:
     checked: int
     disagreements: list[Disagreement]
+    repaired: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -154,10 +155,14 @@ def compare(
 class Checker:
     """Reads the three sides of a request; one per ``closeloop check`` run."""
 
-    def __init__(self, client: Client, store: RequestStore, engine: Engine) -> None:
+    def __init__(
+        self, client: Client, store: RequestStore, engine: Engine, repair: bool = False
+    ) -> None:
         self.client = client
         self.store = store
         self.engine = engine
+        self.repair = repair
+        self.repaired: list[str] = []
 
     # ---- which requests ----------------------------------------------------------
 
@@ -243,9 +248,33 @@ class Checker:
             found = await self._check_once(request_id)
             if not found:
                 return found
+            if self.repair and await self._repair(request_id):
+                continue
             if attempt + 1 < RECHECKS:
                 await asyncio.sleep(RECHECK_PAUSE)
         return found
+
+    async def _repair(self, request_id: str) -> bool:
+        """When the store holds changes beyond the workflow's last one (and they agree up
+        to there), have the workflow adopt them (its ``sync`` update). True if it did."""
+        _, workflow = await self.workflow_view(request_id)
+        stored, _ = await asyncio.to_thread(self.store_view, request_id)
+        if workflow is None or stored is None:
+            return False
+        mine, theirs = workflow["timeline"], stored["timeline"]
+        if len(mine) >= len(theirs):
+            return False
+        if compare(request_id, ("workflow", "store"), {"timeline": mine},
+                   {"timeline": theirs[: len(mine)]}):  # fmt: skip
+            return False
+        handle = self.client.get_workflow_handle(_WORKFLOW_PREFIX + request_id)
+        view: dict[str, Any] = await handle.execute_update("sync", result_type=dict)
+        adopted = len(view["timeline"]) - len(mine)
+        self.repaired.append(
+            f"request {request_id}: the workflow adopted {adopted} changes the store held "
+            f"beyond its last one"
+        )
+        return adopted > 0
 
     async def _check_once(self, request_id: str) -> list[Disagreement]:
         # Read in the order the system writes: the store first is written first, so a
@@ -328,7 +357,7 @@ class Checker:
             progress(0, total)
         for result in await asyncio.gather(*(one(rid) for rid in ids)):
             found += result
-        return Report(checked=total, disagreements=found)
+        return Report(checked=total, disagreements=found, repaired=list(self.repaired))
 
 
 def _bar(stream: Any) -> Progress:
@@ -347,6 +376,7 @@ def _bar(stream: Any) -> Progress:
 
 
 def lines(report: Report) -> Iterator[str]:
+    yield from report.repaired
     for d in report.disagreements:
         yield str(d)
     requests_off = len({d.request_id for d in report.disagreements})
@@ -360,7 +390,10 @@ def lines(report: Report) -> Iterator[str]:
 
 
 async def check(
-    settings: Settings, request_id: str | None = None, since: datetime | None = None
+    settings: Settings,
+    request_id: str | None = None,
+    since: datetime | None = None,
+    repair: bool = False,
 ) -> int:
     """Run the check and print what it finds; 0 only when everything agrees."""
     from closeloop.temporal_client import connect_temporal
@@ -373,7 +406,7 @@ async def check(
     store = RequestStore(env=store_env(settings.database_url))
     engine = make_engine(settings.database_url)
     try:
-        checker = Checker(client, store, engine)
+        checker = Checker(client, store, engine, repair=repair)
         report = await checker.run(request_id, since, progress=_bar(sys.stderr))
     except RPCError as e:
         print(f"closeloop check: Temporal did not answer: {e.message}", file=sys.stderr)

@@ -67,8 +67,7 @@ async def _api(settings: Settings) -> None:
         # Reads come from the read models: serve them while Temporal is away. The client
         # connects on first use; commands answer 503 until Temporal answers.
         logging.getLogger("closeloop").warning(
-            "Temporal at %s does not answer (%s); serving reads, commands answer 503 "
-            "until it does",
+            "Temporal at %s does not answer (%s); serving reads, commands answer 503 until it does",
             settings.target,
             e,
         )
@@ -194,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     checking = sub.choices["check"]
     checking.add_argument("--request", metavar="ID", help="check this request only")
     checking.add_argument(
+        "--repair",
+        action="store_true",
+        help="have a workflow adopt the changes the store holds beyond its last one",
+    )
+    checking.add_argument(
         "--since",
         metavar="TIME",
         type=_aware_time,
@@ -221,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         from closeloop.check import check
 
-        return asyncio.run(check(settings, request_id=args.request, since=args.since))
+        return asyncio.run(
+            check(settings, request_id=args.request, since=args.since, repair=args.repair)
+        )
     if args.command == "bootstrap":
         _bootstrap(settings)
         return 0

@@ -56,7 +56,7 @@ class RequestStore(Application[UUID]):
         return True
 
     def settle(
-        self, request_id: UUID, position: int, command_id: str, change: Change
+        self, request_id: UUID, position: int, command_id: str, change: Change | None
     ) -> list[RecordedChange]:
         """Append ``change`` as the request's change number ``position`` (0 is the filing),
         unless the store already holds a change there; return what the store holds from
@@ -67,7 +67,8 @@ class RequestStore(Application[UUID]):
         after its append and ran again deciding something else (a later time, another
         order of updates and timers), the store's version wins and the workflow adopts
         it. A repeated command id with different content is refused (logged loudly),
-        never ignored: the store keeps its first version.
+        never ignored: the store keeps its first version. With ``change`` None nothing is
+        appended: the answer is what the store holds from ``position`` on (maybe nothing).
         """
         for _ in range(_APPEND_ATTEMPTS):
             try:
@@ -77,9 +78,12 @@ class RequestStore(Application[UUID]):
             held = len(request.changes) if request is not None else 0
             if held > position:
                 stored = [RecordedChange(c, ch) for c, ch in request.changes[position:]]
-                self._warn_adopted(request_id, position, command_id, change, stored)
+                if change is not None:
+                    self._warn_adopted(request_id, position, command_id, change, stored)
                 return stored
-            if held < position:
+            if change is None and held == position:
+                return []
+            if held < position or change is None:
                 raise StoreBehind(
                     f"request {request_id}: the workflow is at change {position} but the "
                     f"store holds {held}"

@@ -75,4 +75,4 @@ class SettleInput:
     request_id: str
     position: int
     command_id: str
-    change: Change
+    change: Change | None  # None: append nothing, only read what the store holds there

@@ -174,6 +174,19 @@ class RequestWorkflow:
         if _update_command_id() not in self._applied:
             self._decide(lambda s, at: self._review(cmd, s, at), state)
 
+    @workflow.update
+    async def sync(self) -> dict[str, Any]:
+        """Adopt what the store holds beyond the workflow's last change (an operator's
+        repair, sent by ``closeloop check --repair``): after a lost workflow task whose
+        update was never delivered again, the store can hold a change that the workflow
+        would otherwise only adopt at its next one."""
+        async with self._lock:
+            state = self._checked_state()
+            if workflow.patched(SETTLE):
+                for recorded in await self._settle(None, "sync", len(state.timeline)):
+                    self._apply(state, recorded)
+            return state.view()
+
     # ---- decisions -----------------------------------------------------------------
 
     def _progress(self, cmd: HandlerCommand) -> Decide:
@@ -267,20 +280,7 @@ class RequestWorkflow:
         """Append ``change`` at ``position``; the store's changes from there on."""
         request_id = self._input.intake.request_id
         if workflow.patched(SETTLE):
-            # A local activity: run by this worker inside the workflow task, so a change
-            # costs one workflow task instead of a task, an activity and another task.
-            try:
-                recorded: list[RecordedChange] = await workflow.execute_local_activity(
-                    SETTLE_CHANGE,
-                    SettleInput(request_id, position, command_id, change),
-                    result_type=list[RecordedChange],
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=_SETTLE_RETRY,
-                )
-            except ActivityError as e:
-                cause = e.cause.message if isinstance(e.cause, ApplicationError) else str(e)
-                raise StoreDisagrees(f"request {request_id}: {cause}") from e
-            return recorded
+            return await self._settle(change, command_id, position)
         # Histories recorded before SETTLE replay as they ran: the command id is the
         # change's position, and the workflow applies its own decision.
         legacy = RecordInput(request_id, f"{request_id}/{position}", change)
@@ -299,6 +299,25 @@ class RequestWorkflow:
                 retry_policy=_RECORD_RETRY,
             )
         return [RecordedChange(command_id, change)]
+
+    async def _settle(
+        self, change: Change | None, command_id: str, position: int
+    ) -> list[RecordedChange]:
+        # A local activity: run by this worker inside the workflow task, so a change
+        # costs one workflow task instead of a task, an activity and another task.
+        request_id = self._input.intake.request_id
+        try:
+            recorded: list[RecordedChange] = await workflow.execute_local_activity(
+                SETTLE_CHANGE,
+                SettleInput(request_id, position, command_id, change),
+                result_type=list[RecordedChange],
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_SETTLE_RETRY,
+            )
+        except ActivityError as e:
+            cause = e.cause.message if isinstance(e.cause, ApplicationError) else str(e)
+            raise StoreDisagrees(f"request {request_id}: {cause}") from e
+        return recorded
 
 
 def _update_command_id() -> str:

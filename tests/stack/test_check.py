@@ -10,7 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from closeloop.check import Checker, lines
 from domain.ladder import Tier
-from domain.state import Intake, RequestState
+from domain.state import ACCEPTED, Change, Intake, RequestState
 from projections.tables import requests, timeline
 from tests.stack.conftest import StackFactory
 
@@ -62,3 +62,35 @@ async def test_check_agrees_then_names_each_disagreement(
     # one request alone
     alone = await checker.run(request_id=first["id"], catch_up=0)
     assert alone.checked == 1 and not alone.ok
+
+
+async def test_repair_has_the_workflow_adopt_what_the_store_holds_beyond_it(
+    make_stack: StackFactory, temporal_env: WorkflowEnvironment
+) -> None:
+    """As after a lost workflow task whose update was never delivered again."""
+    s = await make_stack()
+    request = await s.file()
+    rid = request["id"]
+    accept = Change(ACCEPTED, datetime.now(UTC), "worker1", {})
+    s.store.settle(uuid.UUID(rid), 1, "update:never-delivered", accept)
+    await s.projected(rid, lambda r: r["status"] == "in_progress")
+
+    import closeloop.check as check_module
+
+    check_module.RECHECK_PAUSE = 0.05
+    report = await Checker(temporal_env.client, s.store, s.engine).run(request_id=rid)
+    said = [str(d) for d in report.disagreements]
+    assert any("change 1 (Accepted" in d and "in the store but not in the workflow" in d
+               for d in said), said  # fmt: skip
+
+    repaired = await Checker(temporal_env.client, s.store, s.engine, repair=True).run(
+        request_id=rid
+    )
+    assert repaired.ok, [str(d) for d in repaired.disagreements]
+    assert repaired.repaired == [
+        f"request {rid}: the workflow adopted 1 changes the store held beyond its last one"
+    ]
+    # the workflow goes on from the adopted accept
+    answer = await s.act("worker1", rid, "progress", {"note": "已上门"})
+    assert answer.status_code == 200, answer.text
+    assert [e["type"] for e in answer.json()["timeline"]] == ["Filed", "Accepted", "ProgressNoted"]
