@@ -36,6 +36,12 @@ def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
     )
 
 
+def text_width(text: str, size: float = 14) -> float:
+    """A generous estimate of ``text``'s width in user units at ``size`` px (the browser's
+    measure is not known here): a CJK character is about 1 em, others about 0.62 em."""
+    return sum(size if ord(c) > 0x2E7F else size * 0.62 for c in text)
+
+
 def _pct(value: float) -> str:
     return f"{value * 100:.0f}%"
 
@@ -44,6 +50,14 @@ def lines(series: Sequence[Series], x_labels: Sequence[str], label: str) -> Mark
     """Rates (0..1) over periods: one line per series, a dot on each defined value."""
     width, height = 520, 240
     left, right, top, bottom = 48, 16, 12, 62
+    if x_labels:  # the last date label is centred on the plot's right edge: room for its half
+        right = max(right, int(text_width(x_labels[-1], 13) / 2) + 4)
+    # the legend: one line when its entries fit, else one entry per line
+    legend_w = [24 + text_width(s.label) + 12 for s in series]
+    one_line = sum(legend_w) <= width - left
+    if not one_line:
+        height += 20 * (len(series) - 1)
+        bottom += 20 * (len(series) - 1)
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(1, len(x_labels))
     body: list[str] = []
@@ -86,15 +100,17 @@ def lines(series: Sequence[Series], x_labels: Sequence[str], label: str) -> Mark
                 body.append(f'<polyline class="line {s.css}" points="{points}"/>')
             for px, py in run:
                 body.append(f'<circle class="dot {s.css}" cx="{px:.1f}" cy="{py:.1f}" r="3.5"/>')
-    legend_y = height - 14
-    slot = plot_w / max(1, len(series))
+    legend_y = top + plot_h + 48
+    lx = float(left)
     for i, s in enumerate(series):
-        lx = left + i * slot
+        if not one_line:
+            lx, legend_y = float(left), top + plot_h + 48 + 20 * i
         body.append(
             f'<rect class="swatch {s.css}" x="{lx:.1f}" y="{legend_y - 9}" width="12" '
             f'height="12" rx="2"/><text class="legend" x="{lx + 17:.1f}" y="{legend_y + 1}">'
             f"{escape(s.label)}</text>"
         )
+        lx += legend_w[i]
     return _svg(width, height, body, label)
 
 
@@ -122,6 +138,13 @@ def columns(bars: Sequence[Bar], label: str) -> Markup:
     return _svg(width, height, body, label)
 
 
+def _fit_labels(names: Sequence[str], label_w: int, width: int) -> tuple[int, int]:
+    """The row labels' column widened (and the chart with it) until the longest name fits."""
+    need = int(max([text_width(n) for n in names] + [0.0])) + 14
+    grow = max(0, need - label_w)
+    return label_w + grow, width + grow
+
+
 def bar_rows(
     rows: Sequence[tuple[str, Sequence[Bar]]],
     label: str,
@@ -133,6 +156,7 @@ def bar_rows(
 
     Values are fractions of ``scale`` (default: the largest value, at least 1).
     """
+    label_w, width = _fit_labels([name for name, _ in rows], label_w, width)
     per_bar, gap = 19, 14
     bars_per_row = max([len(bars) for _, bars in rows] + [1])
     row_h = bars_per_row * per_bar + gap
@@ -161,6 +185,7 @@ def stacked(
     rows: Sequence[tuple[str, Sequence[Bar]]], label: str, width: int = 600, label_w: int = 170
 ) -> Markup:
     """One 100% bar per row split into its parts (e.g. yes / partly / no), counts inside."""
+    label_w, width = _fit_labels([name for name, _ in rows], label_w, width)
     row_h = 30
     plot_w = width - label_w - 10
     height = max(30, len(rows) * row_h + 4)

@@ -363,10 +363,22 @@
     });
   }
 
+  // New requests arriving live in a list (data-announce) are announced politely.
+  function announceArrivals(el, fresh) {
+    if (el.dataset.announce === undefined) return;
+    var before = {};
+    el.querySelectorAll("[data-id]").forEach(function (item) { before[item.dataset.id] = true; });
+    var n = 0;
+    fresh.querySelectorAll("[data-id]").forEach(function (item) { if (!before[item.dataset.id]) n++; });
+    var box = document.getElementById("announcer");
+    if (n && box) box.textContent = t("live.arrived", { n: n });
+  }
+
   function swap(el, html) {
     var tpl = document.createElement("template");
     tpl.innerHTML = html;
     var fresh = tpl.content;
+    announceArrivals(el, fresh);
     carryOver(el, fresh);
     var active = document.activeElement, focusKey = null, focusName = null, start = null, end = null;
     if (active && el.contains(active) && active.name) {
@@ -539,6 +551,11 @@
       location.assign(row.dataset.href);
     }
   });
+
+  // On a phone the board's charts start folded away behind their toggle (the list first).
+  if (window.matchMedia && window.matchMedia("(max-width: 719px)").matches) {
+    document.querySelectorAll("details[data-charts]").forEach(function (d) { d.open = false; });
+  }
 
   prepare(document);
   tick();

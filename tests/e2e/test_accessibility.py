@@ -1,0 +1,361 @@
+"""Every page checked by axe-core (WCAG 2 A/AA and axe's best practices) in both languages,
+at phone (390 px) and desktop (1366x768) widths, in each state worth seeing: empty, with
+requests, with a refusal shown, after a live update arrived. Any violation of serious or
+critical impact fails, naming the rule and the element.
+
+axe-core is pinned in the repository's ``package.json`` / ``package-lock.json``; ``make test``
+installs it (``npm ci``) when ``node_modules`` lacks it. It is injected into each page from
+that file; nothing is fetched while the tests run.
+
+The pages checked are the web routes' pages: a GET route added to :mod:`web.routes` that is
+neither in :data:`PAGES` nor in :data:`PARTS` fails :func:`test_every_web_route_is_checked`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
+
+from tests.e2e.conftest import BROWSER_MS, GRID1, ROOT, SCREENSHOTS, Dev, log_in
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = ViewportSize(width=390, height=844)
+DESKTOP = ViewportSize(width=1366, height=768)
+WIDTHS = (("desktop", DESKTOP), ("phone", PHONE))
+LANGS = ("zh-CN", "en")
+#: What fails the test.
+SEVERE = ("serious", "critical")
+
+#: The pages, each with who opens it.
+PAGES = {
+    "/": "resident",
+    "/login": "resident",
+    "/track/{request_id}": "resident",
+    "/board": "supervisor1",
+    "/tasks": "worker1",
+    "/followups": "caller1",
+    "/requests/{request_id}": "worker1",
+}
+#: Web routes that are not pages of their own: the parts a page reloads (checked inside
+#: that page) and the CSV files.
+PARTS = {
+    "/track/{request_id}/body": "/track/{request_id}",
+    "/board/list": "/board",
+    "/board/figures": "/board",
+    "/board/requests.csv": "a CSV file",
+    "/board/stats.csv": "a CSV file",
+    "/tasks/list": "/tasks",
+    "/followups/list": "/followups",
+    "/requests/{request_id}/body": "/requests/{request_id}",
+}
+
+AXE_RUN = """async (severe) => {
+  const result = await axe.run(document, { resultTypes: ["violations"] });
+  return result.violations
+    .filter((v) => severe.includes(v.impact))
+    .map((v) => ({
+      rule: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => ({
+        target: n.target.join(" "),
+        html: n.html.slice(0, 160),
+        why: (n.failureSummary || "").split("\\n").slice(1, 2).join("").trim(),
+      })),
+    }));
+}"""
+
+
+#: The chart labels that stick out of their chart's drawing.
+CUT_LABELS = """() => [...document.querySelectorAll("svg.chart")].flatMap((svg) => {
+  const v = svg.viewBox.baseVal;
+  return [...svg.querySelectorAll("text")].filter((t) => {
+    const b = t.getBBox();
+    return b.width && (b.x < v.x - 1 || b.x + b.width > v.x + v.width + 1 || b.y < v.y - 1
+      || b.y + b.height > v.y + v.height + 1);
+  }).map((t) => `${svg.closest("figure")?.dataset.chart}: ${t.textContent}`);
+})"""
+
+
+@dataclass
+class Findings:
+    """The serious and critical violations found, by page, state, language and width."""
+
+    lines: list[str] = field(default_factory=list)
+    by_rule: dict[str, int] = field(default_factory=dict)
+    checked: set[tuple[str, str]] = field(default_factory=set)  # (page, state)
+
+    def check(self, page: Page, route: str, state: str, lang: str) -> None:
+        """Runs axe on ``page`` as it is, at both widths."""
+        self.checked.add((route, state))
+        size = page.viewport_size or DESKTOP
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.add_script_tag(path=str(AXE))
+        for width, viewport in WIDTHS:
+            page.set_viewport_size(viewport)
+            _settled(page)
+            for v in page.evaluate(AXE_RUN, list(SEVERE)):
+                self.by_rule[v["rule"]] = self.by_rule.get(v["rule"], 0) + len(v["nodes"])
+                for node in v["nodes"][:5]:
+                    self.lines.append(
+                        f"{route} [{state}, {lang}, {width}] {v['rule']} ({v['impact']}): "
+                        f"{v['help']}\n    at {node['target']}: {node['html']}\n    {node['why']}"
+                    )
+        page.set_viewport_size(size)
+
+    def assert_none(self) -> None:
+        summary = ", ".join(f"{rule}: {n}" for rule, n in sorted(self.by_rule.items()))
+        assert not self.lines, (
+            f"axe found {sum(self.by_rule.values())} serious/critical violations ({summary}):\n"
+            + "\n".join(self.lines[:60])
+        )
+
+
+def _settled(page: Page) -> None:
+    page.evaluate(
+        "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+    )
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
+    """A ``closeloop dev`` of this file's own, so that its pages start empty."""
+    if not AXE.is_file():
+        pytest.fail(f"axe-core is not installed ({AXE.relative_to(ROOT)}): run `make axe`")
+    dev = Dev(tmp_path_factory.mktemp("a11y") / "data").start()
+    try:
+        yield dev
+    finally:
+        dev.stop()
+
+
+class Contexts:
+    """One desktop-sized browser context per person for the whole file (each signs in once)."""
+
+    def __init__(self, browser: Browser, dev: Dev) -> None:
+        self.browser, self.dev = browser, dev
+        self.contexts: dict[str, BrowserContext] = {}
+        self.errors: list[str] = []
+
+    def of(self, who: str) -> BrowserContext:
+        if who not in self.contexts:
+            context = self.browser.new_context(
+                base_url=self.dev.url, viewport=DESKTOP, timezone_id="Asia/Shanghai"
+            )
+            context.set_default_timeout(BROWSER_MS)
+            context.on("weberror", lambda error: self.errors.append(str(error.error)))
+            if who != "resident":
+                page = context.new_page()
+                log_in(page, who)
+                page.close()
+            self.contexts[who] = context
+        return self.contexts[who]
+
+    def close(self) -> None:
+        for context in self.contexts.values():
+            context.close()
+
+
+@pytest.fixture(scope="module")
+def contexts(browser: Browser, fresh: Dev) -> Iterator[Contexts]:
+    every = Contexts(browser, fresh)
+    yield every
+    every.close()
+
+
+class Visitors:
+    """The pages open in one language (the ``lang`` query sets the language cookie)."""
+
+    def __init__(self, contexts: Contexts, lang: str) -> None:
+        self.contexts, self.lang = contexts, lang
+        self.pages: list[Page] = []
+
+    def open(self, route: str, request_id: str = "") -> Page:
+        page = self.contexts.of(PAGES[route]).new_page()
+        self.pages.append(page)
+        page.goto(route.replace("{request_id}", request_id) + f"?lang={self.lang}")
+        expect(page.locator("html")).to_have_attribute("lang", self.lang)
+        return page
+
+    def close(self) -> None:
+        for page in self.pages:
+            page.close()
+
+
+@pytest.fixture(params=LANGS)
+def visitors(request: pytest.FixtureRequest, contexts: Contexts) -> Iterator[Visitors]:
+    crowd = Visitors(contexts, request.param)
+    contexts.errors.clear()
+    yield crowd
+    crowd.close()
+    assert not contexts.errors, f"script errors in the pages: {contexts.errors}"
+
+
+def _web_routes() -> set[str]:
+    from web.routes import router
+
+    return {r.path for r in router.routes if isinstance(r, APIRoute) and "GET" in (r.methods or ())}
+
+
+def test_every_web_route_is_checked() -> None:
+    routes = _web_routes()
+    unknown = routes - set(PAGES) - set(PARTS)
+    assert not unknown, (
+        f"add these web routes to PAGES (or PARTS) in {Path(__file__).name}: {sorted(unknown)}"
+    )
+    assert set(PAGES) | set(PARTS) <= routes, "PAGES or PARTS names a route that is gone"
+
+
+def test_empty_pages(visitors: Visitors) -> None:
+    """Before anyone filed anything (unknown requests: the 404 pages). The resident's and the
+    log-in pages show no requests: they are checked with a refusal shown (all they show, and
+    more), in the next test."""
+    found = Findings()
+    nobody = str(uuid.uuid4())
+    for route in set(PAGES) - {"/", "/login"}:
+        page = visitors.open(route, nobody)
+        if route in ("/board", "/tasks", "/followups"):
+            expect(page.locator("p.empty").first).to_be_visible()
+        found.check(page, route, "empty", visitors.lang)
+    assert {r for r, _ in found.checked} == set(PAGES) - {"/", "/login"}
+    found.assert_none()
+
+
+def _scene(dev: Dev, lang: str) -> dict[str, str]:
+    """Requests in each state worth seeing: assigned, in progress, resolved."""
+    mark = f"({lang})"
+    assigned = dev.file(description=f"楼道灯坏了 {mark}")["id"]
+    working = dev.file(description=f"下水道堵了，污水漫到院子里 {mark}")["id"]
+    dev.act("worker1", working, "accept")
+    dev.act("worker1", working, "progress", {"note": "已联系物业，明天上午疏通"})
+    resolved = dev.file(description=f"小区门口路灯不亮 {mark}")["id"]
+    dev.act("worker1", resolved, "accept")
+    dev.act("worker1", resolved, "resolve", {"resolution": "已更换灯泡"})
+    return {"assigned": assigned, "working": working, "resolved": resolved}
+
+
+def _board_list_first(page: Page, lang: str) -> None:
+    """The board's list is in view without scrolling at both widths; on a phone the charts
+    start folded behind their toggle, which opens them."""
+    for width, viewport in WIDTHS:
+        page.set_viewport_size(viewport)
+        page.reload()
+        first = page.locator("#board-list tr.row").first
+        expect(first).to_be_visible()
+        expect(first).to_be_in_viewport()
+        charts = page.locator("details[data-charts]")
+        if width == "phone":
+            expect(charts).not_to_have_attribute("open", "")
+            page.screenshot(path=str(SCREENSHOTS / f"a11y-board-{lang}-{width}.png"))
+            charts.locator("summary").press("Enter")  # the keyboard opens them
+            expect(charts).to_have_attribute("open", "")
+        else:
+            expect(charts).to_have_attribute("open", "")
+            page.screenshot(path=str(SCREENSHOTS / f"a11y-board-{lang}-{width}.png"))
+        cut = page.evaluate(CUT_LABELS)  # the labels fit their charts
+        assert not cut, f"chart labels cut off ({lang}, {width}): {cut}"
+    page.set_viewport_size(DESKTOP)
+
+
+def _card(page: Page, request_id: str) -> Any:
+    return page.locator(f'li.card[data-id="{request_id}"]')
+
+
+def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh: Dev) -> None:
+    found = Findings()
+    lang = visitors.lang
+    ids = _scene(fresh, lang)
+    shown = {"/track/{request_id}": ids["working"], "/requests/{request_id}": ids["assigned"]}
+
+    # ---- with requests ------------------------------------------------------------------
+    pages: dict[str, Page] = {}
+    for route in PAGES:
+        pages[route] = page = visitors.open(route, shown.get(route, ""))
+        if route in ("/board", "/tasks", "/followups"):
+            expect(page.locator("p.empty")).to_have_count(0)
+        if route not in ("/", "/login"):  # these show no requests: as when empty
+            found.check(page, route, "with requests", lang)
+    _board_list_first(pages["/board"], lang)
+
+    # ---- a refusal shown (the resident's and the log-in forms) ------------------------------
+    def refused(route: str, scope: Any) -> None:
+        expect(scope.locator("[data-error-for]:not([hidden])").first).to_be_visible()
+        found.check(pages[route], route, "refusal", lang)
+
+    page = pages["/"]
+    page.locator("#report button[type=submit]").click()
+    refused("/", page.locator("#report"))
+
+    # the next success clears the refusal; the confirmation is checked too
+    report = page.locator("#report")
+    report.locator("select[name=grid_id]").select_option(label=GRID1)
+    report.locator("select[name=category]").select_option("water_leak")
+    report.locator("textarea[name=description]").fill(f"井盖松动 ({lang})")
+    report.locator("input[name='resident.name']").fill("王阿姨")
+    report.locator("input[name='resident.phone']").fill("13700000003")
+    report.locator("button[type=submit]").click()
+    expect(page.locator("[data-track-link]")).to_be_visible()
+    expect(report.locator("[data-error-for]:not([hidden])")).to_have_count(0)
+    found.check(page, "/", "filed", lang)
+
+    page = pages["/login"]
+    page.fill("input[name=username]", "worker1")
+    page.fill("input[name=password]", "not-the-password")
+    page.click("#login button[type=submit]")
+    refused("/login", page.locator("#login"))
+
+    # ---- the staff's pages: a refusal shown, then a live update arrives (the refusal stays) --
+    card = _card(pages["/tasks"], ids["assigned"])
+    card.locator("summary[data-action=resolve]").click()
+    card.locator("textarea[name=resolution]").fill("已修好")
+    card.locator("form[data-key^=resolve] button[type=submit]").click()  # not accepted: 409
+    card = _card(pages["/followups"], ids["resolved"])
+    card.locator("input[name=reached][value=true]").check()
+    card.locator("button[type=submit]").click()  # reached without the answers: 422
+    page = pages["/requests/{request_id}"]
+    page.locator("summary[data-action=escalate]").click()
+    page.locator("form[data-key^=escalate] button[type=submit]").click()  # no reason: 422
+    for route in ("/tasks", "/followups", "/requests/{request_id}"):
+        shown_error = pages[route].locator("[data-error-for]:not([hidden])").first
+        expect(shown_error).to_be_visible()
+
+    arrived = fresh.file(description=f"电梯困人，请尽快处理 ({lang})")["id"]
+    done = fresh.file(description=f"垃圾桶满了 ({lang})")["id"]
+    fresh.act("worker1", done, "accept")
+    fresh.act("worker1", done, "resolve", {"resolution": "已清运"})
+    fresh.act("worker1", ids["working"], "progress", {"note": "疏通队已到现场"})
+    fresh.act("worker1", ids["assigned"], "accept")
+    live = {
+        "/board": pages["/board"].locator(f'tr.row[data-id="{arrived}"]'),
+        "/tasks": _card(pages["/tasks"], arrived),
+        "/followups": _card(pages["/followups"], done),
+        "/track/{request_id}": pages["/track/{request_id}"].locator(
+            ".timeline", has_text="疏通队已到现场"
+        ),
+        "/requests/{request_id}": pages["/requests/{request_id}"].locator(
+            '.request [data-status="in_progress"]'
+        ),
+    }
+    for route, arrival in live.items():
+        expect(arrival).to_be_visible()
+        if route in ("/board", "/tasks", "/followups"):  # announced politely
+            expect(pages[route].locator("#announcer[aria-live=polite]")).not_to_be_empty()
+        if route in ("/tasks", "/followups", "/requests/{request_id}"):
+            expect(pages[route].locator("[data-error-for]:not([hidden])").first).to_be_visible()
+        found.check(pages[route], route, "refusal, then a live update", lang)
+
+    expected = {
+        "with requests": set(PAGES) - {"/", "/login"},
+        "refusal": {"/", "/login"},
+        "refusal, then a live update": set(live),
+    }
+    for state, routes in expected.items():
+        assert {r for r, s in found.checked if s == state} == routes, state
+    found.assert_none()
