@@ -28,6 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from bench.load import drive
@@ -196,8 +199,8 @@ async def _make_open_set(
             _checkpoint(previous[1] / name)
             shutil.copy(previous[1] / name, work / name)
     server = TemporalServer(work / "temporal.db", work / "temporal.log", pragmas=FAST_PRAGMAS)
-    server.start_and_wait()
     with running(processes, server):
+        await server.start_and_wait()
         worker = _worker(work, server.address)
         with running(processes, worker):
             client = await connect_temporal(server.address, "default")
@@ -225,6 +228,24 @@ async def _make_open_set(
     return meta
 
 
+async def _until_polling(client: Client, worker: Process, timeout: float = 180.0) -> None:
+    """Until ``worker`` polls its task queue: it has connected and started."""
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=TASK_QUEUE),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    end = time.monotonic() + timeout
+    while not (await client.workflow_service.describe_task_queue(request)).pollers:
+        worker.check()
+        if time.monotonic() > end:
+            raise TimeoutError(
+                f"{worker.name} did not poll in {timeout:.0f} s:\n{worker.log_tail()}"
+            )
+        await asyncio.sleep(0.2)
+    worker.check()
+
+
 def _worker(folder: Path, address: str) -> Process:
     env = closeloop_env(
         data_dir=folder,
@@ -248,14 +269,13 @@ async def measure_open(
         _checkpoint(_folder(root, size) / name)
         shutil.copy(_folder(root, size) / name, scratch / name)
     server = TemporalServer(scratch / "temporal.db", scratch / "temporal.log")
-    server.start_and_wait()
     try:
         with running(processes, server):
+            await server.start_and_wait()
             worker = _worker(scratch, server.address)
             with running(processes, worker):
                 client = await connect_temporal(server.address, "default")
-                await asyncio.sleep(3)  # the worker connects and starts polling
-                worker.check()
+                await _until_polling(client, worker)
                 server_idle, worker_idle = server.memory(), worker.memory()
                 sample = random.Random(7).sample(range(size), min(TOUCH, size))
 

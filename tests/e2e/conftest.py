@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,8 +26,11 @@ from playwright.sync_api import (
     Page,
     Playwright,
     ViewportSize,
+    expect,
     sync_playwright,
 )
+
+from closeloop.temporal_server import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("CLOSELOOP_SCREENSHOTS", ROOT / "test-artifacts" / "screenshots"))
@@ -51,29 +53,44 @@ GRID1 = "医院西路社区第一网格"
 GRID2 = "医院西路社区第二网格"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+#: Generous deadlines: the CI machine is shared and sometimes busy.
+START_SECONDS = 180.0
+STOP_SECONDS = 90.0
+#: For the JSON API calls (a ``consistent`` command waits for the read models).
+HTTP_SECONDS = 60.0
+#: For Playwright's actions and its auto-waiting ``expect``.
+BROWSER_MS = 60_000
+expect.set_options(timeout=BROWSER_MS)
 
 
 class Dev:
     """``closeloop dev`` as a user runs it, in its own process, with the demo town."""
 
     def __init__(self, data_dir: Path, day_seconds: float | None = None) -> None:
-        self.api_port = _free_port()
+        self.data_dir = data_dir
+        self.day_seconds = day_seconds
+        self.env: dict[str, str] = {}
+        self.api_port = 0
+        self.log = data_dir.parent / "dev.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+        self.api = ""
+        self._tokens: dict[str, dict[str, str]] = {}
+
+    def _configure(self) -> None:
+        """Fresh free ports for the API, Temporal and its UI."""
+        self.api_port, temporal_port, ui_port = free_ports(3)
         self.env = {
             **os.environ,
-            "CLOSELOOP_DATA_DIR": str(data_dir),
+            "CLOSELOOP_DATA_DIR": str(self.data_dir),
             "CLOSELOOP_API_PORT": str(self.api_port),
-            "CLOSELOOP_TEMPORAL_PORT": str(_free_port()),
-            "CLOSELOOP_TEMPORAL_UI_PORT": str(_free_port()),
+            "CLOSELOOP_TEMPORAL_PORT": str(temporal_port),
+            "CLOSELOOP_TEMPORAL_UI_PORT": str(ui_port),
             "CLOSELOOP_ADMIN_PASSWORD": "e2e-admin-password",
             "CLOSELOOP_POLL_SECONDS": "0.1",
         }
-        if day_seconds is not None:
-            self.env["CLOSELOOP_DAY_SECONDS"] = str(day_seconds)
+        if self.day_seconds is not None:
+            self.env["CLOSELOOP_DAY_SECONDS"] = str(self.day_seconds)
         else:
             self.env.pop("CLOSELOOP_DAY_SECONDS", None)
         for name in (
@@ -82,40 +99,56 @@ class Dev:
             "CLOSELOOP_JWT_SECRET",
         ):
             self.env.pop(name, None)
-        self.data_dir = data_dir
-        self.log = data_dir.parent / f"dev-{self.api_port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.log = self.data_dir.parent / f"dev-{self.api_port}.log"
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.api = f"{self.url}/api/v1"
-        self._tokens: dict[str, dict[str, str]] = {}
 
-    def start(self) -> Dev:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "closeloop.cli", "dev"],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-            )  # fmt: skip
-        end = time.monotonic() + 90
+    def start(self, attempts: int = 3) -> Dev:
+        """Start on free ports and wait until it answers; a start that fails (a chosen port
+        was taken before it was bound) is tried again on other ports."""
+        for attempt in range(1, attempts + 1):
+            self._configure()
+            self.log.parent.mkdir(parents=True, exist_ok=True)
+            with self.log.open("wb") as out:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "closeloop.cli", "dev"],
+                    env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                )  # fmt: skip
+            failure = self._until_healthy()
+            if failure is None:
+                return self
+            log = self.log.read_text(errors="replace")
+            self.stop()
+            if attempt == attempts:
+                raise AssertionError(f"closeloop dev did not come up ({failure}):\n{log}")
+        raise AssertionError("not started")  # attempts < 1
+
+    def _until_healthy(self) -> str | None:
+        """None once /health answers 200; otherwise why the start failed."""
+        assert self.process is not None
+        end = time.monotonic() + START_SECONDS
         while time.monotonic() < end:
-            assert self.process.poll() is None, self.log.read_text()
+            if self.process.poll() is not None:
+                return f"exited with {self.process.returncode}"
+            if "could not start" in self.log.read_text(errors="replace"):
+                return "the API could not start (its port was taken?)"
             try:
-                if httpx.get(f"{self.api}/health", timeout=2).status_code == 200:
-                    return self
+                if httpx.get(f"{self.api}/health", timeout=10).status_code == 200:
+                    return None
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise AssertionError("closeloop dev did not come up:\n" + self.log.read_text())
+        return f"no healthy answer in {START_SECONDS:.0f} s"
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(40)
+            self.process.wait(STOP_SECONDS)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.wait(10)
+            self.process.wait()
             log = self.log.read_text()
             raise AssertionError("closeloop dev did not stop on SIGTERM:\n" + log) from None
 
@@ -126,6 +159,7 @@ class Dev:
             answer = httpx.post(
                 f"{self.api}/auth/token",
                 data={"username": username, "password": f"demo-{username}"},
+                timeout=HTTP_SECONDS,
             )
             assert answer.status_code == 200, answer.text
             self._tokens[username] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
@@ -133,7 +167,10 @@ class Dev:
 
     def grid(self, name: str) -> str:
         units = httpx.get(
-            f"{self.api}/units", params={"kind": "grid"}, headers=self.auth("supervisor1")
+            f"{self.api}/units",
+            params={"kind": "grid"},
+            headers=self.auth("supervisor1"),
+            timeout=HTTP_SECONDS,
         ).json()
         return str(next(u["id"] for u in units if u["name"] == name))
 
@@ -146,7 +183,12 @@ class Dev:
             "resident": {"name": "李先生", "phone": "13800000000"},
         }
         body.update(overrides)
-        answer = httpx.post(f"{self.api}/requests", params={"consistent": "true"}, json=body)
+        answer = httpx.post(
+            f"{self.api}/requests",
+            params={"consistent": "true"},
+            json=body,
+            timeout=HTTP_SECONDS,
+        )
         assert answer.status_code == 201, answer.text
         result: dict[str, Any] = answer.json()
         return result
@@ -159,13 +201,18 @@ class Dev:
             params={"consistent": "true"},
             json=body or {},
             headers=self.auth(username),
+            timeout=HTTP_SECONDS,
         )
         assert answer.status_code == 200, answer.text
         result: dict[str, Any] = answer.json()
         return result
 
     def request(self, request_id: str) -> dict[str, Any]:
-        answer = httpx.get(f"{self.api}/requests/{request_id}", headers=self.auth("supervisor1"))
+        answer = httpx.get(
+            f"{self.api}/requests/{request_id}",
+            headers=self.auth("supervisor1"),
+            timeout=HTTP_SECONDS,
+        )
         assert answer.status_code == 200, answer.text
         result: dict[str, Any] = answer.json()
         return result
@@ -248,7 +295,7 @@ class People:
             timezone_id="Asia/Shanghai",
             accept_downloads=True,
         )
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(BROWSER_MS)
         self.contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: self.errors.append(str(error)))
@@ -281,12 +328,19 @@ def people(browser: Browser, stack: Dev) -> Iterator[People]:
     assert not crowd.errors, f"script errors in the pages: {crowd.errors}"
 
 
+def _settled(page: Page) -> None:
+    """Until the page has laid out and painted what it shows (two animation frames)."""
+    page.evaluate(
+        "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+    )
+
+
 def screenshot(page: Page, name: str) -> None:
     """The whole page at desktop and phone widths: ``<name>-desktop.png``, ``<name>-phone.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     size = page.viewport_size or DESKTOP
     for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(viewport)
-        page.wait_for_timeout(150)  # let the layout settle
+        _settled(page)
         page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
     page.set_viewport_size(size)

@@ -1,28 +1,32 @@
 """The whole loop in the browser, on short days: what each person sees, without reloads.
 
 A worker files request B for a resident who phoned; a resident files request A on the
-resident's page; the worker sees A arrive and accepts it; B's day runs out while the
-supervisor's board is open and its row turns yellow, then moves up to the grid party
-branch; the worker resolves A; the caller reviews it with a "no" and it comes back to the
-worker; resolved again, a second review closes it, and the board's rates change.
+resident's page; the worker sees A arrive, accepts it and resolves it; B's day runs out
+while the supervisor's board is open and its row turns yellow, then moves up to the grid
+party branch; the caller reviews A with a "no" and it comes back to the worker; resolved
+again, a second review closes it, and the board's rates change.
 Screenshots of every page at phone and desktop widths are taken on the way.
+
+Nothing here depends on how fast the machine is, only on the order of events: A is
+resolved on its first day (a day is long enough for a busy machine to do the steps in
+between), and B's escalation is waited for, however late it is noticed.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import GRID1, People, StackFactory, screenshot
 
-#: Seconds in a day: 1d = 24 s, 3d = 72 s.
-DAY = 24.0
-#: A is filed at least this long after B, so that A's deadline comes well after B's
-#: escalation and the worker has time to resolve A on its first day.
-GAP = 12.0
+#: Seconds in a day: 1d = 40 s, 3d = 120 s. Between B's filing and the check that B is
+#: still on the worker's list, and between A's filing and its resolution, the test does
+#: a few page steps: a day is far longer than those take even on a busy machine.
+DAY = 40.0
+#: Generous: B's escalation comes a day after it was filed, whenever the test gets there.
+ESCALATION_MS = 4 * DAY * 1000
 
 #: Records the board row's look every 100 ms in the page itself, so that a colour shown
 #: only for a few seconds is seen whatever the test is doing at the time.
@@ -39,12 +43,18 @@ WATCH_ROW = """id => {
 }"""
 
 
-def figure(page: Page, name: str) -> str:
-    return page.inner_text(f"[data-figure={name}]").strip()
+def figure(page: Page, name: str) -> Any:
+    return page.locator(f"[data-figure={name}]")
 
 
 def card(page: Page, request_id: str) -> Any:
     return page.locator(f'li.card[data-id="{request_id}"]')
+
+
+def outcome(page: Page, request_id: str, kind: str) -> Any:
+    """The caller's "just recorded" entry for this request with this outcome (the list
+    keeps earlier entries for the same request: pick by outcome, not by position)."""
+    return page.locator(f'#outcomes li[data-id="{request_id}"][data-outcome="{kind}"]')
 
 
 def test_the_loop_in_the_browser(browser: Browser, short_days_stack: StackFactory) -> None:
@@ -84,7 +94,6 @@ def _the_loop(people: People) -> None:
     form.locator("button[type=submit]").click()
     link = worker.locator("details.file-for [data-track-link]")
     expect(link).to_be_visible()
-    filed_b = time.monotonic()
     b = (link.get_attribute("href") or "").rsplit("/", 1)[-1]
     assert dev.request(b)["channel"] == "hotline"
     expect(card(worker, b)).to_be_visible()  # the worker's list shows it at once
@@ -102,8 +111,6 @@ def _the_loop(people: People) -> None:
     resident.goto("/")
     expect(resident.locator("h1")).to_have_text("我要反映")
     screenshot(resident, "resident")
-    while time.monotonic() < filed_b + GAP:
-        time.sleep(0.2)
     report = resident.locator("#report")
     report.locator("select[name=grid_id]").select_option(label=GRID1)
     report.locator("select[name=category]").select_option("water_leak")
@@ -131,18 +138,36 @@ def _the_loop(people: People) -> None:
 
     # the board's figures: two received, none closed yet
     expect(board.locator("[data-figure=received]")).to_have_text("2")
-    assert figure(board, "completion_rate") == "0.0%"
-    assert figure(board, "satisfaction_rate") == "—"
+    expect(figure(board, "completion_rate")).to_have_text("0.0%")
+    expect(figure(board, "satisfaction_rate")).to_have_text("—")
 
     # the resident's tracking page
     resident.goto(track_link.get_attribute("href") or "")
     expect(resident.locator("[data-status]")).to_have_text("办理中")
     expect(resident.locator(".timeline")).to_contain_text("签收")
 
+    # ---- the worker notes progress on A and resolves it ---------------------------------
+    a_card = card(worker, a)
+    a_card.locator("summary[data-action=progress]").click()
+    a_card.locator("textarea[name=note]").fill("约了物业和楼上住户")
+    a_card.locator("form[data-key^=progress] button[type=submit]").click()
+    expect(worker.locator("#toast")).to_have_text("进展已记录")
+    a_card.locator("summary[data-action=resolve]").click()
+    a_card.locator("textarea[name=resolution]").fill("水管已更换")
+    a_card.locator("form[data-key^=resolve] button[type=submit]").click()
+    expect(card(worker, a)).to_have_count(0)  # off to the follow-up call
+    expect(worker.locator("#toast")).to_have_text("已办结，转入回访")
+
     # ---- B's day runs out while the board is open ---------------------------------------
-    expect(row_b).to_have_class(re.compile(r"\burg-warn\b"), timeout=DAY * 1000)  # yellow
-    screenshot(board, "board-warn")
-    expect(row_b.locator("td.tier")).to_have_text("3天", timeout=DAY * 1000)
+    # The row turns yellow for the last quarter of the day (the page's own record of the
+    # row's looks says so even if the test gets here late); a picture while it is yellow.
+    board.wait_for_function(
+        "() => (window.__seen || []).some(look => look.startsWith('urg-warn'))",
+        timeout=ESCALATION_MS,
+    )
+    if "urg-warn" in (row_b.get_attribute("class") or ""):
+        screenshot(board, "board-warn")
+    expect(row_b.locator("td.tier")).to_have_text("3天", timeout=ESCALATION_MS)
     expect(row_b.locator("td.level")).to_have_text("网格党支部")
     expect(row_b.locator("td.assignees")).to_have_text("网格党支部书记老王")
     expect(row_b).to_have_class(re.compile(r"\burg-ok\b"))  # a fresh 3-day clock: green
@@ -157,18 +182,6 @@ def _the_loop(people: People) -> None:
     )
     # B left the worker's list: it is the branch's now
     expect(card(worker, b)).to_have_count(0)
-
-    # ---- the worker notes progress on A and resolves it ---------------------------------
-    a_card = card(worker, a)
-    a_card.locator("summary[data-action=progress]").click()
-    a_card.locator("textarea[name=note]").fill("约了物业和楼上住户")
-    a_card.locator("form[data-key^=progress] button[type=submit]").click()
-    expect(worker.locator("#toast")).to_have_text("进展已记录")
-    a_card.locator("summary[data-action=resolve]").click()
-    a_card.locator("textarea[name=resolution]").fill("水管已更换")
-    a_card.locator("form[data-key^=resolve] button[type=submit]").click()
-    expect(card(worker, a)).to_have_count(0)  # off to the follow-up call
-    expect(worker.locator("#toast")).to_have_text("已办结，转入回访")
 
     # ---- the caller reviews it with a "no": it goes back to the worker --------------------
     caller = people.staff("caller1")
@@ -188,9 +201,7 @@ def _the_loop(people: People) -> None:
     review.locator("textarea[name=comment]").fill("天花板还在滴水")
     screenshot(caller, "followups")
     review.locator("button[type=submit]").click()
-    outcome = caller.locator(f'#outcomes li[data-id="{a}"]').first
-    expect(outcome).to_have_text(re.compile("退回重办"))
-    expect(outcome).to_have_attribute("data-outcome", "reopened")
+    expect(outcome(caller, a, "reopened")).to_have_text(re.compile("退回重办"))
     expect(card(caller, a)).to_have_count(0)
 
     back = card(worker, a)  # back on the worker's list, without a reload
@@ -213,15 +224,17 @@ def _the_loop(people: People) -> None:
     for dimension in ("completion", "progress", "effect", "satisfaction"):
         review.locator(f"input[name={dimension}][value=yes]").check()
     review.locator("button[type=submit]").click()
-    expect(caller.locator(f'#outcomes li[data-id="{a}"]').first).to_have_text(re.compile("已闭环"))
+    expect(outcome(caller, a, "closed")).to_have_text(re.compile("已闭环"))
+    expect(caller.locator(f'#outcomes li[data-id="{a}"]')).to_have_count(2)  # both reviews
+    expect(caller.locator("#outcomes li").first).to_have_attribute("data-outcome", "closed")
 
     # ---- the board's rates change, live ------------------------------------------------
     expect(board.locator("[data-figure=completion_rate]")).to_have_text("50.0%")
-    assert figure(board, "closed") == "1"
-    assert figure(board, "on_time_rate") == "100.0%"
-    assert figure(board, "satisfaction_rate") == "50.0%"  # one of two reached reviews
-    assert figure(board, "reviews_reached") == "2"
-    assert figure(board, "escalations") == "1"
+    expect(figure(board, "closed")).to_have_text("1")
+    expect(figure(board, "on_time_rate")).to_have_text("100.0%")
+    expect(figure(board, "satisfaction_rate")).to_have_text("50.0%")  # one of two reached reviews
+    expect(figure(board, "reviews_reached")).to_have_text("2")
+    expect(figure(board, "escalations")).to_have_text("1")
     dims = board.locator("[data-table=dimensions]")
     expect(dims.locator("tr[data-dimension=completion] td")).to_have_text(["1", "0", "1"])
     expect(dims.locator("tr[data-dimension=effect] td")).to_have_text(["1", "1", "0"])

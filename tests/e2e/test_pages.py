@@ -12,7 +12,7 @@ import uuid
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import GRID1, GRID2, Dev, People, log_in, screenshot
+from tests.e2e.conftest import GRID1, GRID2, HTTP_SECONDS, Dev, People, log_in, screenshot
 
 XIANGHE2 = "祥和苑社区第二网格"
 
@@ -228,7 +228,7 @@ def test_tracking_page_shows_progress_but_no_staff_or_contact_data(
     for private in ("worker1", "网格员小孙", "周女士", "13611112222"):
         assert private not in text, private
 
-    public = httpx.get(f"{stack.api}/track/{rid}").json()
+    public = httpx.get(f"{stack.api}/track/{rid}", timeout=HTTP_SECONDS).json()
     assert "resident" not in public and "assignees" not in public
     assert all("actor" not in entry for entry in public["timeline"])
     assert "13611112222" not in str(public) and "worker1" not in str(public)
@@ -240,7 +240,7 @@ def test_tracking_page_shows_progress_but_no_staff_or_contact_data(
     expect(missing.locator("[data-error-page]")).to_have_text(
         "没有找到这条诉求，请检查链接是否完整。"
     )
-    assert httpx.get(f"{stack.api}/track/not-an-id").status_code == 404
+    assert httpx.get(f"{stack.api}/track/not-an-id", timeout=HTTP_SECONDS).status_code == 404
 
 
 def _download(page: Page, selector: str) -> list[list[str]]:

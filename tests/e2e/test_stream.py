@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import Dev
+from tests.e2e.conftest import HTTP_SECONDS, Dev
 
 
 class Events:
@@ -39,7 +39,7 @@ class Events:
 
 @contextmanager
 def stream(url: str, headers: dict[str, str] | None = None) -> Iterator[Events]:
-    with httpx.stream("GET", url, headers=headers or {}, timeout=15) as answer:
+    with httpx.stream("GET", url, headers=headers or {}, timeout=HTTP_SECONDS) as answer:
         if answer.status_code != 200:
             answer.read()
         yield Events(answer)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,14 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from closeloop.store import RequestStore, store_env
+from closeloop.temporal_server import free_ports
 
 N = 24  # requests in the burst
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+#: Generous deadlines: the CI machine is shared and sometimes busy.
+START_SECONDS = 180.0
+STOP_SECONDS = 90.0
 
 
 class Processes:
@@ -53,11 +51,24 @@ class Processes:
 
     def stop(self, name: str) -> int:
         process = self.running.pop(name)
-        process.send_signal(signal.SIGTERM)
-        return process.wait(30)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"{name} did not stop on SIGTERM:\n{self.log(name)}") from None
 
-    def stop_all(self) -> dict[str, int]:
-        return {name: self.stop(name) for name in list(self.running)}
+    def stop_all(self) -> dict[str, int | str]:
+        """Stops every process, each even when another did not stop; their exit codes."""
+        codes: dict[str, int | str] = {}
+        for name in list(self.running):
+            try:
+                codes[name] = self.stop(name)
+            except AssertionError as e:
+                codes[name] = str(e)
+        return codes
 
 
 @pytest.fixture
@@ -78,29 +89,22 @@ def cluster(
     processes = Processes(env, tmp_path)
     subprocess.run(
         [sys.executable, "-m", "closeloop.cli", "bootstrap"], env=env, check=True,
-        capture_output=True,
+        capture_output=True, timeout=START_SECONDS,
     )  # fmt: skip
-    ports = [_free_port(), _free_port()]
-    processes.start("worker-a", "worker")
-    processes.start("worker-b", "worker")
-    processes.start("projector-1", "projector")
-    processes.start("api-a", "api", CLOSELOOP_API_PORT=str(ports[0]))
-    processes.start("api-b", "api", CLOSELOOP_API_PORT=str(ports[1]))
-    bases = [f"http://127.0.0.1:{p}/api/v1" for p in ports]
     try:
-        for base in bases:
-            _wait_healthy(base, processes)
-        # the containers' health checks, run as the plain processes they would run
+        processes.start("worker-a", "worker")
+        processes.start("worker-b", "worker")
+        processes.start("projector-1", "projector")
+        ports = [_start_api(processes, name) for name in ("api-a", "api-b")]
+        bases = [f"http://127.0.0.1:{port}/api/v1" for port in ports]
+        # the containers' health checks, run as the plain processes they would run; a
+        # worker that has just started may not poll yet: asked again until it does
         for role, extra in (
             ("api", {"CLOSELOOP_API_PORT": str(ports[0])}),
             ("worker", {}),
             ("projector", {}),
         ):
-            check = subprocess.run(
-                [sys.executable, "-m", "closeloop.healthcheck", role],
-                env={**env, **extra}, capture_output=True, text=True,
-            )  # fmt: skip
-            assert check.returncode == 0, (role, check.stderr)
+            _until_healthcheck(role, {**env, **extra}, processes)
         idle = subprocess.run(
             [sys.executable, "-m", "closeloop.healthcheck", "worker"],
             env={**env, "CLOSELOOP_TASK_QUEUE": "nobody-polls-this"}, capture_output=True,
@@ -109,24 +113,75 @@ def cluster(
         assert idle.returncode == 1 and "no worker polls" in idle.stderr
         # a second projector waits for the first one's lock instead of double-counting
         processes.start("projector-2", "projector")
+        _until(
+            lambda: "another projector holds the lock" in processes.log("projector-2"),
+            "the second projector to find the lock taken",
+            processes,
+        )
         yield processes, bases, postgres_url
     finally:
         codes = processes.stop_all()
         assert all(code == 0 for code in codes.values()), codes
 
 
-def _wait_healthy(base: str, processes: Processes) -> None:
-    end = time.monotonic() + 60
-    while time.monotonic() < end:
+def _until(condition: Callable[[], bool], what: str, processes: Processes) -> None:
+    """Until ``condition`` holds, while every process runs (a generous deadline)."""
+    end = time.monotonic() + START_SECONDS
+    while not condition():
         for name, process in processes.running.items():
             assert process.poll() is None, f"{name} died:\n{processes.log(name)}"
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        assert time.monotonic() < end, f"timed out waiting for {what}"
         time.sleep(0.2)
-    raise AssertionError(f"{base} did not become healthy")
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=10).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _start_api(processes: Processes, name: str, attempts: int = 3) -> int:
+    """``closeloop api`` on a free port, answering /health; its port. A start whose port
+    was taken before it was bound is tried again on another port."""
+    for attempt in range(1, attempts + 1):
+        (port,) = free_ports(1)
+        base = f"http://127.0.0.1:{port}/api/v1"
+        processes.start(name, "api", CLOSELOOP_API_PORT=str(port))
+        api = processes.running[name]
+        end = time.monotonic() + START_SECONDS
+        while api.poll() is None and not _healthy(base):
+            for other, process in processes.running.items():
+                assert process.poll() is None or other == name, (
+                    f"{other} died:\n{processes.log(other)}"
+                )
+            assert time.monotonic() < end, f"{name} did not become healthy:\n{processes.log(name)}"
+            time.sleep(0.2)
+        if api.poll() is None:
+            return port
+        processes.running.pop(name)
+        if attempt == attempts:
+            raise AssertionError(f"{name} exited while starting:\n{processes.log(name)}")
+    raise AssertionError("not started")  # attempts < 1
+
+
+def _until_healthcheck(role: str, env: dict[str, str], processes: Processes) -> None:
+    """Until ``python -m closeloop.healthcheck <role>`` passes (a generous deadline)."""
+    last = ""
+
+    def passes() -> bool:
+        nonlocal last
+        check = subprocess.run(
+            [sys.executable, "-m", "closeloop.healthcheck", role],
+            env=env, capture_output=True, text=True, timeout=START_SECONDS,
+        )  # fmt: skip
+        last = check.stderr
+        return check.returncode == 0
+
+    try:
+        _until(passes, f"the {role} health check", processes)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; last answer: {last}") from None
 
 
 async def test_burst_lands_every_event_once_and_figures_agree(
@@ -216,7 +271,7 @@ async def test_burst_lands_every_event_once_and_figures_agree(
         store = RequestStore(env=store_env(database_url))
         try:
             last = store.recorder.max_notification_id()
-            end = time.monotonic() + 30
+            end = time.monotonic() + START_SECONDS
             while True:
                 health = (await http.get(f"{bases[0]}/health")).json()
                 if health["projection"]["projected"] >= (last or 0):

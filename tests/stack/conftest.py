@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from api import roster
 from api.app import create_app
@@ -68,9 +70,10 @@ class Stack:
         self,
         request_id: str,
         until: Callable[[dict[str, Any]], bool] = lambda r: True,
-        timeout: float = 20.0,
+        timeout: float = 90.0,
     ) -> dict[str, Any]:
-        """The request as the read model shows it, once ``until`` holds."""
+        """The request as the read model shows it, once ``until`` holds (a generous
+        ``timeout``: the projector is slow on a busy machine)."""
         end = asyncio.get_running_loop().time() + timeout
         while True:
             answer = await self.http.get(
@@ -94,53 +97,60 @@ async def make_stack(
     monkeypatch: pytest.MonkeyPatch,
     executor: ThreadPoolExecutor,
 ) -> AsyncIterator[StackFactory]:
-    """Builds a stack on a fresh data folder with the demo town; ``day_seconds`` is settable."""
-    cleanups: list[Callable[[], Awaitable[None]]] = []
+    """Builds a stack on a fresh data folder with the demo town; ``day_seconds`` is settable.
 
-    async def build(day_seconds: float = 3600.0) -> Stack:
-        monkeypatch.setenv("CLOSELOOP_DATA_DIR", str(tmp_path))
-        monkeypatch.setenv("CLOSELOOP_DAY_SECONDS", str(day_seconds))
-        monkeypatch.setenv("CLOSELOOP_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        monkeypatch.setenv("CLOSELOOP_TASK_QUEUE", f"stack-{uuid.uuid4()}")
-        monkeypatch.setenv("CLOSELOOP_POLL_SECONDS", "0.05")
-        monkeypatch.delenv("CLOSELOOP_DATABASE_URL", raising=False)
-        settings = Settings.from_env()
-        engine = prepare(settings)
-        from closeloop.bootstrap import ensure_admin
+    Everything a stack starts is stopped after the test, last started first, each part
+    even when stopping another failed (and also when building the stack failed halfway):
+    the worker is shut down and awaited before the test's event loop and the session's
+    server go away.
+    """
+    async with AsyncExitStack() as started:
 
-        ensure_admin(engine, settings)
-        passwords = seed_demo(engine) or {}
-        passwords["admin"] = ADMIN_PASSWORD
-        store = RequestStore(env=store_env(settings.database_url))
-        worker = build_worker(temporal_env.client, settings.task_queue, store, executor)
-        worker_task = asyncio.create_task(worker.run())
-        projector = Projector(settings.database_url, poll_seconds=settings.poll_seconds)
-        projector.start()
-        app = create_app(settings, engine, temporal=temporal_env.client)
-        http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://closeloop.test"
-        )
+        async def build(day_seconds: float = 3600.0) -> Stack:
+            monkeypatch.setenv("CLOSELOOP_DATA_DIR", str(tmp_path))
+            monkeypatch.setenv("CLOSELOOP_DAY_SECONDS", str(day_seconds))
+            monkeypatch.setenv("CLOSELOOP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            monkeypatch.setenv("CLOSELOOP_TASK_QUEUE", f"stack-{uuid.uuid4()}")
+            monkeypatch.setenv("CLOSELOOP_POLL_SECONDS", "0.05")
+            monkeypatch.delenv("CLOSELOOP_DATABASE_URL", raising=False)
+            settings = Settings.from_env()
+            engine = prepare(settings)
+            started.callback(engine.dispose)
+            from closeloop.bootstrap import ensure_admin
 
-        async def cleanup() -> None:
-            await http.aclose()
-            await worker.shutdown()
-            await worker_task
-            await asyncio.to_thread(projector.close)
-            store.close()
-            engine.dispose()
-
-        cleanups.append(cleanup)
-        headers = {}
-        for username, password in passwords.items():
-            answer = await http.post(
-                "/api/v1/auth/token", data={"username": username, "password": password}
+            ensure_admin(engine, settings)
+            passwords = seed_demo(engine) or {}
+            passwords["admin"] = ADMIN_PASSWORD
+            store = RequestStore(env=store_env(settings.database_url))
+            started.callback(store.close)
+            worker = build_worker(temporal_env.client, settings.task_queue, store, executor)
+            worker_task = asyncio.create_task(worker.run())
+            started.push_async_callback(_stop_worker, worker, worker_task)
+            projector = Projector(settings.database_url, poll_seconds=settings.poll_seconds)
+            projector.start()
+            started.push_async_callback(asyncio.to_thread, projector.close)
+            app = create_app(settings, engine, temporal=temporal_env.client)
+            http = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://closeloop.test"
             )
-            assert answer.status_code == 200, answer.text
-            headers[username] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
-        units = {u.name: u.id for u in roster.list_units(db=engine)}
-        grids = {u.name: u.id for u in roster.list_units(db=engine, kind=UnitKind.GRID)}
-        return Stack(http, engine, store, projector, settings, headers, grids, units)
+            started.push_async_callback(http.aclose)
+            headers = {}
+            for username, password in passwords.items():
+                answer = await http.post(
+                    "/api/v1/auth/token", data={"username": username, "password": password}
+                )
+                assert answer.status_code == 200, answer.text
+                headers[username] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+            units = {u.name: u.id for u in roster.list_units(db=engine)}
+            grids = {u.name: u.id for u in roster.list_units(db=engine, kind=UnitKind.GRID)}
+            return Stack(http, engine, store, projector, settings, headers, grids, units)
 
-    yield build
-    for cleanup in reversed(cleanups):
-        await cleanup()
+        yield build
+
+
+async def _stop_worker(worker: Worker, running: asyncio.Task[None]) -> None:
+    """Shut the worker down gracefully and wait until it has stopped (its failure, if it
+    failed, is raised here)."""
+    if not running.done():
+        await worker.shutdown()
+    await running

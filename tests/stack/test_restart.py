@@ -5,79 +5,116 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from closeloop.temporal_server import free_ports
+
 DAY = 2.0  # seconds: 1d = 2 s, 3d = 6 s
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+#: Generous deadlines: the CI machine is shared and sometimes busy.
+START_SECONDS = 180.0
+STOP_SECONDS = 90.0
+WAIT_SECONDS = 180.0
 
 
 class Dev:
     """``closeloop dev`` as a user runs it, in its own process."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.api_port = _free_port()
-        self.env = {
-            **os.environ,
-            "CLOSELOOP_DATA_DIR": str(data_dir),
-            "CLOSELOOP_API_PORT": str(self.api_port),
-            "CLOSELOOP_TEMPORAL_PORT": str(_free_port()),
-            "CLOSELOOP_TEMPORAL_UI_PORT": str(_free_port()),
-            "CLOSELOOP_DAY_SECONDS": str(DAY),
-            "CLOSELOOP_ADMIN_PASSWORD": "restart-admin-pw",
-            "CLOSELOOP_POLL_SECONDS": "0.1",
-        }
-        self.env.pop("CLOSELOOP_DATABASE_URL", None)
-        self.env.pop("CLOSELOOP_TEMPORAL_ADDRESS", None)
-        self.log = data_dir / f"dev-{self.api_port}.log"
+        self.data_dir = data_dir
+        self.env: dict[str, str] = {}
         self.process: subprocess.Popen[bytes] | None = None
-        self.base = f"http://127.0.0.1:{self.api_port}/api/v1"
+        self.logs: list[Path] = []
+        self.base = ""
 
-    def start(self) -> None:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "closeloop.cli", "dev"],
-                env=self.env, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        end = time.monotonic() + 60
+    @property
+    def log(self) -> Path:
+        return self.logs[-1]
+
+    def start(self, attempts: int = 3) -> None:
+        """Start on free ports and wait until it answers; a start that fails (a chosen port
+        was taken before it was bound) is tried again on other ports."""
+        for attempt in range(1, attempts + 1):
+            api_port, temporal_port, ui_port = free_ports(3)
+            self.env = {
+                **os.environ,
+                "CLOSELOOP_DATA_DIR": str(self.data_dir),
+                "CLOSELOOP_API_PORT": str(api_port),
+                "CLOSELOOP_TEMPORAL_PORT": str(temporal_port),
+                "CLOSELOOP_TEMPORAL_UI_PORT": str(ui_port),
+                "CLOSELOOP_DAY_SECONDS": str(DAY),
+                "CLOSELOOP_ADMIN_PASSWORD": "restart-admin-pw",
+                "CLOSELOOP_POLL_SECONDS": "0.1",
+            }
+            self.env.pop("CLOSELOOP_DATABASE_URL", None)
+            self.env.pop("CLOSELOOP_TEMPORAL_ADDRESS", None)
+            self.base = f"http://127.0.0.1:{api_port}/api/v1"
+            self.logs.append(self.data_dir / f"dev-{api_port}.log")
+            self.log.parent.mkdir(parents=True, exist_ok=True)
+            with self.log.open("wb") as out:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "closeloop.cli", "dev"],
+                    env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            failure = self._until_healthy()
+            if failure is None:
+                return
+            self.stop()
+            if attempt == attempts:
+                raise AssertionError(f"closeloop dev did not come up ({failure}):\n{self.text()}")
+
+    def _until_healthy(self) -> str | None:
+        """None once /health answers 200; otherwise why the start failed."""
+        assert self.process is not None
+        end = time.monotonic() + START_SECONDS
         while time.monotonic() < end:
-            assert self.process.poll() is None, self.log.read_text()
+            if self.process.poll() is not None:
+                return f"exited with {self.process.returncode}"
+            if "could not start" in self.log.read_text(errors="replace"):
+                return "the API could not start (its port was taken?)"
             try:
-                if httpx.get(f"{self.base}/health", timeout=2).status_code == 200:
-                    return
+                if httpx.get(f"{self.base}/health", timeout=10).status_code == 200:
+                    return None
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise AssertionError("closeloop dev did not come up:\n" + self.log.read_text())
+        return f"no healthy answer in {START_SECONDS:.0f} s"
 
     def stop(self) -> int:
         assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(30)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError("closeloop dev did not stop on SIGTERM:\n" + self.text()) from None
+
+    def text(self) -> str:
+        """Everything it logged, over all its starts."""
+        return "".join(log.read_text(errors="replace") for log in self.logs if log.exists())
 
     def token(self, username: str) -> dict[str, str]:
         answer = httpx.post(
             f"{self.base}/auth/token",
             data={"username": username, "password": f"demo-{username}"},
+            timeout=60,
         )
         return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
     def request(self, request_id: str) -> dict[str, Any]:
-        answer = httpx.get(f"{self.base}/requests/{request_id}", headers=self.token("supervisor1"))
+        answer = httpx.get(
+            f"{self.base}/requests/{request_id}", headers=self.token("supervisor1"), timeout=60
+        )
         if answer.status_code != 200:
             return {}
         result: dict[str, Any] = answer.json()
@@ -99,37 +136,40 @@ def test_restart_mid_escalation_keeps_history_and_timers(tmp_path: Path) -> None
     first.start()
     try:
         grids = httpx.get(f"{first.base}/units", params={"kind": "grid"},
-                          headers=first.token("supervisor1")).json()  # fmt: skip
+                          headers=first.token("supervisor1"), timeout=60).json()  # fmt: skip
         grid = next(g for g in grids if g["name"] == "医院西路社区第一网格")
         filed = httpx.post(f"{first.base}/requests", json={
             "grid_id": grid["id"], "category": "water_leak", "description": "楼上漏水",
             "channel": "app", "resident": {"name": "李先生", "phone": "13800000000"},
-        }).json()  # fmt: skip
+        }, timeout=60).json()  # fmt: skip
         rid = filed["id"]
         # the 1d deadline passes: up to the grid branch (3d)
-        _wait(lambda: first.request(rid).get("tier") == "3d", 20, "the first escalation")
+        view = _wait(lambda: (v := first.request(rid)) and v.get("tier") == "3d" and v,
+                     WAIT_SECONDS, "the first escalation")  # fmt: skip
     finally:
         assert first.stop() == 0
-    log = first.log.read_text()
-    assert "closeloop stopped" in log
+    assert "closeloop stopped" in first.text()
 
-    time.sleep(1.0)  # the stack is down for a while; the 3d timer keeps counting
+    # The stack stays down until the 3d deadline has passed: the timer comes due while
+    # nothing runs, and fires once the stack is back.
+    entered_3d = datetime.fromisoformat(view["timeline"][1]["at"])
+    while datetime.now(UTC) < entered_3d + timedelta(seconds=3 * DAY):
+        time.sleep(0.2)
 
     second = Dev(tmp_path / "data")
     second.start()
     try:
-        view = _wait(lambda: (v := second.request(rid)) and v["tier"] == "5d" and v, 30,
-                     "the escalation after restart")  # fmt: skip
+        view = _wait(lambda: (v := second.request(rid)) and v["tier"] == "5d" and v,
+                     WAIT_SECONDS, "the escalation after restart")  # fmt: skip
     finally:
         assert second.stop() == 0
     types = [e["type"] for e in view["timeline"]]
     assert types == ["Filed", "Escalated", "Escalated"]
     assert view["level"] == "community_committee" and view["escalations"] == 2
-    entered_3d = datetime.fromisoformat(view["timeline"][1]["at"])
+    assert datetime.fromisoformat(view["timeline"][1]["at"]) == entered_3d
     entered_5d = datetime.fromisoformat(view["timeline"][2]["at"])
-    waited = (entered_5d - entered_3d).total_seconds()
-    # on time: not before the 3d deadline, and not long after it
-    assert 3 * DAY <= waited < 3 * DAY + 10, waited
+    # not before the 3d deadline (how long after it depends only on how busy the machine is)
+    assert entered_5d >= entered_3d + timedelta(seconds=3 * DAY), (entered_3d, entered_5d)
     # the demo town and the admin were made once, not again on the second start
-    assert "seeded" in first.log.read_text()
-    assert "seeded" not in second.log.read_text()
+    assert "seeded" in first.text()
+    assert "seeded" not in second.text()
