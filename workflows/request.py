@@ -70,6 +70,8 @@ _RECORD_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
     non_retryable_error_types=[REFUSED],
 )
+#: 1 ms, not 0: a zero threshold means "unset" to the SDK.
+_IN_WORKER_RETRIES = timedelta(milliseconds=1)
 #: No limit on attempts: a store that is down is waited for, never given up on.
 _SETTLE_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
@@ -313,6 +315,11 @@ class RequestWorkflow:
                 result_type=list[RecordedChange],
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=_SETTLE_RETRY,
+                # Retries wait on a workflow timer rather than inside the worker: a retry
+                # inside it leaves the first attempt's timeout armed, which can time out a
+                # later attempt and aborts the process when it fires after the worker
+                # stopped (temporalio/sdk-rust issue 1454).
+                local_retry_threshold=_IN_WORKER_RETRIES,
             )
         except ActivityError as e:
             cause = e.cause.message if isinstance(e.cause, ApplicationError) else str(e)
