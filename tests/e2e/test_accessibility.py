@@ -56,9 +56,10 @@ PARTS = {
     "/requests/{request_id}/body": "/requests/{request_id}",
 }
 
-AXE_RUN = """async (severe) => {
-  const result = await axe.run(document, { resultTypes: ["violations"] });
-  return result.violations
+#: Starts axe on the page as it is (the pages' runs go on side by side); AXE_RESULT awaits it.
+AXE_START = """(severe) => {
+  window.__axeRun = axe.run(document, { resultTypes: ["violations"] }).then((result) =>
+    result.violations
     .filter((v) => severe.includes(v.impact))
     .map((v) => ({
       rule: v.id,
@@ -69,8 +70,9 @@ AXE_RUN = """async (severe) => {
         html: n.html.slice(0, 160),
         why: (n.failureSummary || "").split("\\n").slice(1, 2).join("").trim(),
       })),
-    }));
+    })));
 }"""
+AXE_RESULT = "() => window.__axeRun"
 
 
 #: The chart labels that stick out of their chart's drawing.
@@ -94,21 +96,33 @@ class Findings:
 
     def check(self, page: Page, route: str, state: str, lang: str) -> None:
         """Runs axe on ``page`` as it is, at both widths."""
-        self.checked.add((route, state))
-        size = page.viewport_size or DESKTOP
-        if not page.evaluate("() => typeof window.axe === 'object'"):
-            page.add_script_tag(path=str(AXE))
+        self.check_all({route: page}, state, lang)
+
+    def check_all(self, pages: dict[str, Page], state: str, lang: str) -> None:
+        """Runs axe on each of ``pages`` (by route) as they are, at both widths, side by side."""
+        for route, page in pages.items():
+            self.checked.add((route, state))
+            if not page.evaluate("() => typeof window.axe === 'object'"):
+                page.add_script_tag(path=str(AXE))
         for width, viewport in WIDTHS:
-            page.set_viewport_size(viewport)
-            _settled(page)
-            for v in page.evaluate(AXE_RUN, list(SEVERE)):
-                self.by_rule[v["rule"]] = self.by_rule.get(v["rule"], 0) + len(v["nodes"])
-                for node in v["nodes"][:5]:
-                    self.lines.append(
-                        f"{route} [{state}, {lang}, {width}] {v['rule']} ({v['impact']}): "
-                        f"{v['help']}\n    at {node['target']}: {node['html']}\n    {node['why']}"
-                    )
-        page.set_viewport_size(size)
+            for page in pages.values():
+                page.set_viewport_size(viewport)
+            for page in pages.values():
+                _settled(page)
+                page.evaluate(AXE_START, list(SEVERE))
+            for route, page in pages.items():
+                self._note(page.evaluate(AXE_RESULT), f"{route} [{state}, {lang}, {width}]")
+        for page in pages.values():
+            page.set_viewport_size(DESKTOP)
+
+    def _note(self, violations: list[dict[str, Any]], where: str) -> None:
+        for v in violations:
+            self.by_rule[v["rule"]] = self.by_rule.get(v["rule"], 0) + len(v["nodes"])
+            for node in v["nodes"][:5]:
+                self.lines.append(
+                    f"{where} {v['rule']} ({v['impact']}): {v['help']}\n"
+                    f"    at {node['target']}: {node['html']}\n    {node['why']}"
+                )
 
     def assert_none(self) -> None:
         summary = ", ".join(f"{rule}: {n}" for rule, n in sorted(self.by_rule.items()))
@@ -219,11 +233,10 @@ def test_empty_pages(visitors: Visitors) -> None:
     more), in the next test."""
     found = Findings()
     nobody = str(uuid.uuid4())
-    for route in set(PAGES) - {"/", "/login"}:
-        page = visitors.open(route, nobody)
-        if route in ("/board", "/tasks", "/followups"):
-            expect(page.locator("p.empty").first).to_be_visible()
-        found.check(page, route, "empty", visitors.lang)
+    pages = {route: visitors.open(route, nobody) for route in set(PAGES) - {"/", "/login"}}
+    for route in ("/board", "/tasks", "/followups"):
+        expect(pages[route].locator("p.empty").first).to_be_visible()
+    found.check_all(pages, "empty", visitors.lang)
     assert {r for r, _ in found.checked} == set(PAGES) - {"/", "/login"}
     found.assert_none()
 
@@ -274,24 +287,25 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     ids = _scene(fresh, lang)
     shown = {"/track/{request_id}": ids["working"], "/requests/{request_id}": ids["assigned"]}
 
-    # ---- with requests ------------------------------------------------------------------
+    # every page open, showing requests (checked below, once a refusal and a live update
+    # were added to what they show)
     pages: dict[str, Page] = {}
     for route in PAGES:
         pages[route] = page = visitors.open(route, shown.get(route, ""))
         if route in ("/board", "/tasks", "/followups"):
             expect(page.locator("p.empty")).to_have_count(0)
-        if route not in ("/", "/login"):  # these show no requests: as when empty
-            found.check(page, route, "with requests", lang)
     _board_list_first(pages["/board"], lang)
 
     # ---- a refusal shown (the resident's and the log-in forms) ------------------------------
-    def refused(route: str, scope: Any) -> None:
-        expect(scope.locator("[data-error-for]:not([hidden])").first).to_be_visible()
-        found.check(pages[route], route, "refusal", lang)
-
     page = pages["/"]
     page.locator("#report button[type=submit]").click()
-    refused("/", page.locator("#report"))
+    expect(page.locator("#report [data-error-for]:not([hidden])").first).to_be_visible()
+    login = pages["/login"]
+    login.fill("input[name=username]", "worker1")
+    login.fill("input[name=password]", "not-the-password")
+    login.click("#login button[type=submit]")
+    expect(login.locator("#login [data-error-for]:not([hidden])").first).to_be_visible()
+    found.check_all({"/": page, "/login": login}, "refusal", lang)
 
     # the next success clears the refusal; the confirmation is checked too
     report = page.locator("#report")
@@ -305,13 +319,8 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     expect(report.locator("[data-error-for]:not([hidden])")).to_have_count(0)
     found.check(page, "/", "filed", lang)
 
-    page = pages["/login"]
-    page.fill("input[name=username]", "worker1")
-    page.fill("input[name=password]", "not-the-password")
-    page.click("#login button[type=submit]")
-    refused("/login", page.locator("#login"))
-
-    # ---- the staff's pages: a refusal shown, then a live update arrives (the refusal stays) --
+    # ---- the pages with requests: a refusal shown (where there is a form), then a live update
+    # arrives (the refusal stays), then axe
     card = _card(pages["/tasks"], ids["assigned"])
     card.locator("summary[data-action=resolve]").click()
     card.locator("textarea[name=resolution]").fill("已修好")
@@ -349,13 +358,10 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
             expect(pages[route].locator("#announcer[aria-live=polite]")).not_to_be_empty()
         if route in ("/tasks", "/followups", "/requests/{request_id}"):
             expect(pages[route].locator("[data-error-for]:not([hidden])").first).to_be_visible()
-        found.check(pages[route], route, "refusal, then a live update", lang)
+    state = "requests, a refusal, a live update"
+    found.check_all({route: pages[route] for route in live}, state, lang)
 
-    expected = {
-        "with requests": set(PAGES) - {"/", "/login"},
-        "refusal": {"/", "/login"},
-        "refusal, then a live update": set(live),
-    }
+    expected = {"refusal": {"/", "/login"}, "requests, a refusal, a live update": set(live)}
     for state, routes in expected.items():
         assert {r for r, s in found.checked if s == state} == routes, state
     found.assert_none()
