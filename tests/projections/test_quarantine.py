@@ -192,7 +192,7 @@ def test_the_running_projector_quarantines_and_keeps_following(
     refuse_nul_on_sqlite(engine)
     projector.start()
     p = file_with_poison(log)
-    projector.catch_up(timeout=10)
+    projector.catch_up(timeout=60)
     assert projector.running and projector.errors == 0
     check_quarantined(engine, store, log, p)
 
@@ -246,17 +246,17 @@ def test_a_passing_database_failure_quarantines_nothing(
 ) -> None:
     log.file(T0)
     projector.start()
-    projector.catch_up(timeout=5)
+    projector.catch_up(timeout=60)
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE view_timeline RENAME TO away"))
     second = log.file(T0)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while projector.errors < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert projector.errors >= 2
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE away RENAME TO view_timeline"))
-    projector.catch_up(timeout=5)
+    projector.catch_up(timeout=60)
     assert quarantined_count(engine) == 0
     assert get_request(engine, second) == log.states[second].view()
 
@@ -287,7 +287,7 @@ def test_the_subscription_runner_quarantines_and_keeps_following(
         p = file_with_poison(log)
         views = RequestViews.connect(database_url)
         try:
-            views.wait(STORE_NAME, store.recorder.max_notification_id(), timeout=15)
+            views.wait(STORE_NAME, store.recorder.max_notification_id(), timeout=60)
         finally:
             views.close()
         check_quarantined(engine, store, log, p)

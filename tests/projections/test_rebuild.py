@@ -78,7 +78,7 @@ def test_a_projector_running_during_a_rebuild_does_no_harm(
     before = dump(engine)
     with Projector(database_url, poll_seconds=0.01, retry_seconds=0.02, batch_size=2) as live:
         rebuild(database_url, batch_size=3)
-        live.catch_up(timeout=5)
+        live.catch_up(timeout=60)
     assert dump(engine) == before
 
 

@@ -20,15 +20,28 @@ from sqlalchemy import create_engine, text
 
 from closeloop.runtime import supervise
 from closeloop.store import RequestStore, store_env
+from closeloop.temporal_server import free_ports
 from domain.ladder import Tier
 from domain.state import Intake, RequestState
 
 
-async def _until(condition: object, timeout: float = 5.0) -> None:
+async def _until(condition: object, timeout: float = 60.0) -> None:
     end = asyncio.get_running_loop().time() + timeout
     while not condition():  # type: ignore[operator]
         assert asyncio.get_running_loop().time() < end, "timed out"
         await asyncio.sleep(0.01)
+
+
+def _pauses_said(caplog: pytest.LogCaptureFixture, name: str) -> list[str]:
+    """The pauses the supervisor announced for ``name``, in order ("0.2", "0.4", ...)."""
+    return [
+        r.getMessage().rsplit(" in ", 1)[1].removesuffix(" s")
+        for r in caplog.records
+        if r.getMessage().startswith(f"{name} ") and "starting it again in" in r.getMessage()
+    ]
+
+
+# Only lower bounds on time: a busy machine makes pauses longer, never shorter.
 
 
 async def test_a_failing_part_is_restarted_with_back_off_and_the_others_keep_running(
@@ -58,20 +71,23 @@ async def test_a_failing_part_is_restarted_with_back_off_and_the_others_keep_run
     await _until(lambda: len(starts["flaky"]) == 5)
     # pauses of 0.2, 0.4, then 0.6 and 0.6 (doubling, capped: not 0.8, 1.6) between a
     # failure and the restart
+    assert _pauses_said(caplog, "flaky") == ["0.2", "0.4", "0.6", "0.6"]
     pauses = [start - failed for failed, start in zip(failures, starts["flaky"][1:], strict=True)]
     for pause, expected in zip(pauses, (0.2, 0.4, 0.6, 0.6), strict=True):
-        assert expected <= pause < expected + 0.19, pauses
+        assert pause >= expected - 0.01, pauses
     # the steady part was never touched
     assert len(starts["steady"]) == 1 and not parts[1].done()
     assert "flaky failed; starting it again in 0.2 s" in caplog.text
     assert "RuntimeError: flaky failure 1" in caplog.text
 
     stop.set()
-    restarts = await asyncio.wait_for(asyncio.gather(*parts), timeout=1)
+    restarts = await asyncio.wait_for(asyncio.gather(*parts), timeout=30)
     assert restarts == [4, 0]
 
 
-async def test_the_back_off_starts_over_after_a_long_run_and_a_return_counts_as_a_failure() -> None:
+async def test_the_back_off_starts_over_after_a_long_run_and_a_return_counts_as_a_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     runs: list[tuple[float, float]] = []
@@ -86,37 +102,32 @@ async def test_the_back_off_starts_over_after_a_long_run_and_a_return_counts_as_
         # returning before stop is a failure too
 
     task = asyncio.create_task(supervise("part", part, stop, first=0.2, reset_after=0.5))
-    await _until(lambda: len(runs) == 4, timeout=5)
+    await _until(lambda: len(runs) == 4)
+    # the first pause, doubled, then the first again (the third run lasted), not 0.8
+    assert _pauses_said(caplog, "part") == ["0.2", "0.4", "0.2"]
+    assert "part stopped on its own; starting it again in 0.2 s" in caplog.text
     pauses = [runs[i + 1][0] - runs[i][1] for i in range(3)]
-    assert 0.2 <= pauses[0] < 0.4, pauses  # the first pause
-    assert 0.4 <= pauses[1] < 0.6, pauses  # doubled
-    assert 0.2 <= pauses[2] < 0.4, pauses  # the third run lasted: the first again, not 0.8
+    assert pauses[0] >= 0.19 and pauses[1] >= 0.39 and pauses[2] >= 0.19, pauses
     stop.set()
-    assert await asyncio.wait_for(task, timeout=1) == 3
+    assert await asyncio.wait_for(task, timeout=30) == 3
 
 
 async def test_stop_ends_a_back_off_at_once() -> None:
     stop = asyncio.Event()
+    started: list[float] = []
 
     async def failing() -> None:
+        started.append(time.monotonic())
         raise RuntimeError("down")
 
-    task = asyncio.create_task(supervise("part", failing, stop, first=30))
-    await asyncio.sleep(0.1)
-    started = time.monotonic()
+    # a pause of an hour: only the stop can end it within the test's time
+    task = asyncio.create_task(supervise("part", failing, stop, first=3600))
+    await _until(lambda: started)
     stop.set()
-    assert await asyncio.wait_for(task, timeout=2) == 0
-    assert time.monotonic() - started < 0.5
+    assert await asyncio.wait_for(task, timeout=60) == 0
 
 
 # ---- the real `closeloop dev`, with the API's port taken -------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait(condition: object, timeout: float, what: str, process: subprocess.Popen[bytes]) -> None:
@@ -137,13 +148,13 @@ def _healthy(base: str) -> bool:
 
 
 def test_dev_keeps_the_worker_and_projector_while_the_api_cannot_start(tmp_path: Path) -> None:
-    api_port = _free_port()
+    api_port, temporal_port, ui_port = free_ports(3)
     env = {
         **os.environ,
         "CLOSELOOP_DATA_DIR": str(tmp_path),
         "CLOSELOOP_API_PORT": str(api_port),
-        "CLOSELOOP_TEMPORAL_PORT": str(_free_port()),
-        "CLOSELOOP_TEMPORAL_UI_PORT": str(_free_port()),
+        "CLOSELOOP_TEMPORAL_PORT": str(temporal_port),
+        "CLOSELOOP_TEMPORAL_UI_PORT": str(ui_port),
         "CLOSELOOP_ADMIN_PASSWORD": "supervisor-admin-pw",
         "CLOSELOOP_SEED_DEMO": "0",
         "CLOSELOOP_POLL_SECONDS": "0.1",
@@ -194,7 +205,7 @@ def test_dev_keeps_the_worker_and_projector_while_the_api_cannot_start(tmp_path:
                 ).scalar_one()
             return bool(found)
 
-        _wait(projected, 30, "the projector", process)
+        _wait(projected, 60, "the projector", process)
         engine.dispose()
 
         squatter.close()  # the port is free again: the API comes up at its next start
@@ -206,8 +217,6 @@ def test_dev_keeps_the_worker_and_projector_while_the_api_cannot_start(tmp_path:
         squatter.close()
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        code = process.wait(30)
+        code = process.wait(60)
     assert code == 0, log_file.read_text()
-    assert time.monotonic() - started < 20
     assert "closeloop stopped" in log_file.read_text()
