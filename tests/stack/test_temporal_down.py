@@ -7,10 +7,12 @@ answering) and then shut down, or an address nothing listens on (a lazily connec
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,10 +24,9 @@ import pytest
 import pytest_asyncio
 from temporalio.client import Client
 from temporalio.service import RetryConfig, RPCError
-from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from closeloop.temporal_server import temporal_binary
+from closeloop.temporal_server import DevServer
 from tests.stack.conftest import ADMIN_PASSWORD, Stack, StackFactory
 
 SENTENCE = "the workflow service is unavailable; try again shortly"
@@ -38,15 +39,14 @@ YES = {"reached": True, "completion": "yes", "progress": "yes", "effect": "yes",
 
 async def _stopped_server() -> Client:
     """A client of a dev server that answered and then was shut down."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_binary()), dev_server_log_level="error"
-    )
-    try:
-        target = env.client.service_client.config.target_host
-        client = await Client.connect(target, retry_config=QUICK)
-        assert await client.service_client.check_health()  # it answers
-    finally:
-        await env.shutdown()
+    with tempfile.TemporaryDirectory() as logs:
+        server = DevServer(None, 0, None, Path(logs) / "temporal.log")
+        try:
+            await server.start_on_free_ports()  # and waits until it answers
+            client = await Client.connect(server.address, retry_config=QUICK)
+            assert await client.service_client.check_health()  # it answers
+        finally:
+            await asyncio.to_thread(server.stop)
     with pytest.raises(RPCError):  # and now it does not
         await client.service_client.check_health()
     return client

@@ -18,7 +18,8 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from closeloop.store import RequestStore, store_env
-from closeloop.temporal_server import temporal_binary
+from closeloop.temporal_client import connect_temporal
+from closeloop.temporal_server import DevServer
 from domain.ladder import Tier
 from domain.state import Assignment, Intake
 from workflows.commands import file_request, send
@@ -34,7 +35,9 @@ async def record(name: str) -> Path:
     community = Actor("community1", "handler", [Assignment("c1", "community_committee")])  # type: ignore[arg-type]
     caller = Actor("caller1", "caller")
     day = 1.0
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(temporal_binary()))
+    server = DevServer(None, 0, None, Path(tempfile.gettempdir()) / "golden-temporal.log")
+    await server.start_on_free_ports()
+    env = WorkflowEnvironment.from_client(await connect_temporal(server.address, "default"))
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(4) as pool:
         store = RequestStore(env=store_env(f"sqlite:///{tmp}/golden.db"))
         async with build_worker(env.client, "golden", store, pool):
@@ -59,7 +62,7 @@ async def record(name: str) -> Path:
             await handle.result()
             history = await handle.fetch_history()
         store.close()
-    await env.shutdown()
+    await asyncio.to_thread(server.stop)
     GOLDEN.mkdir(exist_ok=True)
     path = GOLDEN / f"{name}.json"
     path.write_text(history.to_json())
