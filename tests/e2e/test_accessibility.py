@@ -266,12 +266,16 @@ def _board_list_first(page: Page, lang: str) -> None:
         charts = page.locator("details[data-charts]")
         if width == "phone":
             expect(charts).not_to_have_attribute("open", "")
-            page.screenshot(path=str(SCREENSHOTS / f"a11y-board-{lang}-{width}.png"))
+            page.screenshot(
+                path=str(SCREENSHOTS / f"a11y-board-{lang}-{width}.png"), full_page=True
+            )
             charts.locator("summary").press("Enter")  # the keyboard opens them
             expect(charts).to_have_attribute("open", "")
         else:
             expect(charts).to_have_attribute("open", "")
-            page.screenshot(path=str(SCREENSHOTS / f"a11y-board-{lang}-{width}.png"))
+            page.screenshot(
+                path=str(SCREENSHOTS / f"a11y-board-{lang}-{width}.png"), full_page=True
+            )
         cut = page.evaluate(CUT_LABELS)  # the labels fit their charts
         assert not cut, f"chart labels cut off ({lang}, {width}): {cut}"
     page.set_viewport_size(DESKTOP)
