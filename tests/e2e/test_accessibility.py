@@ -13,6 +13,7 @@ neither in :data:`PAGES` nor in :data:`PARTS` fails :func:`test_every_web_route_
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -94,14 +95,14 @@ class Findings:
     by_rule: dict[str, int] = field(default_factory=dict)
     checked: set[tuple[str, str]] = field(default_factory=set)  # (page, state)
 
-    def check(self, page: Page, route: str, state: str, lang: str) -> None:
-        """Runs axe on ``page`` as it is, at both widths."""
-        self.check_all({route: page}, state, lang)
-
-    def check_all(self, pages: dict[str, Page], state: str, lang: str) -> None:
-        """Runs axe on each of ``pages`` (by route) as they are, at both widths, side by side."""
+    def check_all(
+        self, pages: dict[str, Page], state: str, lang: str, states: dict[str, str] | None = None
+    ) -> None:
+        """Runs axe on each of ``pages`` (by route) as they are, at both widths, side by side;
+        each is in ``state`` unless ``states`` names another for it."""
+        states = {route: (states or {}).get(route, state) for route in pages}
         for route, page in pages.items():
-            self.checked.add((route, state))
+            self.checked.add((route, states[route]))
             if not page.evaluate("() => typeof window.axe === 'object'"):
                 page.add_script_tag(path=str(AXE))
         for width, viewport in WIDTHS:
@@ -111,7 +112,8 @@ class Findings:
                 _settled(page)
                 page.evaluate(AXE_START, list(SEVERE))
             for route, page in pages.items():
-                self._note(page.evaluate(AXE_RESULT), f"{route} [{state}, {lang}, {width}]")
+                where = f"{route} [{states[route]}, {lang}, {width}]"
+                self._note(page.evaluate(AXE_RESULT), where)
         for page in pages.values():
             page.set_viewport_size(DESKTOP)
 
@@ -281,6 +283,19 @@ def _board_list_first(page: Page, lang: str) -> None:
     page.set_viewport_size(DESKTOP)
 
 
+def _keyboard_reaches(page: Page, selector: str) -> None:
+    """Tab from the top of the page reaches ``selector``, with a visible focus outline."""
+    page.locator("body").focus()
+    target = page.locator(selector)
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            break
+    expect(target).to_be_focused()
+    outline = target.evaluate("el => getComputedStyle(el).outlineStyle")
+    assert outline not in ("none", ""), f"no visible focus on {selector}"
+
+
 def _card(page: Page, request_id: str) -> Any:
     return page.locator(f'li.card[data-id="{request_id}"]')
 
@@ -302,8 +317,14 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
 
     # ---- a refusal shown (the resident's and the log-in forms) ------------------------------
     page = pages["/"]
+    _keyboard_reaches(page, "#report select[name=grid_id]")
     page.locator("#report button[type=submit]").click()
     expect(page.locator("#report [data-error-for]:not([hidden])").first).to_be_visible()
+    grid = page.locator("#report select[name=grid_id]")  # the refusal is the field's description
+    expect(grid).to_have_attribute("aria-invalid", "true")
+    expect(grid).to_have_attribute("aria-describedby", re.compile(r"\bcl-error-"))
+    described = grid.get_attribute("aria-describedby") or ""
+    expect(page.locator(f"#{described.split()[-1]}")).to_have_attribute("data-error-for", "grid_id")
     login = pages["/login"]
     login.fill("input[name=username]", "worker1")
     login.fill("input[name=password]", "not-the-password")
@@ -321,7 +342,8 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     report.locator("button[type=submit]").click()
     expect(page.locator("[data-track-link]")).to_be_visible()
     expect(report.locator("[data-error-for]:not([hidden])")).to_have_count(0)
-    found.check(page, "/", "filed", lang)
+    expect(grid).not_to_have_attribute("aria-describedby", re.compile(r"\bcl-error-"))
+    # (checked with the pages below)
 
     # ---- the pages with requests: a refusal shown (where there is a form), then a live update
     # arrives (the refusal stays), then axe
@@ -363,9 +385,14 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
         if route in ("/tasks", "/followups", "/requests/{request_id}"):
             expect(pages[route].locator("[data-error-for]:not([hidden])").first).to_be_visible()
     state = "requests, a refusal, a live update"
-    found.check_all({route: pages[route] for route in live}, state, lang)
+    checked = {route: pages[route] for route in [*live, "/"]}
+    found.check_all(checked, state, lang, states={"/": "filed"})
 
-    expected = {"refusal": {"/", "/login"}, "requests, a refusal, a live update": set(live)}
+    expected = {
+        "refusal": {"/", "/login"},
+        "filed": {"/"},
+        "requests, a refusal, a live update": set(live),
+    }
     for state, routes in expected.items():
         assert {r for r, s in found.checked if s == state} == routes, state
     found.assert_none()

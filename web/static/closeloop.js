@@ -171,12 +171,32 @@
     }
   }
 
+  // A field (or the button) names the refusal shown for it with aria-describedby.
+  var errorIds = 0;
+  function describe(el, slot) {
+    if (!slot.id) slot.id = "cl-error-" + ++errorIds;
+    var ids = (el.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+    if (ids.indexOf(slot.id) < 0) ids.push(slot.id);
+    el.setAttribute("aria-describedby", ids.join(" "));
+  }
+
+  function undescribe(root) {
+    root.querySelectorAll("[aria-describedby]").forEach(function (el) {
+      var ids = el.getAttribute("aria-describedby").split(/\s+/).filter(function (id) {
+        return id && id.indexOf("cl-error-") !== 0;
+      });
+      if (ids.length) el.setAttribute("aria-describedby", ids.join(" "));
+      else el.removeAttribute("aria-describedby");
+    });
+  }
+
   function clearErrors(form) {
     form.querySelectorAll("[data-error-for]").forEach(function (slot) {
       slot.textContent = "";
       slot.hidden = true;
     });
     form.querySelectorAll("[aria-invalid]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
+    undescribe(form);
   }
 
   function say(slot, text) {
@@ -204,6 +224,7 @@
           say(slot, text);
           form.querySelectorAll('[name="' + sel(key) + '"]').forEach(function (el) {
             el.setAttribute("aria-invalid", "true");
+            describe(el, slot);
           });
         } else {
           rest.push(key ? key + ": " + text : text);
@@ -214,6 +235,8 @@
       // 503: the workflow service is down; the translated headline says so, and to retry
       say(general, headline(code, detail && code !== 503 ? String(detail) : ""));
     }
+    var button = form.querySelector("[type=submit]");
+    if (general && !general.hidden && button) describe(button, general);
     var first = form.querySelector('[data-error-for]:not([hidden])');
     if (first && first.scrollIntoView) first.scrollIntoView({ block: "nearest" });
   }
@@ -352,13 +375,23 @@
           matches.forEach(function (m) { if (m.value === input.value) m.checked = input.checked; });
         } else if (matches.length) {
           matches[0].value = input.value;
-          if (input.getAttribute("aria-invalid")) matches[0].setAttribute("aria-invalid", "true");
+          if (input.getAttribute("aria-invalid")) {
+            matches[0].setAttribute("aria-invalid", "true");
+            var slotFor = twin.querySelector('[data-error-for="' + sel(input.name) + '"]');
+            if (slotFor) describe(matches[0], slotFor);
+          }
         }
       });
       old.querySelectorAll("[data-error-for]").forEach(function (slot) {
         if (!slot.textContent) return;
         var same = twin.querySelector('[data-error-for="' + sel(slot.dataset.errorFor) + '"]');
-        if (same) { same.textContent = slot.textContent; same.hidden = false; }
+        if (same) {
+          same.textContent = slot.textContent;
+          same.hidden = false;
+          var submit = same.dataset.errorFor === "" && same.closest("form");
+          submit = submit && submit.querySelector("[type=submit]");
+          if (submit) describe(submit, same);
+        }
       });
     });
   }
@@ -418,7 +451,11 @@
         if (resp.status === 401) { signedOut(); return; }
         if (!resp.ok) return;
         return resp.text().then(function (html) {
-          if (inflight.get(el) === generation) swap(el, html); // only the latest answer counts
+          if (inflight.get(el) !== generation) return; // only the latest answer counts
+          // an action was sent while this was read: swapping now would leave its answer (a
+          // refusal) to a form no longer on the page; read again once it is answered
+          if (el.querySelector("form[data-busy]")) return refresh(el);
+          swap(el, html);
         });
       },
       function () { /* offline for a moment: the next event reloads it */ }
