@@ -162,7 +162,11 @@ def bar_rows(
     row_h = bars_per_row * per_bar + gap
     height = max(40, len(rows) * row_h + 6)
     peak = scale or max([b.value for _, bars in rows for b in bars] + [1.0])
-    plot_w = width - label_w - 120
+    # room after the longest bar for its value (e.g. "100.0% (12/12)")
+    value_w = max([text_width(b.text or f"{b.value:g}") for _, bars in rows for b in bars] + [0.0])
+    room = max(120, int(value_w) + 12)
+    width += room - 120
+    plot_w = width - label_w - room
     body: list[str] = []
     for r, (name, bars) in enumerate(rows):
         ry = 4 + r * row_h
