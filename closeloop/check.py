@@ -156,11 +156,18 @@ class Checker:
     """Reads the three sides of a request; one per ``closeloop check`` run."""
 
     def __init__(
-        self, client: Client, store: RequestStore, engine: Engine, repair: bool = False
+        self,
+        client: Client,
+        store: RequestStore,
+        engine: Engine,
+        task_queue: str,
+        repair: bool = False,
     ) -> None:
         self.client = client
         self.store = store
         self.engine = engine
+        #: the requests' workflows are those on this task queue (a namespace may hold more)
+        self.task_queue = task_queue
         self.repair = repair
         self.repaired: list[str] = []
 
@@ -189,7 +196,8 @@ class Checker:
 
     async def workflows(self, since: datetime | None = None) -> dict[str, WorkflowExecutionStatus]:
         """Request id -> workflow status, from Temporal's visibility."""
-        query = "WorkflowType = 'RequestWorkflow'"
+        queue = self.task_queue.replace("'", "''")
+        query = f"WorkflowType = 'RequestWorkflow' AND TaskQueue = '{queue}'"
         if since is not None:
             stamp = since.isoformat()
             query += f" AND (StartTime >= '{stamp}' OR CloseTime >= '{stamp}')"
@@ -406,7 +414,7 @@ async def check(
     store = RequestStore(env=store_env(settings.database_url))
     engine = make_engine(settings.database_url)
     try:
-        checker = Checker(client, store, engine, repair=repair)
+        checker = Checker(client, store, engine, settings.task_queue, repair=repair)
         report = await checker.run(request_id, since, progress=_bar(sys.stderr))
     except RPCError as e:
         print(f"closeloop check: Temporal did not answer: {e.message}", file=sys.stderr)

@@ -26,7 +26,7 @@ async def test_check_agrees_then_names_each_disagreement(
     await s.projected(first["id"], lambda r: r["status"] == "in_progress")
     await s.projected(second["id"])
 
-    checker = Checker(temporal_env.client, s.store, s.engine)
+    checker = Checker(temporal_env.client, s.store, s.engine, s.settings.task_queue)
     seen: list[tuple[int, int]] = []
     report = await checker.run(progress=lambda done, total: seen.append((done, total)))
     assert report.ok, list(lines(report))
@@ -78,14 +78,16 @@ async def test_repair_has_the_workflow_adopt_what_the_store_holds_beyond_it(
     import closeloop.check as check_module
 
     check_module.RECHECK_PAUSE = 0.05
-    report = await Checker(temporal_env.client, s.store, s.engine).run(request_id=rid)
+    report = await Checker(temporal_env.client, s.store, s.engine, s.settings.task_queue).run(
+        request_id=rid
+    )
     said = [str(d) for d in report.disagreements]
     assert any("change 1 (Accepted" in d and "in the store but not in the workflow" in d
                for d in said), said  # fmt: skip
 
-    repaired = await Checker(temporal_env.client, s.store, s.engine, repair=True).run(
-        request_id=rid
-    )
+    repaired = await Checker(
+        temporal_env.client, s.store, s.engine, s.settings.task_queue, repair=True
+    ).run(request_id=rid)
     assert repaired.ok, [str(d) for d in repaired.disagreements]
     assert repaired.repaired == [
         f"request {rid}: the workflow adopted 1 changes the store held beyond its last one"
