@@ -26,7 +26,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from domain.lifecycle import NotAssigned, Refused, Status, is_open
@@ -321,9 +321,15 @@ class RequestWorkflow:
                 # stopped (temporalio/sdk-rust issue 1454).
                 local_retry_threshold=_IN_WORKER_RETRIES,
             )
-        except ActivityError as e:
-            cause = e.cause.message if isinstance(e.cause, ApplicationError) else str(e)
-            raise StoreDisagrees(f"request {request_id}: {cause}") from e
+        except CancelledError:
+            raise
+        except FailureError as e:
+            # Retries are exhausted only for a defect (a non-retryable failure); a local
+            # activity's failure arrives as ActivityError or as its cause itself. Either
+            # way: fail the workflow task, never the request's workflow.
+            cause = e.cause if isinstance(e, ActivityError) else e
+            why = cause.message if isinstance(cause, FailureError) else str(e)
+            raise StoreDisagrees(f"{why} (workflow task retried)") from e
         return recorded
 
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from temporalio import workflow
 from temporalio.client import Client
@@ -165,3 +166,37 @@ async def test_a_change_the_store_holds_is_adopted_and_its_update_answered_from_
     except CommandError as e:
         assert e.kind == "not_assigned"
     assert [e["type"] for e in store_timeline(store, rid)] == ["Filed", "Accepted", "Escalated"]
+
+
+async def test_a_store_that_disagrees_fails_the_task_never_the_workflow(
+    client: Client, store: RequestStore, task_queue: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The store lost the request's events (a defect, or a restore from an older backup):
+    the next change cannot be recorded. The workflow task fails and is retried, logged
+    with the request id, and the request's workflow stays running, not Failed."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    rid = str(uuid.uuid4())
+    await file_request(client, task_queue, _intake(rid), "resident", 3600)
+    recorder: Any = store.recorder
+    events = recorder.events_record_cls.__table__
+    with recorder.transaction(commit=True) as session:
+        session.execute(events.delete().where(events.c.originator_id == uuid.UUID(rid)))
+
+    handle = client.get_workflow_handle(workflow_id(rid))
+    accepting = asyncio.create_task(send(client, rid, "accept", HandlerCommand(WORKER)))
+    try:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 60
+        said = ""
+        # the SDK's core logs each failed workflow task, with the failure's message
+        while not ("Failing workflow task" in said and f"request {rid}: the workflow is at change 1" in said):
+            assert loop.time() < end, f"no workflow task failed: {said[-2000:]}"
+            await asyncio.sleep(0.2)
+            out, err = capfd.readouterr()
+            said += out + err
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        assert not accepting.done()  # the caller is not told a false "yes" or "no"
+    finally:
+        accepting.cancel()
+        await handle.terminate("test over")
