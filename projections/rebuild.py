@@ -14,7 +14,13 @@ from closeloop.store import STORE_NAME
 from projections.failures import PositionMoved
 from projections.runner import Projector, ReadAhead
 from projections.tables import metadata, tracking_table
-from projections.views import Memory, RequestViews, ensure_indexes, secondary_indexes
+from projections.views import (
+    Memory,
+    RequestViews,
+    ViewsOutOfStep,
+    ensure_indexes,
+    secondary_indexes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +107,9 @@ def rebuild(
                     ahead = reader.submit(_read_ahead, projector, read.notifications[-1].id)
                 try:
                     batch = projector.run_batch(read)
-                except PositionMoved:
+                except (PositionMoved, ViewsOutOfStep):
+                    # Another projector wrote between this batch's reading of the position
+                    # and its rows: the batch rolled back; read again from where they are.
                     log.warning("another projector is filling the views too; sharing the work")
                     time.sleep(projector.poll_seconds)
                     ahead.cancel()
