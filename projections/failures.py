@@ -53,6 +53,11 @@ def caused_by(
     return any(isinstance(cause, kinds) for cause in _causes(error))
 
 
+_PASSING_DRIVER_ERRORS = frozenset(
+    {"OperationalError", "InterfaceError", "UndefinedTable", "UndefinedColumn"}
+)
+
+
 def is_passing(error: BaseException) -> bool:
     """True when ``error`` says nothing about the event: retry it later, never quarantine."""
     for cause in _causes(error):
@@ -61,7 +66,9 @@ def is_passing(error: BaseException) -> bool:
         if isinstance(cause, sqlalchemy.exc.DBAPIError) and cause.connection_invalidated:
             return True
         # the drivers' own (sqlite3, psycopg): "no such table", "database is locked", ...
-        if type(cause).__name__ in ("OperationalError", "InterfaceError"):
+        # and PostgreSQL's missing table or column (a schema being changed or restored):
+        # the views' fault, not the event's
+        if type(cause).__name__ in _PASSING_DRIVER_ERRORS:
             return True
     return False
 
