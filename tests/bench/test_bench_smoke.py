@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 from bench.__main__ import main
@@ -23,9 +24,10 @@ ROWS = (
 def test_the_suite_runs_at_a_toy_size_and_reports_every_row(tmp_path: Path) -> None:
     postgres = os.environ.get("CLOSELOOP_TEST_POSTGRES_URL", "").strip()
     out = tmp_path / "out.json"
+    database = f"closeloop_bench_smoke_{uuid.uuid4().hex[:8]}"  # runs side by side differ
     code = main([
         "--toy", "--data-dir", str(tmp_path / "bench"), "--json", str(out),
-        "--postgres-url", postgres, "--pg-database", "closeloop_bench_smoke",
+        "--postgres-url", postgres, "--pg-database", database,
     ])  # fmt: skip
     report = json.loads(out.read_text())
     rows = {row["key"]: row for row in report["rows"]}
