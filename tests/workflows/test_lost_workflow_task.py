@@ -190,7 +190,8 @@ async def test_a_store_that_disagrees_fails_the_task_never_the_workflow(
         end = loop.time() + 60
         said = ""
         # the SDK's core logs each failed workflow task, with the failure's message
-        while not ("Failing workflow task" in said and f"request {rid}: the workflow is at change 1" in said):
+        why = f"request {rid}: the workflow is at change 1"
+        while not ("Failing workflow task" in said and why in said):
             assert loop.time() < end, f"no workflow task failed: {said[-2000:]}"
             await asyncio.sleep(0.2)
             out, err = capfd.readouterr()
