@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 import web
+from api import errors
 from api.routes import auth, requests, stream, track, units, users
 from closeloop.settings import Settings
 from closeloop.store import STORE_NAME
@@ -42,6 +43,7 @@ def create_app(settings: Settings, engine: Engine, temporal: Client | None = Non
         version="0.1.0",
         lifespan=lifespan,
     )
+    errors.install(app)  # every error answers {"detail", "code"[, "field", "params"]}
     app.state.settings = settings
     app.state.engine = engine
     app.state.temporal = temporal

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
 
 from api import roster
+from api.errors import Refusal
 from api.roster import Role, RosterError, UsernameTaken
 from api.security import InvalidToken, decode_access_token, signing_secret
 from closeloop.settings import Settings
@@ -57,21 +58,15 @@ class Principal:
         return cls(user.id, user.username, user.display_name, user.role, user.assignments)
 
 
-def unauthorized(detail: str) -> HTTPException:
+def unauthorized(detail: str, code: str = "unauthorized") -> Refusal:
     """A 401 that tells the client to sign in with a bearer token."""
-    return HTTPException(
-        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
-    )
+    return Refusal(401, code, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def refusal(error: RosterError) -> HTTPException:
+def refusal(error: RosterError) -> Refusal:
     """A refused roster command as HTTP: 409 for a taken username, 422 for a broken rule."""
-    code = (
-        status.HTTP_409_CONFLICT
-        if isinstance(error, UsernameTaken)
-        else status.HTTP_422_UNPROCESSABLE_CONTENT
-    )
-    return HTTPException(code, detail=str(error))
+    taken = isinstance(error, UsernameTaken)
+    return Refusal(409 if taken else 422, error.code, str(error), field=error.field)
 
 
 def get_optional_user(
@@ -85,10 +80,10 @@ def get_optional_user(
     try:
         user_id = decode_access_token(token, secret=signing_secret(settings))
     except InvalidToken as error:
-        raise unauthorized(str(error)) from None
+        raise unauthorized(str(error), "token_invalid") from None
     user = roster.get_user(user_id, db=engine)
     if user is None:
-        raise unauthorized("the token's user no longer exists")
+        raise unauthorized("the token's user no longer exists", "token_invalid")
     return Principal.of(user)
 
 
@@ -98,7 +93,7 @@ OptionalUser = Annotated[Principal | None, Depends(get_optional_user)]
 def get_current_user(user: OptionalUser) -> Principal:
     """The caller; 401 unless a valid bearer token was sent."""
     if user is None:
-        raise unauthorized("sign in first: no bearer token was sent")
+        raise unauthorized("sign in first: no bearer token was sent", "sign_in")
     return user
 
 
@@ -115,9 +110,11 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
 
     def check(user: CurrentUser) -> Principal:
         if user.role not in allowed:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"this needs the {names} role; you are signed in as {user.role.value}",
+            raise Refusal(
+                403,
+                "role_required",
+                f"this needs the {names} role; you are signed in as {user.role.value}",
+                params={"roles": [r.value for r in roles], "role": user.role.value},
             )
         return user
 

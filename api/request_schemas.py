@@ -8,17 +8,21 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from api.text import NO_CONTROL, Text
 from domain.categories import CATEGORIES
 from domain.ladder import Tier
-from domain.review import Answer, Review
+from domain.review import DIMENSIONS, Answer
 
 Channel = Annotated[Literal["app", "hotline", "visit", "walk_in"], NO_CONTROL]
 
 NonBlank = Field(min_length=1, max_length=4000)
 MaybeAnswer = Annotated[Answer | None, NO_CONTROL]
+
+#: The error type of an unanswered dimension in a reached review (the pages translate it).
+MISSING_ANSWER = "review_answer_missing"
 
 
 class _Body(BaseModel):
@@ -61,23 +65,24 @@ class ResolveIn(_Body):
 
 
 class ReviewIn(_Body):
-    """The four-dimension review (四个维度跟踪回访); the dimensions are needed when reached."""
+    """The four-dimension review (四个维度跟踪回访); the dimensions are needed when reached.
+
+    Each unanswered dimension of a reached review is refused on its own field (error type
+    ``review_answer_missing``), so a page shows the refusal next to the question.
+    """
 
     reached: bool
-    completion: MaybeAnswer = None
-    progress: MaybeAnswer = None
-    effect: MaybeAnswer = None
-    satisfaction: MaybeAnswer = None
+    completion: MaybeAnswer = Field(default=None, validate_default=True)
+    progress: MaybeAnswer = Field(default=None, validate_default=True)
+    effect: MaybeAnswer = Field(default=None, validate_default=True)
+    satisfaction: MaybeAnswer = Field(default=None, validate_default=True)
     comment: Text = Field(default="", max_length=4000)
 
-    @model_validator(mode="after")
-    def _answers_when_reached(self) -> ReviewIn:
-        # The domain's Review says what a complete review is; its ValueError becomes a 422.
-        Review(
-            reached=self.reached,
-            completion=self.completion,
-            progress=self.progress,
-            effect=self.effect,
-            satisfaction=self.satisfaction,
-        )
-        return self
+    @field_validator(*DIMENSIONS)
+    @classmethod
+    def _answered_when_reached(cls, value: Answer | None, info: ValidationInfo) -> Answer | None:
+        if value is None and info.data.get("reached") is True:
+            raise PydanticCustomError(
+                MISSING_ANSWER, "a reached review answers all four dimensions; this one is missing"
+            )
+        return value

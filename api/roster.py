@@ -89,7 +89,15 @@ class Role(StrEnum):
 
 
 class RosterError(Exception):
-    """A roster command that was refused; the message says why."""
+    """A roster command that was refused; the message says why, ``code`` is the stable
+    reason (see :mod:`api.errors`) and ``field`` the part of the body it concerns."""
+
+    default_code = "invalid_roster"
+
+    def __init__(self, message: str, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code or self.default_code
+        self.field = field
 
 
 class InvalidRoster(RosterError):
@@ -98,6 +106,11 @@ class InvalidRoster(RosterError):
 
 class UsernameTaken(RosterError):
     """Another user already has the username."""
+
+    default_code = "username_taken"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="username")
 
 
 @dataclass(frozen=True)
@@ -298,7 +311,11 @@ def create_user(
     display_name = _text(display_name, "a user needs a display name", NAME_LENGTH)
     role = _choice(Role, role, "role")
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidRoster(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidRoster(
+            f"a password needs at least {MIN_PASSWORD_LENGTH} characters",
+            "password_too_short",
+            "password",
+        )
     # argon2 is slow on purpose: hash before the transaction, not while holding it.
     password_hash = hash_password(password)
     with _connect(db) as conn:

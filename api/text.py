@@ -15,14 +15,13 @@ any other type (a ``Literal``, an enum) so the refusal comes first and says the 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
+
+from api.errors import printable
 
 #: Control characters that are text.
 ALLOWED_CONTROLS = frozenset("\n\t")
@@ -73,7 +72,7 @@ def refuse(value: str, *loc: str | int) -> None:
                     "type": error.type,
                     "loc": loc,
                     "msg": error.message(),
-                    "input": _printable(value),
+                    "input": printable(value),
                     "ctx": error.context,
                 }
             ]
@@ -85,38 +84,3 @@ NO_CONTROL = BeforeValidator(_refuse_controls)
 
 #: A text field that may be stored.
 Text = Annotated[str, NO_CONTROL]
-
-
-def _printable(value: Any) -> Any:
-    """``value`` with lone surrogates escaped, so that a refusal can be sent back as JSON."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if isinstance(value, dict):
-        return {_printable(k): _printable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_printable(v) for v in value)
-    return value
-
-
-class TextRoute(APIRoute):
-    """A route whose 422 can always be sent.
-
-    A validation error echoes the refused input back; a lone surrogate in it (a JSON body
-    may spell one as ``\\ud800``) cannot be encoded as UTF-8 and would turn the 422 into
-    a 500. Routers that take a JSON body use this route class.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as e:
-                raise RequestValidationError(
-                    _printable(list(e.errors())),
-                    body=_printable(e.body),
-                    endpoint_ctx=e.endpoint_ctx,
-                ) from None
-
-        return handle

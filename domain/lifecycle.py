@@ -42,18 +42,34 @@ _WHY: dict[Status, str] = {
 }
 
 
+#: The stable reason code of a move refused in a status (what the pages translate).
+_REASON: dict[Status, str] = {
+    Status.ASSIGNED: "not_accepted",
+    Status.IN_PROGRESS: "in_progress",
+    Status.RESOLVED: "awaiting_review",
+    Status.CLOSED: "request_closed",
+}
+
+
 class Refused(Exception):
-    """A move the request's state does not allow; the message says why."""
+    """A move the request's state does not allow; the message says why, ``code`` is the
+    stable reason code (``not_accepted``, ``top_of_ladder``...)."""
+
+    def __init__(self, message: str, code: str = "refused") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class NotAssigned(Exception):
     """The actor is not assigned at the request's current level."""
 
+    code = "not_assigned"
+
 
 def require(action: Action, status: Status) -> None:
     """Raise :class:`Refused` with the reason unless ``action`` is allowed from ``status``."""
     if status not in ALLOWED[action]:
-        raise Refused(f"cannot {action.value}: {_WHY[status]}")
+        raise Refused(f"cannot {action.value}: {_WHY[status]}", _REASON[status])
 
 
 def is_open(status: Status) -> bool:

@@ -32,6 +32,18 @@ class Outcome(StrEnum):
     UNREACHABLE = "unreachable"  # third unreached attempt: closed as unreachable
 
 
+class IncompleteReview(ValueError):
+    """A reached review that leaves dimensions unanswered; ``missing`` names them."""
+
+    code = "review_incomplete"
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(
+            "a reached review answers all four dimensions; missing: " + ", ".join(missing)
+        )
+        self.missing = missing
+
+
 @dataclass(frozen=True)
 class Review:
     reached: bool
@@ -45,9 +57,7 @@ class Review:
         if self.reached:
             missing = [d for d in DIMENSIONS if getattr(self, d) is None]
             if missing:
-                raise ValueError(
-                    "a reached review answers all four dimensions; missing: " + ", ".join(missing)
-                )
+                raise IncompleteReview(missing)
 
     def answers(self) -> dict[str, Answer | None]:
         return {d: getattr(self, d) for d in DIMENSIONS}

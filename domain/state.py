@@ -168,7 +168,10 @@ class RequestState:
         require(Action.ESCALATE, self.status)
         up = next_tier(self.tier)
         if up is None:
-            raise Refused("cannot escalate: the request is already at the top of the ladder")
+            raise Refused(
+                "cannot escalate: the request is already at the top of the ladder",
+                "top_of_ladder",
+            )
         return self._escalation(up, actor, reason, at, day_seconds, automatic=False)
 
     def decide_deadline(self, at: datetime, day_seconds: float) -> Change | None:

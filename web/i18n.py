@@ -82,6 +82,63 @@ STRINGS: dict[str, tuple[str, str]] = {
         "不能含有控制字符（发现 {found}）",
         "Must not contain control characters (found {found})",
     ),
+    "field.review_answer_missing": ("请回答此项", "Please answer this"),
+    # ---- the API's reason codes (api.errors): a refusal in the page's language ------------
+    "reason.not_accepted": (
+        "该诉求尚未签收，请先签收",
+        "The request has not been accepted yet: accept it first",
+    ),
+    "reason.in_progress": (
+        "该诉求正在办理中，尚未办结",
+        "The request is being handled and has not been resolved yet",
+    ),
+    "reason.awaiting_review": (
+        "该诉求已办结，正在等待回访",
+        "The request is resolved and waits for its follow-up review",
+    ),
+    "reason.request_closed": (
+        "该诉求已闭环，不能再办理",
+        "The request is closed; nothing more can be done to it",
+    ),
+    "reason.top_of_ladder": (
+        "已在最高层级（镇党委），不能再上报",
+        "The request is already at the top of the ladder (town party committee)",
+    ),
+    "reason.not_assigned": (
+        "您不是该诉求当前层级的办理人员",
+        "You are not assigned at this request's current level",
+    ),
+    "reason.still_filing": (
+        "该诉求正在受理中，请稍后再试",
+        "The request is still being filed; try again in a moment",
+    ),
+    "reason.required": ("此项必填", "This is required"),
+    "reason.review_incomplete": ("请回答此项", "Please answer this"),
+    "reason.bad_answer": ("请选择“是”“部分”或“否”", "Choose yes, partly or no"),
+    "reason.request_not_found": ("没有找到这条诉求", "There is no such request"),
+    "reason.unavailable": (
+        "工作流服务暂时无法连接，请稍后重试",
+        "The workflow service is unavailable; try again shortly",
+    ),
+    "reason.lagging": (
+        "已办理，页面数据稍后更新",
+        "Done; the pages will show it in a moment",
+    ),
+    "reason.unknown_grid": (
+        "没有这个网格，请从列表中选择",
+        "There is no such grid: choose one from the list",
+    ),
+    "reason.idempotency_conflict": (
+        "此次提交与先前的一次提交不同，请刷新页面后重新填写",
+        "This submission differs from an earlier one with the same key: reload and file again",
+    ),
+    "reason.bad_period": ("开始日期须早于结束日期", "'From' must be before 'to'"),
+    "reason.role_required": ("您的身份无权进行此操作", "Your role may not do this"),
+    "reason.sign_in": ("请先登录", "Sign in first"),
+    "reason.token_invalid": ("登录已失效，请重新登录", "Your sign-in has expired: sign in again"),
+    "reason.bad_credentials": ("用户名或密码错误", "Wrong username or password"),
+    "reason.username_taken": ("该用户名已被使用", "This username is taken"),
+    "reason.password_too_short": ("密码太短", "The password is too short"),
     # ---- log-in ----------------------------------------------------------------------
     "login.title": ("工作人员登录", "Staff log-in"),
     "login.username": ("用户名", "Username"),
@@ -351,7 +408,16 @@ class Translator:
 
     def script_strings(self) -> dict[str, str]:
         """The strings the page's script needs (errors, countdowns, outcomes, live state)."""
-        prefixes = ("error.", "field.", "time.", "outcome.", "live.", "common.", "tasks.")
+        prefixes = (
+            "error.",
+            "field.",
+            "reason.",
+            "time.",
+            "outcome.",
+            "live.",
+            "common.",
+            "tasks.",
+        )
         keys = [k for k in STRINGS if k.startswith(prefixes)]
         keys += ["file.filed", "file.track_link", "resident.filed", "resident.track_link"]
         keys += ["resident.keep_link", "nav.login"]

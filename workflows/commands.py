@@ -41,10 +41,34 @@ class CommandError(Exception):
     """A command that was not carried out; ``kind`` is refused, not_assigned, invalid,
     not_found, closed or unavailable (Temporal could not be reached: try again)."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        code: str | None = None,
+        field: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.code = code or kind  # the stable reason code (see api.errors)
+        self.field = field
+        self.params = params or {}
+
+    @classmethod
+    def of(cls, failure: ApplicationError) -> CommandError:
+        """The refusal a workflow's update failed with, with the reason in its details."""
+        reason = failure.details[0] if failure.details else None
+        if not isinstance(reason, dict):
+            reason = {}
+        return cls(
+            _KINDS.get(failure.type or "", "refused"),
+            failure.message,
+            code=reason.get("code"),
+            field=reason.get("field"),
+            params=reason.get("params"),
+        )
 
 
 _KINDS = {REFUSED: "refused", NOT_ASSIGNED: "not_assigned", INVALID: "invalid"}
@@ -86,7 +110,9 @@ async def file_request(
             RequestWorkflow.filed, start_workflow_operation=start
         )
     except WorkflowAlreadyStartedError:
-        raise CommandError("closed", "this request exists and is closed") from None
+        raise CommandError(
+            "closed", "this request exists and is closed", "request_closed"
+        ) from None
     except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, RuntimeError, ConnectionError) as e:
         unavailable = _unavailable(e)
         if unavailable is None:
@@ -111,13 +137,15 @@ async def send(
     except WorkflowUpdateFailedError as e:
         cause = e.cause
         if isinstance(cause, ApplicationError):
-            raise CommandError(_KINDS.get(cause.type or "", "refused"), cause.message) from None
+            raise CommandError.of(cause) from None
         raise
     except RPCError as e:
         if e.status == RPCStatusCode.NOT_FOUND:
             if "completed" in e.message or "closed" in e.message:
-                raise CommandError("closed", "cannot act: the request is closed") from None
-            raise CommandError("not_found", "no such request") from None
+                raise CommandError(
+                    "closed", "cannot act: the request is closed", "request_closed"
+                ) from None
+            raise CommandError("not_found", "no such request", "request_not_found") from None
         raise CommandError("unavailable", UNAVAILABLE) from e
     except (WorkflowUpdateRPCTimeoutOrCancelledError, RuntimeError, ConnectionError) as e:
         unavailable = _unavailable(e)

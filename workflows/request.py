@@ -30,7 +30,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from domain.lifecycle import NotAssigned, Refused, Status, is_open
-    from domain.review import Answer, Review
+    from domain.review import Answer, IncompleteReview, Review
     from domain.state import Change, RecordedChange, RequestState
     from workflows.messages import (
         DEFECT,
@@ -208,23 +208,21 @@ class RequestWorkflow:
         try:
             review = Review(
                 reached=cmd.reached,
-                completion=_answer(cmd.completion),
-                progress=_answer(cmd.progress),
-                effect=_answer(cmd.effect),
-                satisfaction=_answer(cmd.satisfaction),
+                completion=_answer(cmd.completion, "completion"),
+                progress=_answer(cmd.progress, "progress"),
+                effect=_answer(cmd.effect, "effect"),
+                satisfaction=_answer(cmd.satisfaction, "satisfaction"),
                 comment=cmd.comment,
             )
-        except ValueError as e:
-            raise ApplicationError(str(e), type=INVALID, non_retryable=True) from None
+        except IncompleteReview as e:
+            raise _refusal(INVALID, e, e.code, field=e.missing[0], missing=e.missing) from None
         return state.decide_review(cmd.actor.username, review, at, self._input.day_seconds)
 
     # ---- machinery -------------------------------------------------------------------
 
     def _checked_state(self) -> RequestState:
         if self._state is None:
-            raise ApplicationError(
-                "the request is still being filed", type=REFUSED, non_retryable=True
-            )
+            raise _refusal(REFUSED, "the request is still being filed", "still_filing")
         return self._state
 
     def _dry_run(self, cmd: HandlerCommand, decide: Decide) -> None:
@@ -241,14 +239,14 @@ class RequestWorkflow:
         try:
             state.check_handler(cmd.actor.assignments)
         except NotAssigned as e:
-            raise ApplicationError(str(e), type=NOT_ASSIGNED, non_retryable=True) from None
+            raise _refusal(NOT_ASSIGNED, e, e.code) from None
 
     @staticmethod
     def _decide(decide: Decide, state: RequestState) -> Change:
         try:
             return decide(state, workflow.now())
         except Refused as e:
-            raise ApplicationError(str(e), type=REFUSED, non_retryable=True) from None
+            raise _refusal(REFUSED, e, e.code) from None
 
     async def _handle(self, cmd: HandlerCommand | None, decide: Decide) -> dict[str, Any]:
         """Decide under the lock (the state may have moved since validation), settle with
@@ -346,18 +344,27 @@ def _moved_from(state: RequestState, seen: int) -> Callable[[], bool]:
     return lambda: len(state.timeline) != seen
 
 
+def _refusal(
+    kind: str, why: str | Exception, code: str, field: str | None = None, **params: Any
+) -> ApplicationError:
+    """A refused command: ``kind`` gives the HTTP status, ``code`` the stable reason the
+    pages translate, ``field`` the part of the body it concerns (all in the details)."""
+    reason = {"code": code, "field": field, "params": params}
+    return ApplicationError(str(why), reason, type=kind, non_retryable=True)
+
+
 def _required(text: str, name: str) -> str:
     if not text.strip():
-        raise ApplicationError(f"a {name} is required", type=INVALID, non_retryable=True)
+        raise _refusal(INVALID, f"a {name} is required", "required", field=name)
     return text.strip()
 
 
-def _answer(value: str | None) -> Answer | None:
+def _answer(value: str | None, dimension: str) -> Answer | None:
     if value is None:
         return None
     try:
         return Answer(value)
     except ValueError:
-        raise ApplicationError(
-            f"an answer is yes, partly or no, not {value!r}", type=INVALID, non_retryable=True
+        raise _refusal(
+            INVALID, f"an answer is yes, partly or no, not {value!r}", "bad_answer", dimension
         ) from None

@@ -27,7 +27,7 @@ def issue_token(
     user = roster.authenticate(form.username, form.password, db=engine)
     if user is None:
         # One answer for an unknown user and a wrong password: no probing for usernames.
-        raise unauthorized("wrong username or password")
+        raise unauthorized("wrong username or password", "bad_credentials")
     token = create_access_token(
         user.id, secret=signing_secret(settings), minutes=settings.token_minutes
     )

@@ -10,16 +10,17 @@ import uuid
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api import roster
 from api.deps import CurrentUser, EngineDep, OptionalUser, Principal, SettingsDep, require_roles
+from api.errors import Refusal, request_not_found
 from api.request_schemas import EscalateIn, ProgressIn, RequestIn, ResolveIn, ReviewIn
 from api.roster import InvalidRoster, Role
-from api.text import Text, TextRoute
+from api.text import Text
 from domain.categories import default_tier
 from domain.ladder import Level
 from domain.state import Intake
@@ -27,7 +28,7 @@ from projections import queries
 from workflows.commands import CommandError, file_request, send
 from workflows.messages import Actor, HandlerCommand, ReviewCommand
 
-router = APIRouter(tags=["requests"], route_class=TextRoute)
+router = APIRouter(tags=["requests"])
 
 #: Request ids derived from a client's Idempotency-Key live in this namespace.
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d1c3e-1351-4c1e-9a55-c105e100b000")
@@ -90,22 +91,26 @@ async def _wait_projected(engine: Engine, request_id: str, changes: int) -> None
         if view is not None and len(view["timeline"]) >= changes:
             return
         if loop.time() > end:
-            raise HTTPException(
-                status.HTTP_504_GATEWAY_TIMEOUT,
-                detail="the command was carried out but the read models lag behind; "
+            raise Refusal(
+                504,
+                "lagging",
+                "the command was carried out but the read models lag behind; "
                 "read the request again shortly",
             )
         await asyncio.sleep(0.02)
 
 
-def _refusal(error: CommandError) -> HTTPException:
-    if error.kind == "unavailable":  # Temporal could not be reached: the client may retry
-        return HTTPException(
-            _STATUS[error.kind],
-            detail=error.message,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-    return HTTPException(_STATUS[error.kind], detail=error.message)
+def _refusal(error: CommandError) -> Refusal:
+    # Temporal could not be reached: the client may retry
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if error.kind == "unavailable" else None
+    return Refusal(
+        _STATUS[error.kind],
+        error.code,
+        error.message,
+        field=error.field,
+        params=error.params,
+        headers=retry,
+    )
 
 
 @router.post("/requests", status_code=status.HTTP_201_CREATED)
@@ -122,7 +127,7 @@ async def file_a_request(
     try:
         grid, community, town = await run_in_threadpool(roster.unit_chain, body.grid_id, db=engine)
     except InvalidRoster as e:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(e)) from None
+        raise Refusal(422, "unknown_grid", str(e), field="grid_id") from None
     request_id = (
         str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key))
         if idempotency_key
@@ -151,9 +156,10 @@ async def file_a_request(
             raise _refusal(e) from None
         view = existing
     if idempotency_key and (view["grid_id"], view["description"]) != (grid.id, body.description):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail="this Idempotency-Key was already used for a different request",
+        raise Refusal(
+            409,
+            "idempotency_conflict",
+            "this Idempotency-Key was already used for a different request",
         )
     if consistent:
         await _wait_projected(engine, request_id, len(view["timeline"]))
@@ -165,7 +171,7 @@ async def read_a_request(request_id: str, user: CurrentUser, engine: EngineDep) 
     """One request with its timeline (staff)."""
     view = await _read(engine, request_id) if _is_uuid(request_id) else None
     if view is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such request")
+        raise request_not_found()
     return view
 
 
@@ -207,7 +213,7 @@ async def _act(
     update_id: str | None,
 ) -> dict[str, Any]:
     if not _is_uuid(request_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such request")
+        raise request_not_found()
     try:
         view = await send(client, request_id, action, command, update_id=update_id)
     except CommandError as e:
@@ -327,9 +333,7 @@ async def stats(
     """Completion, on-time and satisfaction rates for a unit and period (to is exclusive)."""
     start, end = _instant(date_from), _instant(date_to)
     if start and end and start >= end:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, detail="'from' must be before 'to'"
-        )
+        raise Refusal(422, "bad_period", "'from' must be before 'to'", field="from")
 
     def read() -> dict[str, Any]:
         with engine.connect() as conn:

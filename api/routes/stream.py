@@ -29,12 +29,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy import Engine, column, select, table
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import EngineDep, Principal, SettingsDep, get_optional_user, oauth2_scheme
+from api.deps import (
+    EngineDep,
+    Principal,
+    SettingsDep,
+    get_optional_user,
+    oauth2_scheme,
+    unauthorized,
+)
+from api.errors import request_not_found
 from closeloop.store import STORE_NAME
 from projections.pages import projected_position
 
@@ -170,13 +178,9 @@ def _followed(
         try:
             return str(uuid.UUID(request_id))
         except ValueError:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such request") from None
+            raise request_not_found() from None
     if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="sign in, or name the request to follow with ?request_id=",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise unauthorized("sign in, or name the request to follow with ?request_id=")
     return None
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api import roster
 from api.deps import EngineDep
+from api.errors import request_not_found
 from domain.state import SYSTEM_ACTOR
 from projections import queries
 
@@ -94,5 +95,5 @@ async def track(request_id: str, engine: EngineDep) -> dict[str, Any]:
     """A request's progress for the resident who filed it (no sign-in: the id is the secret)."""
     view = await run_in_threadpool(public_view, engine, request_id)
     if view is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such request")
+        raise request_not_found()
     return view

@@ -8,10 +8,10 @@ from api import roster
 from api.deps import AdminUser, CurrentUser, EngineDep, refusal
 from api.roster import RosterError
 from api.schemas import UnitIn, UnitOut
-from api.text import Text, TextRoute
+from api.text import Text
 from domain.ladder import UnitKind
 
-router = APIRouter(prefix="/units", tags=["roster"], route_class=TextRoute)
+router = APIRouter(prefix="/units", tags=["roster"])
 
 
 @router.post("", response_model=UnitOut, status_code=status.HTTP_201_CREATED)

@@ -10,9 +10,8 @@ from api import roster
 from api.deps import AdminUser, EngineDep, Principal, refusal, require_roles
 from api.roster import Role, RosterError
 from api.schemas import UserIn, UserOut
-from api.text import TextRoute
 
-router = APIRouter(prefix="/users", tags=["roster"], route_class=TextRoute)
+router = APIRouter(prefix="/users", tags=["roster"])
 
 RosterReader = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR))]
 

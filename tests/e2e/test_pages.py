@@ -45,7 +45,7 @@ def test_log_in_refusals_and_protected_pages(people: People, stack: Dev) -> None
     page.fill("input[name=password]", "not-the-password")
     page.click("#login button[type=submit]")
     expect(page.locator('#login [data-error-for=""]')).to_have_text(
-        "身份验证未通过（401）：wrong username or password"
+        "身份验证未通过（401）：用户名或密码错误"
     )
     expect(page.locator("input[name=username]")).to_have_value("worker1")  # still there
     page.fill("input[name=password]", "demo-worker1")
@@ -68,7 +68,7 @@ def test_log_in_refusals_and_protected_pages(people: People, stack: Dev) -> None
     page.context.clear_cookies()
     task.locator("form[data-key^=progress] button[type=submit]").click()
     expect(task.locator('form[data-key^=progress] [data-error-for=""]')).to_have_text(
-        "身份验证未通过（401）：sign in first: no bearer token was sent"
+        "身份验证未通过（401）：请先登录"
     )
     expect(page.locator("#signed-out a")).to_have_attribute("target", "_blank")
     expect(task.locator("textarea[name=note]")).to_have_value("已通知环卫")
@@ -115,7 +115,7 @@ def test_forms_show_refusals_next_to_the_field_and_keep_what_was_typed(
     task.locator("textarea[name=resolution]").fill("门禁已修好")
     task.locator("form[data-key^=resolve] button[type=submit]").click()
     expect(task.locator('form[data-key^=resolve] [data-error-for=""]')).to_have_text(
-        "当前状态不允许此操作（409）：cannot resolve: the request has not been accepted yet"
+        "当前状态不允许此操作（409）：该诉求尚未签收，请先签收"
     )
     expect(task.locator("textarea[name=resolution]")).to_have_value("门禁已修好")
     # an empty progress note: the 422 next to the note
@@ -140,20 +140,29 @@ def test_forms_show_refusals_next_to_the_field_and_keep_what_was_typed(
     other.locator("summary[data-action=escalate]").click()
     other.locator("textarea[name=reason]").fill("需要社区协调")
     other.locator("form[data-key^=escalate] button[type=submit]").click()
-    expect(other.locator('form[data-key^=escalate] [data-error-for=""]')).to_contain_text(
-        "无权进行此操作（403）：you are not assigned as grid_worker on unit"
+    expect(other.locator('form[data-key^=escalate] [data-error-for=""]')).to_have_text(
+        "无权进行此操作（403）：您不是该诉求当前层级的办理人员"
     )
     expect(other.locator("textarea[name=reason]")).to_have_value("需要社区协调")
 
-    # the caller: "reached" without the answers is the API's 422, readable, comment kept
+    # the caller: "reached" with a question unanswered is the API's 422, in Chinese next to
+    # that question (its radios point at it with aria-describedby), the comment kept
     stack.act("worker1", filed["id"], "resolve", {"resolution": "门禁已修好"})
     caller = people.staff("caller1")
     item = caller.locator(f'li.card[data-id="{filed["id"]}"]')
     item.locator("input[name=reached][value=true]").check()
+    for dimension in ("completion", "progress", "effect"):
+        item.locator(f"input[name={dimension}][value=yes]").check()
     item.locator("textarea[name=comment]").fill("居民说还要再看看")
     item.locator("button[type=submit]").click()
-    expect(item.locator('[data-error-for=""]')).to_contain_text(
-        "请检查填写内容（422）：a reached review answers all four dimensions; missing: completion"
+    refusal = item.locator("[data-error-for=satisfaction]")
+    expect(refusal).to_have_text("请回答此项")
+    expect(item.locator('[data-error-for=""]')).to_have_text("请检查填写内容（422）")
+    expect(item.locator("[data-error-for=completion]")).to_be_hidden()
+    refusal_id = refusal.get_attribute("id")
+    assert refusal_id
+    expect(item.locator("input[name=satisfaction][value=yes]")).to_have_attribute(
+        "aria-describedby", refusal_id
     )
     expect(item.locator("textarea[name=comment]")).to_have_value("居民说还要再看看")
     # not reached: the dimensions are not asked, and the attempt is counted at once
@@ -164,6 +173,12 @@ def test_forms_show_refusals_next_to_the_field_and_keep_what_was_typed(
     expect(outcome).to_have_attribute("data-outcome", "attempt")
     expect(outcome).to_contain_text("未接通，已记一次 (1/3)")
     expect(item.locator("[data-attempts]")).to_have_text("已未接通 1 次（共 3 次机会）")
+    # the success cleared the refusal: no message, no field pointing at one
+    expect(item.locator("[data-error-for=satisfaction]")).to_be_hidden()
+    expect(item.locator('[data-error-for=""]')).to_be_hidden()
+    expect(item.locator("input[name=satisfaction][value=yes]")).not_to_have_attribute(
+        "aria-describedby", re.compile(".")
+    )
 
 
 def test_language_switch(people: People) -> None:
@@ -179,6 +194,13 @@ def test_language_switch(people: People) -> None:
     )
     screenshot(page, "resident-en")
     # the choice is kept (a cookie) on the next pages, the refusals included
+    page.goto("/login")
+    page.fill("input[name=username]", "caller1")
+    page.fill("input[name=password]", "not-the-password")
+    page.click("#login button[type=submit]")
+    expect(page.locator('#login [data-error-for=""]')).to_have_text(
+        "Not signed in (401): Wrong username or password"
+    )
     log_in(page, "caller1")
     expect(page.locator("h1")).to_have_text("Follow-up queue")
     page.goto("/board")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
+
 from tests.stack.conftest import StackFactory
 
 YES = {"reached": True, "completion": "yes", "progress": "yes", "effect": "yes",
@@ -136,6 +138,53 @@ async def test_status_codes_for_handler_actions(make_stack: StackFactory) -> Non
     assert answer.status_code == 409 and "not been resolved" in answer.json()["detail"]
 
 
+async def test_refusals_carry_stable_reason_codes(make_stack: StackFactory) -> None:
+    """Each refusal keeps its English ``detail`` and adds a ``code`` (and the ``field`` it
+    concerns) that clients and the pages translate by."""
+    s = await make_stack()
+    rid = (await s.file())["id"]
+
+    def reason(answer: httpx.Response) -> tuple[int, str, str | None]:
+        body = answer.json()
+        return answer.status_code, body["code"], body.get("field")
+
+    accept = f"/api/v1/requests/{rid}/accept"
+    assert reason(await s.http.post(accept)) == (401, "sign_in", None)
+    bad_token = {"Authorization": "Bearer nonsense"}
+    assert reason(await s.http.post(accept, headers=bad_token)) == (401, "token_invalid", None)
+    assert reason(await s.act("caller1", rid, "accept")) == (403, "role_required", None)
+    assert reason(await s.act("worker2", rid, "accept")) == (403, "not_assigned", None)
+    unknown = str(uuid.uuid4())
+    assert reason(await s.act("worker1", unknown, "accept")) == (404, "request_not_found", None)
+    answer = await s.act("worker1", rid, "resolve", {"resolution": "done"})
+    assert reason(answer) == (409, "not_accepted", None)
+    assert answer.json()["detail"] == "cannot resolve: the request has not been accepted yet"
+    answer = await s.act("worker1", rid, "resolve", {})
+    assert (answer.status_code, answer.json()["code"]) == (422, "invalid_input")
+    assert [e["loc"] for e in answer.json()["detail"]] == [["body", "resolution"]]
+    assert (await s.act("worker1", rid, "accept")).status_code == 200
+    assert reason(await s.act("worker1", rid, "accept")) == (409, "in_progress", None)
+    # a reached review names each unanswered question on its own field
+    answer = await s.act("caller1", rid, "review", {"reached": True, "completion": "yes"})
+    assert (answer.status_code, answer.json()["code"]) == (422, "invalid_input")
+    missing = [(e["loc"][-1], e["type"]) for e in answer.json()["detail"]]
+    assert missing == [(d, "review_answer_missing") for d in ("progress", "effect", "satisfaction")]
+    assert reason(await s.act("caller1", rid, "review", YES)) == (409, "in_progress", None)
+
+    login = {"username": "worker1", "password": "wrong-password"}
+    answer = await s.http.post("/api/v1/auth/token", data=login)
+    assert reason(answer) == (401, "bad_credentials", None)
+    answer = await s.http.post(
+        "/api/v1/requests",
+        json={"grid_id": str(uuid.uuid4()), "category": "noise", "description": "吵",
+              "channel": "app", "resident": {"name": "王", "phone": "13900000000"}},
+    )  # fmt: skip
+    assert reason(answer) == (422, "unknown_grid", "grid_id")
+    period = {"from": "2026-02-01", "to": "2026-01-01"}
+    answer = await s.http.get("/api/v1/stats", params=period, headers=s.auth("supervisor1"))
+    assert reason(answer) == (422, "bad_period", "from")
+
+
 async def test_escalation_hands_the_request_to_the_next_level(make_stack: StackFactory) -> None:
     s = await make_stack()
     rid = (await s.file())["id"]
@@ -154,6 +203,7 @@ async def test_escalation_hands_the_request_to_the_next_level(make_stack: StackF
     assert (await s.act("community1", rid, "escalate", {"reason": "重大"})).status_code == 200
     answer = await s.act("town1", rid, "escalate", {"reason": "更高"})
     assert answer.status_code == 409 and "top of the ladder" in answer.json()["detail"]
+    assert answer.json()["code"] == "top_of_ladder"
 
 
 async def test_board_and_tasks_order_and_filters(make_stack: StackFactory) -> None:

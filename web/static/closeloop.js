@@ -166,6 +166,7 @@
       case "enum": case "literal_error": case "bool_parsing": case "bool_type":
         return t("field.choose");
       case "control_character": return t("field.control", { found: ctx.found });
+      case "review_answer_missing": return t("field.review_answer_missing");
       default:
         return String(item.msg || "").replace(/^Value error, /, "");
     }
@@ -209,32 +210,51 @@
     return detail ? head + (ZH ? "：" : ": ") + detail : head;
   }
 
-  function showRefusal(form, code, detail) {
+  // The API's reason in the page's language: by its stable code when the page knows the
+  // code (reason.<code>), else the API's English sentence.
+  function reasonText(data) {
+    var key = "reason." + data.code;
+    var text = t(key, data.params);
+    return text === key ? (data.detail ? String(data.detail) : "") : text;
+  }
+
+  // Show `text` next to the field named `key`; false when the form has no such field.
+  function markField(form, key, text) {
+    var slot = key ? form.querySelector('[data-error-for="' + sel(key) + '"]') : null;
+    if (!slot) return false;
+    say(slot, text);
+    form.querySelectorAll('[name="' + sel(key) + '"]').forEach(function (el) {
+      el.setAttribute("aria-invalid", "true");
+      describe(el, slot);
+    });
+    return true;
+  }
+
+  // A refusal ({detail, code[, field, params]}) shown next to the field it concerns, and
+  // its status as a headline by the button; the next success clears both (clearErrors).
+  function showRefusal(form, code, data) {
+    data = data || {};
+    var detail = data.detail;
     var general = form.querySelector('[data-error-for=""]');
+    var rest = [];
     if (Array.isArray(detail)) {
-      var rest = [];
       detail.forEach(function (item) {
         var loc = (item.loc || []).slice();
         if (loc.length && (loc[0] === "body" || loc[0] === "query")) loc.shift();
         var key = loc.join(".");
-        var slot = key ? form.querySelector('[data-error-for="' + sel(key) + '"]') : null;
         var field = key ? form.querySelector('[name="' + sel(key) + '"]') : null;
         var text = field && field.tagName === "SELECT" ? t("field.choose") : fieldMessage(item);
-        if (slot) {
-          say(slot, text);
-          form.querySelectorAll('[name="' + sel(key) + '"]').forEach(function (el) {
-            el.setAttribute("aria-invalid", "true");
-            describe(el, slot);
-          });
-        } else {
-          rest.push(key ? key + ": " + text : text);
-        }
+        if (!markField(form, key, text)) rest.push(key ? key + ": " + text : text);
       });
-      if (general) say(general, headline(code, rest.join("; ")));
-    } else if (general) {
-      // 503: the workflow service is down; the translated headline says so, and to retry
-      say(general, headline(code, detail && code !== 503 ? String(detail) : ""));
+    } else {
+      var text = reasonText(data);
+      var params = data.params || {};
+      var fields = Array.isArray(params.missing) ? params.missing : data.field ? [data.field] : [];
+      var placed = fields.filter(function (key) { return markField(form, key, text); });
+      // 503: the translated headline already says the workflow service is down
+      if (!placed.length && text && code !== 503) rest.push(text);
     }
+    if (general) say(general, headline(code, rest.join("; ")));
     var button = form.querySelector("[type=submit]");
     if (general && !general.hidden && button) describe(button, general);
     var first = form.querySelector('[data-error-for]:not([hidden])');
@@ -351,7 +371,7 @@
         if (res.status === 401 && form.dataset.success !== "login" && form.dataset.anonymous === undefined) {
           signedOut();
         }
-        showRefusal(form, res.status, res.data && res.data.detail);
+        showRefusal(form, res.status, res.data);
         return;
       }
       var done = SUCCESS[form.dataset.success] || SUCCESS.refresh;
