@@ -16,6 +16,7 @@ from temporalio.client import Client
 import web
 from api import errors
 from api.routes import auth, requests, stream, track, units, users
+from closeloop.keys import keyring
 from closeloop.settings import Settings
 from closeloop.store import STORE_NAME
 from closeloop.temporal_client import connect_temporal
@@ -34,7 +35,9 @@ def create_app(settings: Settings, engine: Engine, temporal: Client | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if temporal is None:
-            app.state.temporal = await connect_temporal(settings.target, settings.namespace)
+            app.state.temporal = await connect_temporal(
+                settings.target, settings.namespace, keys=app.state.keys
+            )
         yield
 
     app = FastAPI(
@@ -45,6 +48,8 @@ def create_app(settings: Settings, engine: Engine, temporal: Client | None = Non
     )
     errors.install(app)  # every error answers {"detail", "code"[, "field", "params"]}
     app.state.settings = settings
+    #: What seals residents' data (the store's events, Temporal's payloads, sealed columns).
+    app.state.keys = keyring(settings)
     app.state.engine = engine
     app.state.temporal = temporal
     for module in (auth, units, users, requests, stream, track):

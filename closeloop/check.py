@@ -404,14 +404,17 @@ async def check(
     repair: bool = False,
 ) -> int:
     """Run the check and print what it finds; 0 only when everything agrees."""
+    from closeloop.keys import keyring
     from closeloop.temporal_client import connect_temporal
 
     try:
-        client = await connect_temporal(settings.target, settings.namespace, timeout=10)
+        client = await connect_temporal(
+            settings.target, settings.namespace, timeout=10, keys=keyring(settings)
+        )
     except (RuntimeError, TimeoutError) as e:
         print(f"closeloop check: {e}; is closeloop running?", file=sys.stderr)
         return 2
-    store = RequestStore(env=store_env(settings.database_url))
+    store = RequestStore(env=store_env(settings.database_url, keyring(settings)))
     engine = make_engine(settings.database_url)
     try:
         checker = Checker(client, store, engine, settings.task_queue, repair=repair)

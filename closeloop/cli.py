@@ -42,7 +42,9 @@ def _rebuild(settings: Settings) -> int:
         )
         sys.stdout.flush()
 
-    count = rebuild(settings.database_url, progress=progress, stop=stop)
+    from closeloop.keys import keyring
+
+    count = rebuild(settings.database_url, progress=progress, stop=stop, keys=keyring(settings))
     if stop.is_set():
         print(
             f"\nstopped after {count} events: the read models are behind the store; the "
@@ -56,14 +58,17 @@ def _rebuild(settings: Settings) -> int:
 async def _api(settings: Settings) -> None:
     from temporalio.client import Client
 
+    from closeloop.keys import keyring
+    from closeloop.payload_codec import data_converter
     from closeloop.runtime import prepare, serve_api, stop_on_signals
     from closeloop.temporal_client import connect_temporal
 
     stop = asyncio.Event()
     stop_on_signals(stop)
     engine = prepare(settings)
+    keys = keyring(settings)
     try:
-        client = await connect_temporal(settings.target, settings.namespace, timeout=5)
+        client = await connect_temporal(settings.target, settings.namespace, timeout=5, keys=keys)
     except (RuntimeError, TimeoutError) as e:
         # Reads come from the read models: serve them while Temporal is away. The client
         # connects on first use; commands answer 503 until Temporal answers.
@@ -72,18 +77,24 @@ async def _api(settings: Settings) -> None:
             settings.target,
             e,
         )
-        client = await Client.connect(settings.target, namespace=settings.namespace, lazy=True)
+        client = await Client.connect(
+            settings.target,
+            namespace=settings.namespace,
+            lazy=True,
+            data_converter=data_converter(keys),
+        )
     await serve_api(settings, engine, client, stop)
 
 
 async def _worker(settings: Settings) -> None:
+    from closeloop.keys import keyring
     from closeloop.runtime import prepare, run_worker, stop_on_signals
     from closeloop.temporal_client import connect_temporal
 
     stop = asyncio.Event()
     stop_on_signals(stop)
     prepare(settings)
-    client = await connect_temporal(settings.target, settings.namespace)
+    client = await connect_temporal(settings.target, settings.namespace, keys=keyring(settings))
     await run_worker(settings, client, stop)
 
 
@@ -102,6 +113,7 @@ def _projections(settings: Settings, action: str) -> int:
     ``retry`` runs beside a running projector (they take turns on the tracking row, see
     ``projections.quarantine``); it exits 0 only when no event is left quarantined.
     """
+    from closeloop.keys import keyring
     from closeloop.runtime import prepare
     from projections.quarantine import DeadLetter, dead_letters_of, retry
 
@@ -130,7 +142,7 @@ def _projections(settings: Settings, action: str) -> int:
     if letters:
         print(f"retrying {len(letters)} quarantined events, in order:", flush=True)
     try:
-        result = retry(settings.database_url, report=report)
+        result = retry(settings.database_url, report=report, keys=keyring(settings))
     except Exception as error:  # noqa: BLE001 - told in words; each event is whole or not
         from projections.failures import describe
 

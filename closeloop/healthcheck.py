@@ -35,6 +35,7 @@ def check_api(settings: Settings) -> None:
 
 
 async def _pollers(settings: Settings) -> int:
+    # No payload is read: the client needs no key.
     client = await Client.connect(settings.target, namespace=settings.namespace)
     answer = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(

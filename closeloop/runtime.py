@@ -18,6 +18,7 @@ from temporalio.client import Client
 from api.app import create_app
 from closeloop.bootstrap import ensure_admin, seed_demo
 from closeloop.db import make_engine
+from closeloop.keys import Keyring, keyring
 from closeloop.projector_lock import projector_lock
 from closeloop.schema import migrate
 from closeloop.settings import Settings
@@ -38,7 +39,7 @@ def prepare(settings: Settings) -> Engine:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     migrate(engine)
-    RequestStore(env=store_env(settings.database_url)).close()  # creates the events table
+    RequestStore(env=store_env(settings.database_url, keyring(settings))).close()  # the table
     return engine
 
 
@@ -106,7 +107,7 @@ async def _serve(server: uvicorn.Server) -> None:
 
 async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) -> None:
     """Run workflows and activities until ``stop``; in-flight activities get a grace period."""
-    store = RequestStore(env=store_env(settings.database_url))
+    store = RequestStore(env=store_env(settings.database_url, keyring(settings)))
     try:
         with ThreadPoolExecutor(ACTIVITY_THREADS, thread_name_prefix="activity") as pool:
             worker = build_worker(client, settings.task_queue, store, pool)
@@ -131,14 +132,18 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
         if not held:
             return
         if settings.is_sqlite:
-            projector = Projector(settings.database_url, poll_seconds=settings.poll_seconds)
+            projector = Projector(
+                settings.database_url, poll_seconds=settings.poll_seconds, keys=keyring(settings)
+            )
             projector.start()
             try:
                 await stop.wait()
             finally:
                 await asyncio.to_thread(projector.close)
         else:
-            await asyncio.to_thread(_follow_with_subscription, settings.database_url, stop)
+            await asyncio.to_thread(
+                _follow_with_subscription, settings.database_url, stop, keys=keyring(settings)
+            )
 
 
 #: A part of ``closeloop dev`` that fails is started again after this pause, doubling
@@ -149,7 +154,11 @@ RESTART_RESET_SECONDS = 60.0
 
 
 def _follow_with_subscription(
-    database_url: str, stop: asyncio.Event, *, retry_seconds: float = RESTART_FIRST_SECONDS
+    database_url: str,
+    stop: asyncio.Event,
+    *,
+    retry_seconds: float = RESTART_FIRST_SECONDS,
+    keys: Keyring | None = None,
 ) -> None:
     """Follow the log with eventsourcing's ProjectionRunner until ``stop`` is set.
 
@@ -166,7 +175,7 @@ def _follow_with_subscription(
                 application_class=RequestStore,
                 projection_class=RequestProjection,
                 view_class=RequestViews,
-                env=store_env(database_url),
+                env=store_env(database_url, keys),
             )
             with runner:
                 # The runner's thread processes each event in its own transaction;
@@ -249,7 +258,7 @@ async def dev(settings: Settings) -> None:
     try:
         if server is not None:
             await server.wait_ready()
-        client = await connect_temporal(settings.target, settings.namespace)
+        client = await connect_temporal(settings.target, settings.namespace, keys=keyring(settings))
         engine = prepare(settings)
         bootstrap(engine, settings, seed=settings.seed_demo)
         print(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import Cipher, IntegrityError
+from eventsourcing.utils import Environment
 
+from closeloop.keys import Keyring, parse_key
 from domain.aggregate import ConflictingCommand, ResidentRequest, same_change
 from domain.state import FILED, Change, RecordedChange
 
@@ -17,13 +20,59 @@ log = logging.getLogger("closeloop.store")
 STORE_NAME = "closeloop"
 
 
-def store_env(database_url: str) -> dict[str, str]:
-    """eventsourcing's environment for eventsourcing-sqlalchemy on ``database_url``."""
-    return {
+#: The environment variable (in eventsourcing's env) naming the old keys, comma-separated.
+OLD_KEYS = "CIPHER_OLD_KEYS"
+
+
+def store_env(database_url: str, keys: Keyring | None = None) -> dict[str, str]:
+    """eventsourcing's environment for eventsourcing-sqlalchemy on ``database_url``.
+
+    With ``keys``, every event's state is sealed with the current key (the topic and the
+    request's id stay readable: they name no resident). Every closeloop process passes
+    them; only tests and benchmarks that never meet a resident leave them out.
+    """
+    env = {
         "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
         "SQLALCHEMY_URL": database_url,
         "CREATE_TABLE": "yes",
     }
+    if keys is not None:
+        env["CIPHER_TOPIC"] = f"{__name__}:{EventCipher.__qualname__}"
+        env["CIPHER_KEY"] = base64.b64encode(keys.current).decode("ascii")
+        env[OLD_KEYS] = ",".join(base64.b64encode(key).decode("ascii") for key in keys.old)
+        # eventsourcing looks for CLOSELOOP_CIPHER_KEY before CIPHER_KEY: these win.
+        for name in ("CIPHER_TOPIC", "CIPHER_KEY", OLD_KEYS):
+            env[f"{STORE_NAME.upper()}_{name}"] = env[name]
+    return env
+
+
+class EventCipher(Cipher):
+    """eventsourcing's cipher on closeloop's :class:`Keyring`: seals with the current key
+    and opens with whichever key (current or old) sealed the event, so a key can be
+    rotated without rewriting the store.
+
+    An event stored before encryption was turned on (its state is clear JSON, which
+    starts with ``{``; a sealed one never does) is read as it is: upgrading needs no
+    migration, and such events stay clear until the store is rebuilt by hand.
+    """
+
+    def __init__(self, environment: Environment) -> None:
+        current = environment.get("CIPHER_KEY")
+        if not current:
+            raise OSError("CIPHER_KEY is not in the store's environment")
+        old = environment.get(OLD_KEYS) or ""
+        self.keys = Keyring(
+            parse_key(current, "the store's key"),
+            tuple(parse_key(k, "an old key") for k in old.split(",") if k.strip()),
+        )
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        return self.keys.seal(plaintext)
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        if ciphertext[:1] == b"{":
+            return ciphertext  # written before encryption was turned on
+        return self.keys.open(ciphertext)
 
 
 class StoreBehind(Exception):

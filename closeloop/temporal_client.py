@@ -15,6 +15,9 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from closeloop.keys import Keyring
+from closeloop.payload_codec import data_converter
+
 #: How long callers wait by default for a server that is starting (a busy machine is slow).
 CONNECT_TIMEOUT = 120.0
 #: The longest one attempt may take before it is abandoned and tried again.
@@ -36,11 +39,14 @@ class NotReady(RuntimeError):
     """The server answered, but is not ready to serve the namespace yet."""
 
 
-async def probe(target: str, namespace: str) -> Client:
+async def probe(target: str, namespace: str, keys: Keyring | None = None) -> Client:
     """One attempt: a client for ``namespace`` once the server passes a real health check
-    (the frontend reports SERVING and describes the namespace); raises otherwise."""
+    (the frontend reports SERVING and describes the namespace); raises otherwise.
+
+    With ``keys`` the client seals every payload it sends and opens the ones it reads.
+    """
     call_timeout = timedelta(seconds=_ATTEMPT_TIMEOUT / 2)
-    client = await Client.connect(target, namespace=namespace)
+    client = await Client.connect(target, namespace=namespace, data_converter=data_converter(keys))
     try:
         serving = await client.service_client.check_health(timeout=call_timeout)
     except RPCError as e:
@@ -74,13 +80,16 @@ async def connect_temporal(
     namespace: str,
     timeout: float = CONNECT_TIMEOUT,
     check: Callable[[], None] | None = None,
+    *,
+    keys: Keyring | None = None,
 ) -> Client:
     """A client for ``namespace`` at ``target``, retrying until the server answers.
 
     Retries while the server is unreachable, starting (``Frontend is not healthy yet``) or
     has not registered the namespace, for up to ``timeout`` seconds; then raises
     :class:`TimeoutError` naming the last answer. ``check`` is called between attempts and
-    may raise to give up early (e.g. when the server's process has exited).
+    may raise to give up early (e.g. when the server's process has exited). ``keys``:
+    seal the payloads (every closeloop process passes them, see :mod:`closeloop.payload_codec`).
     """
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
@@ -91,7 +100,7 @@ async def connect_temporal(
         remaining = end - loop.time()
         try:
             return await asyncio.wait_for(
-                probe(target, namespace), timeout=max(1.0, min(_ATTEMPT_TIMEOUT, remaining))
+                probe(target, namespace, keys), timeout=max(1.0, min(_ATTEMPT_TIMEOUT, remaining))
             )
         except (RPCError, RuntimeError, OSError, TimeoutError) as e:
             if not _transient(e):

@@ -23,6 +23,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, select
 
+from closeloop.keys import Keyring
 from closeloop.store import STORE_NAME, RequestStore, store_env
 from projections.failures import describe
 from projections.projection import RequestProjection
@@ -95,6 +96,7 @@ def retry(
     *,
     views_class: type[RequestViews] = RequestViews,
     report: Report | None = None,
+    keys: Keyring | None = None,
 ) -> RetryResult:
     """Apply the quarantined events again, in the order of the log.
 
@@ -104,10 +106,11 @@ def retry(
     quarantined while this runs are taken in turn. A failure that is not the event's
     (the database is away) is raised: each event is applied whole or not at all, so
     running it again carries on. ``views_class``: the views
-    to apply with (tests stand a fixed projection in for a deployed fix).
+    to apply with (tests stand a fixed projection in for a deployed fix); ``keys`` open
+    the store's sealed events.
     """
     views = views_class.connect(database_url)
-    store = RequestStore(env=store_env(database_url))
+    store = RequestStore(env=store_env(database_url, keys))
     applied = failed = 0
     still_failing: dict[str, int] = {}  # request -> the position of its failing event
     after = -1

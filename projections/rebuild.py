@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import delete
 
+from closeloop.keys import Keyring
 from closeloop.store import STORE_NAME
 from projections.failures import PositionMoved
 from projections.runner import Projector, ReadAhead
@@ -66,6 +67,7 @@ def rebuild(
     *,
     batch_size: int = REBUILD_BATCH_SIZE,
     stop: threading.Event | None = None,
+    keys: Keyring | None = None,
 ) -> int:
     """Drop and refill the views from the start of the log; returns the events processed.
 
@@ -81,6 +83,7 @@ def rebuild(
 
     ``stop``, once set, ends the rebuild after the batch in hand (committed, then the
     indexes are built): the views are then behind the store, and a projector carries on.
+    ``keys`` open the store's sealed events (:func:`closeloop.store.store_env`).
 
     The dead-letter table is one of the views: it starts empty, and an event the views
     still fail on is quarantined again (with its request's later events waiting behind
@@ -88,7 +91,11 @@ def rebuild(
     """
     started = time.monotonic()
     projector = Projector(
-        database_url, batch_size=batch_size, memory=Memory(), cache_mib=REBUILD_CACHE_MIB
+        database_url,
+        batch_size=batch_size,
+        memory=Memory(),
+        cache_mib=REBUILD_CACHE_MIB,
+        keys=keys,
     )
     try:
         reset(projector.views, indexes=False)

@@ -28,6 +28,7 @@ from types import TracebackType
 from eventsourcing.persistence import Notification, Tracking
 from sqlalchemy import func, select
 
+from closeloop.keys import Keyring
 from closeloop.store import STORE_NAME, RequestStore, store_env
 from projections.failures import PositionMoved, describe
 from projections.projection import RequestProjection
@@ -77,6 +78,7 @@ class Projector:
         store: RequestStore | None = None,
         memory: Memory | None = None,
         cache_mib: int = 64,
+        keys: Keyring | None = None,
     ) -> None:
         if poll_seconds <= 0 or batch_size <= 0 or retry_seconds <= 0:
             raise ValueError("poll_seconds, batch_size and retry_seconds must be positive")
@@ -88,7 +90,7 @@ class Projector:
         self.memory = memory
         self.projection = RequestProjection(self.views)
         self._owns_store = store is None
-        self.store = store if store is not None else RequestStore(env=store_env(database_url))
+        self.store = store if store is not None else RequestStore(env=store_env(database_url, keys))
         self._callbacks: list[Callable[[Batch], None]] = []
         self._stopping = threading.Event()
         self._nudged = threading.Event()  # wakes the poller early: stop(), or a reader waits
