@@ -57,7 +57,12 @@ class SealingCodec(PayloadCodec):
 
 
 def data_converter(keys: Keyring | None) -> DataConverter:
-    """Temporal's default converter, sealing payloads with ``keys`` (plain without)."""
+    """Temporal's default converter, sealing payloads with ``keys`` (plain without).
+
+    Failures' messages stay clear, so that the worker's log and the UI tell why a task
+    failed: closeloop's failures name the request and the command, never what a resident
+    wrote (see ``domain.aggregate.ConflictingCommand``).
+    """
     if keys is None:
         return DataConverter.default
     return dataclasses.replace(DataConverter.default, payload_codec=SealingCodec(keys))

@@ -63,7 +63,7 @@ def _try_flock(fd: int) -> bool:
 
 @asynccontextmanager
 async def _advisory_lock(database_url: str, stop: asyncio.Event) -> AsyncIterator[bool]:
-    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    engine = create_engine(database_url, pool_size=1, max_overflow=0, hide_parameters=True)
     conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
 

@@ -18,6 +18,7 @@ from temporalio.client import Client
 from api.app import create_app
 from closeloop.bootstrap import ensure_admin, seed_demo
 from closeloop.db import make_engine
+from closeloop.files import private_dir, private_file, private_sqlite, sqlite_path
 from closeloop.keys import Keyring, keyring
 from closeloop.projector_lock import projector_lock
 from closeloop.schema import migrate
@@ -34,9 +35,14 @@ log = logging.getLogger("closeloop")
 
 
 def prepare(settings: Settings) -> Engine:
-    """The data folder and every table (event store, read models, roster) exist after this."""
+    """The data folder and every table (event store, read models, roster) exist after this;
+    the folder is 0700 and a SQLite database 0600 (see :mod:`closeloop.files`)."""
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
+        database = sqlite_path(settings.database_url)
+        if database is not None:
+            private_dir(database.parent)
+            private_sqlite(database)
     engine = make_engine(settings.database_url)
     migrate(engine)
     RequestStore(env=store_env(settings.database_url, keyring(settings))).close()  # the table
@@ -247,7 +253,10 @@ async def dev(settings: Settings) -> None:
     stop_on_signals(stop)
     server: DevServer | None = None
     if settings.temporal_address is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
+        # Temporal's own database holds the workflows' (sealed) payloads; its log is ours.
+        private_sqlite(settings.data_dir / "temporal.db", create=False)
+        private_file(settings.data_dir / "temporal.log")
         server = DevServer(
             db_file=settings.data_dir / "temporal.db",
             port=settings.temporal_port,

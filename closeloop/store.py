@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import logging
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import Cipher, IntegrityError
 from eventsourcing.utils import Environment
+from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
+from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 
 from closeloop.keys import Keyring, parse_key
 from domain.aggregate import ConflictingCommand, ResidentRequest, same_change
@@ -32,7 +35,7 @@ def store_env(database_url: str, keys: Keyring | None = None) -> dict[str, str]:
     them; only tests and benchmarks that never meet a resident leave them out.
     """
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+        "PERSISTENCE_MODULE": f"{__name__}:{QuietFactory.__qualname__}",
         "SQLALCHEMY_URL": database_url,
         "CREATE_TABLE": "yes",
     }
@@ -44,6 +47,20 @@ def store_env(database_url: str, keys: Keyring | None = None) -> dict[str, str]:
         for name in ("CIPHER_TOPIC", "CIPHER_KEY", OLD_KEYS):
             env[f"{STORE_NAME.upper()}_{name}"] = env[name]
     return env
+
+
+class _QuietDatastore(SQLAlchemyDatastore):
+    """eventsourcing-sqlalchemy's datastore on an engine that leaves a statement's
+    parameters out of its errors (and so out of the logs): they may be a resident's."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(hide_parameters=True, **kwargs)
+
+
+class QuietFactory(SQLAlchemyFactory):
+    """eventsourcing-sqlalchemy, on :class:`_QuietDatastore`."""
+
+    datastore_class = _QuietDatastore
 
 
 class EventCipher(Cipher):

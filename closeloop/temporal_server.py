@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import shutil
 import signal
@@ -132,10 +133,17 @@ class DevServer:
         if self.db_file is not None:
             self.db_file.parent.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_file.open("ab")
-        # Its own session: Ctrl-C reaches closeloop, which stops the server last.
+        log = open(  # noqa: SIM115 - the child holds it; closed here once it started
+            os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab"
+        )
+        # Its own session: Ctrl-C reaches closeloop, which stops the server last. umask 077:
+        # its SQLite files (the workflows' payloads, sealed or not) are the owner's alone.
         self._process = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            umask=0o077,
         )
         log.close()
 

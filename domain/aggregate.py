@@ -41,7 +41,9 @@ class ConflictingCommand(Exception):
 
 
 def _describe(change: Change) -> str:
-    return f"{change.type} at {change.at.isoformat()} by {change.actor} {change.data}"
+    # The data's fields, never its values: this is logged and becomes a Temporal failure
+    # message (which the payload codec does not seal), and a filing's data is a resident's.
+    return f"{change.type} at {change.at.isoformat()} by {change.actor} with {sorted(change.data)}"
 
 
 def same_change(a: Change, b: Change) -> bool:

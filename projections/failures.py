@@ -10,6 +10,8 @@ the projector retries it with back-off and quarantines nothing.
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy.exc
 from eventsourcing import persistence
 
@@ -73,6 +75,26 @@ def is_passing(error: BaseException) -> bool:
     return False
 
 
+#: PostgreSQL's words that quote a row's values: a refused row, a duplicate key.
+_QUOTED_VALUES = (
+    (re.compile(r"(Failing row contains )\(.*?\)\.?(?=\n|$)", re.S), r"\1(...)."),
+    (
+        re.compile(r"(Key \([^)]*\))=\(.*?\)(?= already exists| is not present| conflicts)"),
+        r"\1=(...)",
+    ),
+)
+
+
+def _without_data(message: str) -> str:
+    """``message`` without the values PostgreSQL quotes from a row (its DETAIL) or the
+    statement's data (its CONTEXT): they may be a resident's name, phone or description,
+    and the text is logged and stored."""
+    message = re.split(r"\n\s*CONTEXT:", message, maxsplit=1)[0]
+    for pattern, replacement in _QUOTED_VALUES:
+        message = pattern.sub(replacement, message)
+    return message
+
+
 def describe(error: BaseException) -> str:
     """The error in one line, as the database driver put it when there is one (without
     SQLAlchemy's statement and parameters), safe to store in any text column."""
@@ -82,6 +104,6 @@ def describe(error: BaseException) -> str:
         if not isinstance(cause, persistence.PersistenceError | sqlalchemy.exc.SQLAlchemyError):
             innermost = cause
             break
-    message = " ".join(str(innermost).split())
+    message = " ".join(_without_data(str(innermost)).split())
     text = f"{type(innermost).__name__}: {message}" if message else type(innermost).__name__
     return text.replace("\x00", "\\x00")[:MAX_ERROR_CHARS]

@@ -104,7 +104,9 @@ class RequestViews(SQLAlchemyTrackingRecorder):
 
         ``cache_mib`` is SQLite's page cache per connection (a rebuild asks for more).
         """
-        kwargs: dict[str, Any] = {}
+        # hide_parameters: a failing statement's parameters (maybe a resident's) stay
+        # out of its error and the logs.
+        kwargs: dict[str, Any] = {"hide_parameters": True}
         if database_url.startswith("sqlite"):
             # Writers wait for each other instead of failing at once.
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
