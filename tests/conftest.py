@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from closeloop.keys import Keyring
 from closeloop.store import RequestStore, store_env
 from closeloop.temporal_client import connect_temporal
 from closeloop.temporal_server import DevServer
@@ -36,7 +38,10 @@ async def temporal_env(
     )
     try:
         await server.start_on_free_ports()
-        client = await connect_temporal(server.address, "default", check=server.check_running)
+        # Payloads are sealed as every closeloop process seals them (a key for the session).
+        client = await connect_temporal(
+            server.address, "default", check=server.check_running, keys=Keyring(os.urandom(32))
+        )
         yield WorkflowEnvironment.from_client(client)
     finally:
         await asyncio.to_thread(server.stop)

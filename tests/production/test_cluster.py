@@ -20,6 +20,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from closeloop.keys import Keyring, new_key, parse_key
 from closeloop.store import RequestStore, store_env
 from closeloop.temporal_server import free_ports
 
@@ -28,6 +29,8 @@ N = 24  # requests in the burst
 
 #: Generous deadlines: the CI machine is shared and sometimes busy.
 START_SECONDS = 180.0
+#: The key every process shares, as production gives it (the events are sealed with it).
+KEY = new_key()
 STOP_SECONDS = 90.0
 
 
@@ -85,6 +88,7 @@ def cluster(
         "CLOSELOOP_JWT_SECRET": "one-secret-for-every-api-process",
         "CLOSELOOP_ADMIN_PASSWORD": "cluster-admin-pw",
         "CLOSELOOP_DAY_SECONDS": "3600",
+        "CLOSELOOP_ENCRYPTION_KEY": KEY,
     }
     processes = Processes(env, tmp_path)
     subprocess.run(
@@ -268,7 +272,7 @@ async def test_burst_lands_every_event_once_and_figures_agree(
         expected = Counter(outcomes)
 
         # wait until the projector has passed every event
-        store = RequestStore(env=store_env(database_url))
+        store = RequestStore(env=store_env(database_url, Keyring(parse_key(KEY))))
         try:
             last = store.recorder.max_notification_id()
             end = time.monotonic() + START_SECONDS
