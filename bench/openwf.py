@@ -39,6 +39,7 @@ from bench.procs import (
     Process,
     Processes,
     TemporalServer,
+    bench_keys,
     closeloop_env,
     python_module,
     running,
@@ -203,7 +204,7 @@ async def _make_open_set(
         await server.start_and_wait()
         worker = _worker(work, server.address)
         with running(processes, worker):
-            client = await connect_temporal(server.address, "default")
+            client = await connect_temporal(server.address, "default", keys=bench_keys())
             started = time.monotonic()
             await _open_requests(
                 client, first, size - first, lambda n: progress(f"  opened {n:,} of {size:,}")
@@ -274,7 +275,7 @@ async def measure_open(
             await server.start_and_wait()
             worker = _worker(scratch, server.address)
             with running(processes, worker):
-                client = await connect_temporal(server.address, "default")
+                client = await connect_temporal(server.address, "default", keys=bench_keys())
                 await _until_polling(client, worker)
                 server_idle, worker_idle = server.memory(), worker.memory()
                 sample = random.Random(7).sample(range(size), min(TOUCH, size))

@@ -7,6 +7,8 @@ when the suite ends, also on errors and Ctrl-C.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import signal
 import subprocess
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from closeloop.keys import Keyring
 from closeloop.temporal_server import DevServer, free_ports
 
 
@@ -208,6 +211,8 @@ def closeloop_env(
         CLOSELOOP_TASK_QUEUE=task_queue,
         CLOSELOOP_ADMIN_PASSWORD=ADMIN_PASSWORD,
         CLOSELOOP_JWT_SECRET="closeloop-bench-secret-not-for-production-0123456789",
+        # One key for every run: the cached sets of open workflows are sealed with it.
+        CLOSELOOP_ENCRYPTION_KEY=BENCH_KEY,
     )
     if api_port is not None:
         env["CLOSELOOP_API_PORT"] = str(api_port)
@@ -218,6 +223,14 @@ def closeloop_env(
 
 
 ADMIN_PASSWORD = "bench-admin-password"
+#: The benchmarks' encryption key (synthetic residents only): fixed, so that a cached set
+#: of open workflows made by one run is read by the next.
+BENCH_KEY = base64.b64encode(hashlib.sha256(b"closeloop benchmarks only").digest()).decode()
+
+
+def bench_keys() -> Keyring:
+    """The keyring the benchmarks' ``closeloop`` processes seal with (for their clients)."""
+    return Keyring(base64.b64decode(BENCH_KEY))
 
 
 def wait_healthy(base: str, process: Process, timeout: float = 180.0) -> None:

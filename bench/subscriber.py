@@ -15,6 +15,7 @@ from types import FrameType
 
 from eventsourcing.projection import ProjectionRunner
 
+from closeloop.keys import keyring
 from closeloop.settings import Settings
 from closeloop.store import RequestStore, store_env
 from projections.projection import RequestProjection
@@ -38,7 +39,7 @@ def main() -> int:
         application_class=RequestStore,
         projection_class=RequestProjection,
         view_class=RequestViews,
-        env=store_env(settings.database_url),
+        env=store_env(settings.database_url, keyring(settings)),
     ) as runner:
         print("subscription projector up", flush=True)
         while not stop.is_set() and not runner.is_interrupted.is_set():
