@@ -57,7 +57,8 @@ def request_item(row: Row[Any]) -> dict[str, Any]:
         "category": row.category,
         "description": row.description,
         "channel": row.channel,
-        "resident": {"name": row.resident_name, "phone": row.resident_phone},
+        "resident": {"name": row.resident_name, "phone": row.resident_phone},  # masked
+        "resident_sealed": row.resident_sealed,  # never sent: api.privacy opens it for some
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
     }

@@ -94,8 +94,10 @@ requests = Table(
     Column("category", String(64), nullable=False),
     Column("description", _TEXT, nullable=False),
     Column("channel", String(32), nullable=False),
+    # masked (张*, 138****5678): what the board shows; the contact itself is sealed
     Column("resident_name", String(200), nullable=False),
     Column("resident_phone", String(64), nullable=False),
+    Column("resident_sealed", _TEXT, nullable=True),  # AES-GCM, for those allowed (privacy)
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     # -- what the work lists and the figures need beyond the view --
