@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import threading
@@ -209,10 +210,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("temporalio").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Every file closeloop (and the Temporal dev server it starts) creates is the owner's
+    # alone: the SQLite files, the key, the logs hold or tell of residents.
+    os.umask(0o077)
     try:
         settings = Settings.from_env()
     except SettingsError as e:
         print(f"closeloop: {e}", file=sys.stderr)
+        return 2
+    from closeloop.keys import refusals
+
+    reasons = refusals(settings)
+    if reasons:
+        for reason in reasons:
+            print(f"closeloop: {reason}", file=sys.stderr)
         return 2
     if args.command == "rebuild":
         return _rebuild(settings)

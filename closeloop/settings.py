@@ -45,6 +45,17 @@ def _flag(name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be 1 or 0, got {raw!r}")
 
 
+#: The values ``CLOSELOOP_ENV`` may take.
+ENVIRONMENTS = ("development", "production")
+
+
+def _environment() -> str:
+    raw = os.environ.get("CLOSELOOP_ENV", "").strip().lower() or "development"
+    if raw not in ENVIRONMENTS:
+        raise SettingsError(f"CLOSELOOP_ENV must be development or production, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -62,6 +73,12 @@ class Settings:
     jwt_secret: str | None
     token_minutes: int
     poll_seconds: float
+    #: base64 of the 32-byte key that seals residents' data; None: ``<data>/encryption.key``
+    encryption_key: str | None = None
+    #: earlier keys, still accepted for reading after a rotation
+    old_encryption_keys: tuple[str, ...] = ()
+    #: ``CLOSELOOP_ENV=production``: secrets must come from the environment, and be real
+    production: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -85,6 +102,13 @@ class Settings:
             jwt_secret=os.environ.get("CLOSELOOP_JWT_SECRET") or None,
             token_minutes=_int("CLOSELOOP_TOKEN_MINUTES", 12 * 60),
             poll_seconds=_float("CLOSELOOP_POLL_SECONDS", 0.2),
+            encryption_key=os.environ.get("CLOSELOOP_ENCRYPTION_KEY", "").strip() or None,
+            old_encryption_keys=tuple(
+                key.strip()
+                for key in os.environ.get("CLOSELOOP_OLD_ENCRYPTION_KEYS", "").split(",")
+                if key.strip()
+            ),
+            production=_environment() == "production",
         )
 
     @property
