@@ -11,7 +11,10 @@ guessing) plus a sealed copy, so the resident who files again with the same
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +58,9 @@ tracking_tokens = Table(
     Column("request_id", String(64), primary_key=True),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("token_sealed", Text(), nullable=False),
+    # the SHA-256 of the filing's whole body, sealed (a phone's hash alone could be
+    # reversed by trying every number): the same key with another body is refused
+    Column("body_sealed", Text(), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
 )
 
@@ -113,27 +119,46 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def tracking_token(engine: Engine, request_id: str, sealer: Sealer) -> str:
-    """The request's tracking token: made now, or the one made for it before (a filing
-    sent again with the same ``Idempotency-Key``)."""
+class DifferentFiling(Exception):
+    """A request id (an ``Idempotency-Key``) used before for a filing with another body."""
+
+
+def fingerprint(body: Mapping[str, Any]) -> str:
+    """The SHA-256 of a filing's body, in a canonical form (key order, spacing)."""
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def tracking_token(engine: Engine, request_id: str, body: str, sealer: Sealer) -> str:
+    """The request's tracking token: made now, or the one made before for a filing with
+    the same ``body`` fingerprint (the same filing sent again with its
+    ``Idempotency-Key``); :class:`DifferentFiling` when the earlier filing differs.
+
+    Made before the request's workflow starts, so a filing that dies in between and is
+    sent again finds its token."""
     with engine.connect() as conn:
-        sealed = conn.execute(
-            select(tracking_tokens.c.token_sealed).where(tracking_tokens.c.request_id == request_id)
-        ).scalar()
-    if sealed is not None:
-        return sealer.open_text(sealed)
+        found = conn.execute(
+            select(tracking_tokens.c.token_sealed, tracking_tokens.c.body_sealed).where(
+                tracking_tokens.c.request_id == request_id
+            )
+        ).first()
+    if found is not None:
+        if not hmac.compare_digest(sealer.open_text(found.body_sealed), body):
+            raise DifferentFiling(request_id)
+        return sealer.open_text(found.token_sealed)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     row = {
         "request_id": request_id,
         "token_hash": _digest(token),
         "token_sealed": sealer.seal_text(token),
+        "body_sealed": sealer.seal_text(body),
         "created_at": datetime.now(UTC),
     }
     try:
         with engine.begin() as conn:
             conn.execute(insert(tracking_tokens).values(**row))
-    except IntegrityError:  # another filing with the same key got there first: use its token
-        return tracking_token(engine, request_id, sealer)
+    except IntegrityError:  # a filing with the same key got there first: compare with it
+        return tracking_token(engine, request_id, body, sealer)
     return token
 
 

@@ -11,6 +11,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 
+from closeloop.keys import keyring
 from closeloop.settings import Settings, SettingsError
 
 
@@ -42,7 +43,7 @@ def _rebuild(settings: Settings) -> int:
         )
         sys.stdout.flush()
 
-    count = rebuild(settings.database_url, progress=progress, stop=stop)
+    count = rebuild(settings.database_url, progress=progress, stop=stop, sealer=keyring(settings))
     if stop.is_set():
         print(
             f"\nstopped after {count} events: the read models are behind the store; the "

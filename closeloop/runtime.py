@@ -18,12 +18,14 @@ from temporalio.client import Client
 from api.app import create_app
 from closeloop.bootstrap import ensure_admin, seed_demo
 from closeloop.db import make_engine
+from closeloop.keys import keyring
 from closeloop.projector_lock import projector_lock
 from closeloop.schema import migrate
 from closeloop.settings import Settings
 from closeloop.store import RequestStore, store_env
 from closeloop.temporal_client import connect_temporal
 from closeloop.temporal_server import DevServer
+from domain.privacy import Sealer
 from projections.projection import RequestProjection
 from projections.runner import Projector
 from projections.views import RequestViews
@@ -131,14 +133,20 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
         if not held:
             return
         if settings.is_sqlite:
-            projector = Projector(settings.database_url, poll_seconds=settings.poll_seconds)
+            projector = Projector(
+                settings.database_url,
+                poll_seconds=settings.poll_seconds,
+                sealer=keyring(settings),
+            )
             projector.start()
             try:
                 await stop.wait()
             finally:
                 await asyncio.to_thread(projector.close)
         else:
-            await asyncio.to_thread(_follow_with_subscription, settings.database_url, stop)
+            await asyncio.to_thread(
+                _follow_with_subscription, settings.database_url, stop, keyring(settings)
+            )
 
 
 #: A part of ``closeloop dev`` that fails is started again after this pause, doubling
@@ -149,7 +157,11 @@ RESTART_RESET_SECONDS = 60.0
 
 
 def _follow_with_subscription(
-    database_url: str, stop: asyncio.Event, *, retry_seconds: float = RESTART_FIRST_SECONDS
+    database_url: str,
+    stop: asyncio.Event,
+    sealer: Sealer,
+    *,
+    retry_seconds: float = RESTART_FIRST_SECONDS,
 ) -> None:
     """Follow the log with eventsourcing's ProjectionRunner until ``stop`` is set.
 
@@ -165,7 +177,7 @@ def _follow_with_subscription(
             runner = ProjectionRunner(
                 application_class=RequestStore,
                 projection_class=RequestProjection,
-                view_class=RequestViews,
+                view_class=RequestViews.sealing_with(sealer),
                 env=store_env(database_url),
             )
             with runner:

@@ -51,6 +51,7 @@ def request_item(row: Row[Any]) -> dict[str, Any]:
         "escalations": row.escalations,
         "reopens": row.reopens,
         "unreached_attempts": row.unreached_attempts,
+        "urgent": bool(row.urgent),
         "grid_id": row.grid_id,
         "community_id": row.community_id,
         "town_id": row.town_id,

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import delete
 
 from closeloop.store import STORE_NAME
+from domain.privacy import Sealer
 from projections.failures import PositionMoved
 from projections.runner import Projector, ReadAhead
 from projections.tables import metadata, tracking_table
@@ -66,6 +67,7 @@ def rebuild(
     *,
     batch_size: int = REBUILD_BATCH_SIZE,
     stop: threading.Event | None = None,
+    sealer: Sealer | None = None,
 ) -> int:
     """Drop and refill the views from the start of the log; returns the events processed.
 
@@ -88,7 +90,11 @@ def rebuild(
     """
     started = time.monotonic()
     projector = Projector(
-        database_url, batch_size=batch_size, memory=Memory(), cache_mib=REBUILD_CACHE_MIB
+        database_url,
+        batch_size=batch_size,
+        memory=Memory(),
+        cache_mib=REBUILD_CACHE_MIB,
+        sealer=sealer,
     )
     try:
         reset(projector.views, indexes=False)

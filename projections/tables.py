@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -88,6 +89,7 @@ requests = Table(
     Column("escalations", Integer(), nullable=False),
     Column("reopens", Integer(), nullable=False),
     Column("unreached_attempts", Integer(), nullable=False),
+    Column("urgent", Boolean(), nullable=False, server_default=false()),
     Column("grid_id", _ID, nullable=False),
     Column("community_id", _ID, nullable=False),
     Column("town_id", _ID, nullable=False),

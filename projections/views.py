@@ -104,6 +104,18 @@ class RequestViews(SQLAlchemyTrackingRecorder):
         self._open: ContextVar[_Batch | None] = ContextVar(f"batch-{id(self)}", default=None)
 
     @classmethod
+    def sealing_with(cls, sealer: Sealer) -> type[RequestViews]:
+        """This class, sealing with ``sealer``: for eventsourcing's ProjectionRunner, which
+        makes the views itself."""
+
+        class SealingViews(cls):  # type: ignore[valid-type,misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                kwargs.setdefault("sealer", sealer)
+                super().__init__(*args, **kwargs)
+
+        return SealingViews
+
+    @classmethod
     def connect(
         cls, database_url: str, *, cache_mib: int = 64, sealer: Sealer | None = None
     ) -> RequestViews:
@@ -419,6 +431,7 @@ class _Request:
             escalations=row.escalations,
             reopens=row.reopens,
             unreached_attempts=row.unreached_attempts,
+            urgent=bool(row.urgent),
         )
         request = cls(
             state=state,
@@ -474,6 +487,7 @@ class _Request:
             "escalations": s.escalations,
             "reopens": s.reopens,
             "unreached_attempts": s.unreached_attempts,
+            "urgent": s.urgent,
             "grid_id": s.grid_id,
             "community_id": s.community_id,
             "town_id": s.town_id,

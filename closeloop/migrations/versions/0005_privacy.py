@@ -34,6 +34,9 @@ def upgrade() -> None:
     if "resident_sealed" not in columns:
         with op.batch_alter_table(REQUESTS, schema=None) as batch_op:
             batch_op.add_column(sa.Column("resident_sealed", sa.Text(), nullable=True))
+            batch_op.add_column(
+                sa.Column("urgent", sa.Boolean(), server_default=sa.false(), nullable=False)
+            )
     table = sa.table(
         REQUESTS,
         sa.column("id", sa.String()),
@@ -69,6 +72,7 @@ def upgrade() -> None:
             sa.Column("request_id", sa.String(length=64), nullable=False),
             sa.Column("token_hash", sa.String(length=64), nullable=False),
             sa.Column("token_sealed", sa.Text(), nullable=False),
+            sa.Column("body_sealed", sa.Text(), nullable=False),
             sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
             sa.PrimaryKeyConstraint("request_id"),
             sa.UniqueConstraint("token_hash"),
@@ -80,4 +84,5 @@ def downgrade() -> None:
     op.drop_index("ix_privacy_reveals_request", table_name="privacy_reveals")
     op.drop_table("privacy_reveals")
     with op.batch_alter_table(REQUESTS, schema=None) as batch_op:
+        batch_op.drop_column("urgent")
         batch_op.drop_column("resident_sealed")
