@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
+from closeloop.keys import Keyring
 from closeloop.store import RequestStore, store_env
 from closeloop.temporal_client import connect_temporal
 from closeloop.temporal_server import DevServer
@@ -68,3 +70,9 @@ def task_queue() -> str:
 def executor() -> Iterator[ThreadPoolExecutor]:
     with ThreadPoolExecutor(max_workers=8) as pool:
         yield pool
+
+
+@pytest.fixture(scope="session")
+def sealer() -> Keyring:
+    """A keyring of its own for the tests that seal residents' contacts."""
+    return Keyring(os.urandom(32))

@@ -324,18 +324,10 @@ async def _act(
     try:
         view = await send(get_temporal(http), request_id, action, command, update_id=update_id)
     except CommandError as e:
-        if e.kind == "not_assigned" and not await _may_know(engine, request_id, user):
-            raise request_not_found() from None  # no hint that a request of theirs exists
         raise _refusal(e) from None
     if consistent:
         await _wait_projected(engine, request_id, len(view["timeline"]))
     return await run_in_threadpool(_shown, view, user, engine, sealer)
-
-
-async def _may_know(engine: Engine, request_id: str, user: Principal) -> bool:
-    """Whether ``user`` may know of the request (its read model, when projected)."""
-    view = await _read(engine, request_id)
-    return view is None or privacy.sight_of(view, user) is not Sight.NONE
 
 
 def _actor(user: Principal) -> Actor:

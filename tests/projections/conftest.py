@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from closeloop.db import make_engine
 from closeloop.store import RequestStore
 from domain.ladder import Tier
+from domain.privacy import masked
 from domain.review import Answer, Review
 from domain.state import Change, Intake, RequestState
 from projections.tables import metadata, tracking_table
@@ -204,3 +205,10 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             )
             for name, table in tables.items()
         }
+
+
+def as_read(state: RequestState) -> dict[str, Any]:
+    """The workflow's view of a request as a read model without a sealer holds it: the
+    contact masked, no sealed copy."""
+    view = state.view()
+    return {**view, "resident": masked(view["resident"]), "resident_sealed": None}
