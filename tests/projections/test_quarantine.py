@@ -23,6 +23,7 @@ from eventsourcing.persistence import Tracking
 from sqlalchemy import Engine, text
 
 from closeloop.cli import main
+from closeloop.keys import Keyring
 from closeloop.runtime import _follow_with_subscription
 from closeloop.store import STORE_NAME, RequestStore
 from domain.ladder import Tier
@@ -277,11 +278,11 @@ def test_a_rebuild_quarantines_again_what_still_fails(
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_the_subscription_runner_quarantines_and_keeps_following(
-    log: RequestLog, store: RequestStore, database_url: str, engine: Engine
+    log: RequestLog, store: RequestStore, database_url: str, engine: Engine, sealer: Keyring
 ) -> None:
     """PostgreSQL's projector (eventsourcing's ProjectionRunner, LISTEN/NOTIFY)."""
     stop = asyncio.Event()
-    follower = threading.Thread(target=_follow_with_subscription, args=(database_url, stop))
+    follower = threading.Thread(target=_follow_with_subscription, args=(database_url, stop, sealer))
     follower.start()
     try:
         p = file_with_poison(log)
