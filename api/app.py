@@ -20,13 +20,19 @@ from closeloop.keys import keyring
 from closeloop.settings import Settings
 from closeloop.store import STORE_NAME
 from closeloop.temporal_client import connect_temporal
+from domain.privacy import Sealer
 from projections.quarantine import quarantined_count
 from projections.tables import TRACKING_TABLE_NAME
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings, engine: Engine, temporal: Client | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    engine: Engine,
+    temporal: Client | None = None,
+    sealer: Sealer | None = None,
+) -> FastAPI:
     """The API on ``engine`` (read models and roster); connects to Temporal unless given one.
 
     The tables must exist (``closeloop.runtime.prepare`` creates them).
@@ -36,7 +42,7 @@ def create_app(settings: Settings, engine: Engine, temporal: Client | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if temporal is None:
             app.state.temporal = await connect_temporal(
-                settings.target, settings.namespace, keys=app.state.keys
+                settings.target, settings.namespace, keys=keyring(settings)
             )
         yield
 
@@ -48,8 +54,8 @@ def create_app(settings: Settings, engine: Engine, temporal: Client | None = Non
     )
     errors.install(app)  # every error answers {"detail", "code"[, "field", "params"]}
     app.state.settings = settings
-    #: What seals residents' data (the store's events, Temporal's payloads, sealed columns).
-    app.state.keys = keyring(settings)
+    # opens the sealed contacts of the read models for those allowed (api.privacy)
+    app.state.sealer = sealer if sealer is not None else keyring(settings)
     app.state.engine = engine
     app.state.temporal = temporal
     for module in (auth, units, users, requests, stream, track):

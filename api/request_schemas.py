@@ -42,7 +42,8 @@ class RequestIn(_Body):
     description: Text = NonBlank
     channel: Channel
     resident: Resident
-    tier: Annotated[Tier | None, NO_CONTROL] = None
+    tier: Annotated[Tier | None, NO_CONTROL] = None  # staff only (a resident: 422)
+    urgent: Annotated[bool, NO_CONTROL] = False  # the resident's own mark, seen on the board
 
     @field_validator("category")
     @classmethod
@@ -62,6 +63,12 @@ class EscalateIn(_Body):
 
 class ResolveIn(_Body):
     resolution: Text = NonBlank
+
+
+class RevealIn(_Body):
+    """Why a supervisor or admin needs a masked contact (kept in the audit)."""
+
+    reason: Text = Field(min_length=5, max_length=500)
 
 
 class ReviewIn(_Body):

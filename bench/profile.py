@@ -200,7 +200,7 @@ def _time(call: Callable[[], Any], repeat: int = 5) -> tuple[float, Any]:
 
 def profile_reads(history: History) -> str:
     from api import roster
-    from api.routes.requests import _present
+    from api.routes.requests import _with_assignees as _present
     from closeloop.bootstrap import DEMO_TOWN
     from closeloop.db import make_engine
     from domain.ladder import UnitKind

@@ -35,11 +35,12 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    keys = keyring(settings)
     with ProjectionRunner(
         application_class=RequestStore,
         projection_class=RequestProjection,
-        view_class=RequestViews,
-        env=store_env(settings.database_url, keyring(settings)),
+        view_class=RequestViews.sealing_with(keys),
+        env=store_env(settings.database_url, keys),
     ) as runner:
         print("subscription projector up", flush=True)
         while not stop.is_set() and not runner.is_interrupted.is_set():

@@ -11,6 +11,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 
+from closeloop.keys import keyring, refusals
 from closeloop.settings import Settings, SettingsError
 
 
@@ -42,9 +43,8 @@ def _rebuild(settings: Settings) -> int:
         )
         sys.stdout.flush()
 
-    from closeloop.keys import keyring
-
-    count = rebuild(settings.database_url, progress=progress, stop=stop, keys=keyring(settings))
+    keys = keyring(settings)  # the store's events and the views' sealed contacts
+    count = rebuild(settings.database_url, progress=progress, stop=stop, keys=keys, sealer=keys)
     if stop.is_set():
         print(
             f"\nstopped after {count} events: the read models are behind the store; the "
@@ -58,7 +58,6 @@ def _rebuild(settings: Settings) -> int:
 async def _api(settings: Settings) -> None:
     from temporalio.client import Client
 
-    from closeloop.keys import keyring
     from closeloop.payload_codec import data_converter
     from closeloop.runtime import prepare, serve_api, stop_on_signals
     from closeloop.temporal_client import connect_temporal
@@ -87,7 +86,6 @@ async def _api(settings: Settings) -> None:
 
 
 async def _worker(settings: Settings) -> None:
-    from closeloop.keys import keyring
     from closeloop.runtime import prepare, run_worker, stop_on_signals
     from closeloop.temporal_client import connect_temporal
 
@@ -113,7 +111,6 @@ def _projections(settings: Settings, action: str) -> int:
     ``retry`` runs beside a running projector (they take turns on the tracking row, see
     ``projections.quarantine``); it exits 0 only when no event is left quarantined.
     """
-    from closeloop.keys import keyring
     from closeloop.runtime import prepare
     from projections.quarantine import DeadLetter, dead_letters_of, retry
 
@@ -230,8 +227,6 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as e:
         print(f"closeloop: {e}", file=sys.stderr)
         return 2
-    from closeloop.keys import refusals
-
     reasons = refusals(settings)
     if reasons:
         for reason in reasons:

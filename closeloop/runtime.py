@@ -137,9 +137,13 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
     async with projector_lock(settings.database_url, settings.data_dir, stop) as held:
         if not held:
             return
+        keys = keyring(settings)  # the store's events and the views' sealed contacts
         if settings.is_sqlite:
             projector = Projector(
-                settings.database_url, poll_seconds=settings.poll_seconds, keys=keyring(settings)
+                settings.database_url,
+                poll_seconds=settings.poll_seconds,
+                sealer=keys,
+                keys=keys,
             )
             projector.start()
             try:
@@ -147,9 +151,7 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
             finally:
                 await asyncio.to_thread(projector.close)
         else:
-            await asyncio.to_thread(
-                _follow_with_subscription, settings.database_url, stop, keys=keyring(settings)
-            )
+            await asyncio.to_thread(_follow_with_subscription, settings.database_url, stop, keys)
 
 
 #: A part of ``closeloop dev`` that fails is started again after this pause, doubling
@@ -162,11 +164,12 @@ RESTART_RESET_SECONDS = 60.0
 def _follow_with_subscription(
     database_url: str,
     stop: asyncio.Event,
+    keys: Keyring,
     *,
     retry_seconds: float = RESTART_FIRST_SECONDS,
-    keys: Keyring | None = None,
 ) -> None:
-    """Follow the log with eventsourcing's ProjectionRunner until ``stop`` is set.
+    """Follow the log with eventsourcing's ProjectionRunner until ``stop`` is set; ``keys``
+    open the store's sealed events and seal the views' contacts.
 
     An event the projection fails on is quarantined by :class:`RequestProjection` and the
     runner goes on. When the runner stops on a passing failure (the database went away,
@@ -180,7 +183,7 @@ def _follow_with_subscription(
             runner = ProjectionRunner(
                 application_class=RequestStore,
                 projection_class=RequestProjection,
-                view_class=RequestViews,
+                view_class=RequestViews.sealing_with(keys),
                 env=store_env(database_url, keys),
             )
             with runner:

@@ -68,6 +68,7 @@ class Intake:
     resident_name: str
     resident_phone: str
     tier: Tier
+    urgent: bool = False  # the resident marked it urgent (a dispatcher sees it)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class RequestState:
     escalations: int = 0
     reopens: int = 0
     unreached_attempts: int = 0
+    urgent: bool = False
     timeline: list[dict[str, Any]] = field(default_factory=list)
 
     # ---- intake -------------------------------------------------------------------
@@ -113,6 +115,8 @@ class RequestState:
     def decide_file(intake: Intake, at: datetime, actor: str, day_seconds: float) -> Change:
         level = TIER_LEVEL[intake.tier]
         data = asdict(intake)
+        if not intake.urgent:  # a filing's change holds no urgent key unless it is urgent
+            del data["urgent"]
         data.update(
             tier=intake.tier.value,
             level=level.value,
@@ -139,6 +143,7 @@ class RequestState:
             deadline=datetime.fromisoformat(d["deadline"]),
             created_at=change.at,
             updated_at=change.at,
+            urgent=bool(d.get("urgent", False)),
         )
         state.timeline.append(timeline_entry(change))
         return state
@@ -278,6 +283,7 @@ class RequestState:
             "escalations": self.escalations,
             "reopens": self.reopens,
             "unreached_attempts": self.unreached_attempts,
+            "urgent": self.urgent,
             "grid_id": self.grid_id,
             "community_id": self.community_id,
             "town_id": self.town_id,

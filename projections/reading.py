@@ -51,13 +51,15 @@ def request_item(row: Row[Any]) -> dict[str, Any]:
         "escalations": row.escalations,
         "reopens": row.reopens,
         "unreached_attempts": row.unreached_attempts,
+        "urgent": bool(row.urgent),
         "grid_id": row.grid_id,
         "community_id": row.community_id,
         "town_id": row.town_id,
         "category": row.category,
         "description": row.description,
         "channel": row.channel,
-        "resident": {"name": row.resident_name, "phone": row.resident_phone},
+        "resident": {"name": row.resident_name, "phone": row.resident_phone},  # masked
+        "resident_sealed": row.resident_sealed,  # never sent: api.privacy opens it for some
         "created_at": iso(row.created_at),
         "updated_at": iso(row.updated_at),
     }

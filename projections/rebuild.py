@@ -12,6 +12,7 @@ from sqlalchemy import delete
 
 from closeloop.keys import Keyring
 from closeloop.store import STORE_NAME
+from domain.privacy import Sealer
 from projections.failures import PositionMoved
 from projections.runner import Projector, ReadAhead
 from projections.tables import metadata, tracking_table
@@ -68,6 +69,7 @@ def rebuild(
     batch_size: int = REBUILD_BATCH_SIZE,
     stop: threading.Event | None = None,
     keys: Keyring | None = None,
+    sealer: Sealer | None = None,
 ) -> int:
     """Drop and refill the views from the start of the log; returns the events processed.
 
@@ -96,6 +98,7 @@ def rebuild(
         memory=Memory(),
         cache_mib=REBUILD_CACHE_MIB,
         keys=keys,
+        sealer=sealer,
     )
     try:
         reset(projector.views, indexes=False)

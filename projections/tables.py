@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -88,14 +89,17 @@ requests = Table(
     Column("escalations", Integer(), nullable=False),
     Column("reopens", Integer(), nullable=False),
     Column("unreached_attempts", Integer(), nullable=False),
+    Column("urgent", Boolean(), nullable=False, server_default=false()),
     Column("grid_id", _ID, nullable=False),
     Column("community_id", _ID, nullable=False),
     Column("town_id", _ID, nullable=False),
     Column("category", String(64), nullable=False),
     Column("description", _TEXT, nullable=False),
     Column("channel", String(32), nullable=False),
+    # masked (张*, 138****5678): what the board shows; the contact itself is sealed
     Column("resident_name", String(200), nullable=False),
     Column("resident_phone", String(64), nullable=False),
+    Column("resident_sealed", _TEXT, nullable=True),  # AES-GCM, for those allowed (privacy)
     Column("created_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     # -- what the work lists and the figures need beyond the view --

@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from domain.ladder import Level, Tier
 from domain.lifecycle import Status
+from domain.privacy import Sealer, mask_name, mask_phone, seal_contact
 from domain.state import (
     ESCALATED,
     FILED,
@@ -90,8 +91,12 @@ class RequestViews(SQLAlchemyTrackingRecorder):
         *,
         tracking_table_name: str = TRACKING_TABLE_NAME,
         schema_name: str | None = None,
+        sealer: Sealer | None = None,
         **kwargs: Any,
     ) -> None:
+        #: Seals each resident's contact into the request row; None leaves it unsealed
+        #: (only the masked contact is kept: the full one cannot be shown from the row).
+        self.sealer = sealer
         super().__init__(
             datastore, tracking_table_name=tracking_table_name, schema_name=schema_name, **kwargs
         )
@@ -99,7 +104,21 @@ class RequestViews(SQLAlchemyTrackingRecorder):
         self._open: ContextVar[_Batch | None] = ContextVar(f"batch-{id(self)}", default=None)
 
     @classmethod
-    def connect(cls, database_url: str, *, cache_mib: int = 64) -> RequestViews:
+    def sealing_with(cls, sealer: Sealer) -> type[RequestViews]:
+        """This class, sealing with ``sealer``: for eventsourcing's ProjectionRunner, which
+        makes the views itself."""
+
+        class SealingViews(cls):  # type: ignore[valid-type,misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                kwargs.setdefault("sealer", sealer)
+                super().__init__(*args, **kwargs)
+
+        return SealingViews
+
+    @classmethod
+    def connect(
+        cls, database_url: str, *, cache_mib: int = 64, sealer: Sealer | None = None
+    ) -> RequestViews:
         """Views on ``database_url``, with their tables and indexes created where missing.
 
         ``cache_mib`` is SQLite's page cache per connection (a rebuild asks for more).
@@ -112,7 +131,7 @@ class RequestViews(SQLAlchemyTrackingRecorder):
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True
-        views = cls(SQLAlchemyDatastore(url=database_url, **kwargs))
+        views = cls(SQLAlchemyDatastore(url=database_url, **kwargs), sealer=sealer)
         if database_url.startswith("sqlite"):
             _tune_sqlite(views.engine, cache_mib)
         views.create_table()
@@ -388,6 +407,7 @@ class _Request:
     closed_at: datetime | None = None
     closed_outcome: str | None = None
     is_new: bool = False  # filed in this batch: inserted, not updated
+    sealed: str | None = None  # the resident's contact, sealed (domain.privacy)
     touched: bool = False  # moved in this batch: its row is written
     counted: Part = ZERO  # what the figures count for it so far (projections.figures)
 
@@ -413,6 +433,7 @@ class _Request:
             escalations=row.escalations,
             reopens=row.reopens,
             unreached_attempts=row.unreached_attempts,
+            urgent=bool(row.urgent),
         )
         request = cls(
             state=state,
@@ -421,6 +442,7 @@ class _Request:
             resolved_at=row.resolved_at,
             closed_at=row.closed_at,
             closed_outcome=row.closed_outcome,
+            sealed=row.resident_sealed,
         )
         request.counted = request.part()
         return request
@@ -467,14 +489,16 @@ class _Request:
             "escalations": s.escalations,
             "reopens": s.reopens,
             "unreached_attempts": s.unreached_attempts,
+            "urgent": s.urgent,
             "grid_id": s.grid_id,
             "community_id": s.community_id,
             "town_id": s.town_id,
             "category": s.category,
             "description": s.description,
             "channel": s.channel,
-            "resident_name": s.resident["name"],
-            "resident_phone": s.resident["phone"],
+            "resident_name": mask_name(s.resident["name"]),
+            "resident_phone": mask_phone(s.resident["phone"]),
+            "resident_sealed": self.sealed,
             "created_at": s.created_at,
             "updated_at": s.updated_at,
             "version": self.version,
@@ -566,6 +590,8 @@ class _Batch:
                 raise ViewsOutOfStep(f"request {request_id} was filed before")
             state = RequestState.from_filed(change)
             request = _Request(state, version, is_new=True, touched=True)
+            if views.sealer is not None:
+                request.sealed = seal_contact(views.sealer, state.resident)
             self.requests[request_id] = request
         else:
             request = self._held(request_id, change)

@@ -73,3 +73,9 @@ def task_queue() -> str:
 def executor() -> Iterator[ThreadPoolExecutor]:
     with ThreadPoolExecutor(max_workers=8) as pool:
         yield pool
+
+
+@pytest.fixture(scope="session")
+def sealer() -> Keyring:
+    """A keyring of its own for the tests that seal residents' contacts."""
+    return Keyring(os.urandom(32))

@@ -340,6 +340,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "resident.name": ("您的称呼", "Your name"),
     "resident.phone": ("联系电话", "Your phone number"),
     "resident.submit": ("提交", "Send"),
+    "request.masked": ("（已隐去）", "(masked)"),
+    "request.reveal": ("查看完整联系方式", "Show the full contact"),
+    "request.reveal_reason": ("查看原因（将被记录）", "Why you need it (it is recorded)"),
+    "request.reveal_hint": (
+        "查看记录（谁、何时、哪条诉求、原因）督办员均可查阅。",
+        "Who looked, when, at which request and why is kept, and supervisors can list it.",
+    ),
+    "request.reveal_submit": ("查看", "Show"),
+    "request.revealed": ("已显示完整联系方式，本次查看已记录。", "Shown; this look is recorded."),
     "resident.filed": ("已受理，我们会尽快办理。", "Received: we are on it."),
     "resident.track_link": ("办理进度请看：", "Follow it here: "),
     "resident.keep_link": (
@@ -420,7 +429,7 @@ class Translator:
         )
         keys = [k for k in STRINGS if k.startswith(prefixes)]
         keys += ["file.filed", "file.track_link", "resident.filed", "resident.track_link"]
-        keys += ["resident.keep_link", "nav.login"]
+        keys += ["resident.keep_link", "nav.login", "request.revealed"]
         return {k: self(k) for k in keys}
 
 

@@ -24,7 +24,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
+from api import privacy
 from api.deps import EngineDep, Principal, SettingsDep
+from api.errors import body_of, request_not_found
 from api.roster import Role
 from api.routes import auth
 from api.routes.track import public_view
@@ -32,6 +34,7 @@ from api.text import control_character
 from domain.categories import CATEGORIES
 from domain.ladder import LADDER, UnitKind
 from domain.lifecycle import Status
+from domain.privacy import Sealer
 from domain.review import DIMENSIONS, MAX_UNREACHED_ATTEMPTS, Answer
 from domain.state import RESOLVED
 from projections import pages, queries
@@ -235,14 +238,15 @@ def resident_page(request: Request, engine: EngineDep) -> HTMLResponse:
     return _render(request, "resident.html", _intake_choices(engine, t), user=page_user(request))
 
 
-def _track_context(engine: Engine, request_id: str, t: Translator) -> dict[str, Any] | None:
-    view = public_view(engine, request_id)
+def _track_context(engine: Engine, token: str, t: Translator) -> dict[str, Any] | None:
+    view = public_view(engine, token)
     if view is None:
         return None
     is_open = view["status"] in OPEN
     start = _window_from_public(view)
     return {
         "view": view,
+        "token": token,
         "lines": timeline_lines(view["timeline"], t),
         "category_label": t.category(view["category"]),
         "is_open": is_open,
@@ -265,24 +269,37 @@ def _window_from_public(view: dict[str, Any]) -> datetime:
     return start
 
 
-@router.get("/track/{request_id}", response_class=HTMLResponse)
-def track_page(request: Request, request_id: str, engine: EngineDep) -> HTMLResponse:
+def _secret_page(response: Response) -> Response:
+    """A page whose address is a secret: never sent on as a referrer, never indexed."""
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/track/{token}", response_class=HTMLResponse)
+def track_page(request: Request, token: str, engine: EngineDep) -> Response:
     t = Translator(_lang(request))
-    context = _track_context(engine, request_id, t)
+    context = _track_context(engine, token, t)
     if context is None:
-        return _render(
-            request, "error.html", {"message": t("track.not_found"), "code": 404}, status_code=404
+        return _secret_page(
+            _render(
+                request,
+                "error.html",
+                {"message": t("track.not_found"), "code": 404},
+                status_code=404,
+            )
         )
-    return _render(request, "track.html", context, user=page_user(request))
+    return _secret_page(_render(request, "track.html", context, user=page_user(request)))
 
 
-@router.get("/track/{request_id}/body", response_class=HTMLResponse)
-def track_body(request: Request, request_id: str, engine: EngineDep) -> Response:
+@router.get("/track/{token}/body", response_class=HTMLResponse)
+def track_body(request: Request, token: str, engine: EngineDep) -> Response:
     t = Translator(_lang(request))
-    context = _track_context(engine, request_id, t)
+    context = _track_context(engine, token, t)
     if context is None:
-        return JSONResponse({"detail": "no such request"}, status_code=404)
-    return _fragment(request, "_track_body.html", context)
+        return _secret_page(JSONResponse(body_of(request_not_found()), status_code=404))
+    return _secret_page(_fragment(request, "_track_body.html", context))
 
 
 # ---- the board ----------------------------------------------------------------------
@@ -349,6 +366,11 @@ def _date(value: str | None) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         return None
+
+
+def _sealer(request: Request) -> Sealer:
+    sealer: Sealer = request.app.state.sealer
+    return sealer
 
 
 def _board_rows(
@@ -696,11 +718,13 @@ def _value(value: Any) -> Any:
 # ---- the handler's tasks ------------------------------------------------------------
 
 
-def _task_rows(engine: Engine, user: Principal, t: Translator) -> list[dict[str, Any]]:
+def _task_rows(
+    engine: Engine, user: Principal, t: Translator, sealer: Sealer
+) -> list[dict[str, Any]]:
     directory = Directory.load(engine)
     posts = [(a.unit_id, a.level.value) for a in user.assignments]
     with engine.connect() as conn:
-        items = queries.tasks(conn, assignments=posts)
+        items = privacy.visible(queries.tasks(conn, assignments=posts), user, sealer)
         starts = pages.window_starts(conn, [i["id"] for i in items])
     now = datetime.now(UTC)
     return [row(item, directory, t, starts.get(item["id"]), now) for item in items]
@@ -722,7 +746,7 @@ def tasks_page(request: Request, engine: EngineDep) -> Response:
     return _render(
         request,
         "tasks.html",
-        {"rows": _task_rows(engine, user, t), "my_units": mine, **choices},
+        {"rows": _task_rows(engine, user, t, _sealer(request)), "my_units": mine, **choices},
         user=user,
     )
 
@@ -733,16 +757,17 @@ def tasks_list(request: Request, engine: EngineDep) -> Response:
     if isinstance(user, Denied):
         return user.response
     t = Translator(_lang(request))
-    return _fragment(request, "_task_list.html", {"rows": _task_rows(engine, user, t)})
+    rows = _task_rows(engine, user, t, _sealer(request))
+    return _fragment(request, "_task_list.html", {"rows": rows})
 
 
 # ---- the caller's queue -------------------------------------------------------------
 
 
-def _queue(engine: Engine, t: Translator) -> list[dict[str, Any]]:
+def _queue(engine: Engine, user: Principal, t: Translator, sealer: Sealer) -> list[dict[str, Any]]:
     directory = Directory.load(engine)
     with engine.connect() as conn:
-        items = queries.followups(conn, limit=QUEUE_LIMIT)
+        items = privacy.visible(queries.followups(conn, limit=QUEUE_LIMIT), user, sealer)
         resolutions = pages.latest_entries(conn, [i["id"] for i in items], RESOLVED)
     now = datetime.now(UTC)
     result = []
@@ -771,7 +796,10 @@ def followups_page(request: Request, engine: EngineDep) -> Response:
         return user.response
     t = Translator(_lang(request))
     return _render(
-        request, "followups.html", {"rows": _queue(engine, t), **_review_context(t)}, user=user
+        request,
+        "followups.html",
+        {"rows": _queue(engine, user, t, _sealer(request)), **_review_context(t)},
+        user=user,
     )
 
 
@@ -781,20 +809,22 @@ def followups_list(request: Request, engine: EngineDep) -> Response:
     if isinstance(user, Denied):
         return user.response
     t = Translator(_lang(request))
-    return _fragment(request, "_queue.html", {"rows": _queue(engine, t), **_review_context(t)})
+    rows = _queue(engine, user, t, _sealer(request))
+    return _fragment(request, "_queue.html", {"rows": rows, **_review_context(t)})
 
 
 # ---- one request --------------------------------------------------------------------
 
 
 def _request_context(
-    engine: Engine, request_id: str, user: Principal, t: Translator
+    engine: Engine, request_id: str, user: Principal, t: Translator, sealer: Sealer
 ) -> dict[str, Any] | None:
     if control_character(request_id) is not None:  # no request has it (PostgreSQL: an error)
         return None
     with engine.connect() as conn:
-        view = queries.get_request(conn, request_id)
-        if view is None:
+        stored = queries.get_request(conn, request_id)
+        view = privacy.present(stored, user, sealer) if stored is not None else None
+        if view is None:  # no such request, or not one this user may know of
             return None
         starts = pages.window_starts(conn, [request_id])
     directory = Directory.load(engine)
@@ -816,7 +846,7 @@ def request_page(request: Request, request_id: str, engine: EngineDep) -> Respon
     if isinstance(user, Denied):
         return user.response
     t = Translator(_lang(request))
-    context = _request_context(engine, request_id, user, t)
+    context = _request_context(engine, request_id, user, t, _sealer(request))
     if context is None:
         return _render(
             request,
@@ -834,7 +864,7 @@ def request_body(request: Request, request_id: str, engine: EngineDep) -> Respon
     if isinstance(user, Denied):
         return user.response
     t = Translator(_lang(request))
-    context = _request_context(engine, request_id, user, t)
+    context = _request_context(engine, request_id, user, t, _sealer(request))
     if context is None:
         return JSONResponse({"detail": "no such request"}, status_code=404)
     return _fragment(request, "_request_body.html", context)

@@ -24,6 +24,7 @@ from workflows.messages import (
     INVALID,
     NOT_ASSIGNED,
     REFUSED,
+    UNKNOWN,
     HandlerCommand,
     RequestInput,
     ReviewCommand,
@@ -71,7 +72,12 @@ class CommandError(Exception):
         )
 
 
-_KINDS = {REFUSED: "refused", NOT_ASSIGNED: "not_assigned", INVALID: "invalid"}
+_KINDS = {
+    REFUSED: "refused",
+    NOT_ASSIGNED: "not_assigned",
+    INVALID: "invalid",
+    UNKNOWN: "not_found",
+}
 
 UNAVAILABLE = "the workflow service is unavailable; try again shortly"
 

@@ -18,6 +18,7 @@ RECORD_CHANGE = "record_change"
 REFUSED = "Refused"  # 409: the request's state does not allow it
 NOT_ASSIGNED = "NotAssigned"  # 403: not a handler at the current level
 INVALID = "Invalid"  # 422: a malformed command
+UNKNOWN = "Unknown"  # 404: a request the actor may not know of (domain.privacy)
 #: The store and the workflow disagree in a way no retry mends: fails the workflow task.
 DEFECT = "StoreDefect"
 

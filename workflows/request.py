@@ -30,6 +30,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 
 with workflow.unsafe.imports_passed_through():
     from domain.lifecycle import NotAssigned, Refused, Status, is_open
+    from domain.privacy import RequestFacts, Sight, Viewer, sight
     from domain.review import Answer, IncompleteReview, Review
     from domain.state import Change, RecordedChange, RequestState
     from workflows.messages import (
@@ -39,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         RECORD_CHANGE,
         REFUSED,
         SETTLE_CHANGE,
+        UNKNOWN,
         HandlerCommand,
         RecordInput,
         RequestInput,
@@ -239,6 +241,10 @@ class RequestWorkflow:
         try:
             state.check_handler(cmd.actor.assignments)
         except NotAssigned as e:
+            viewer = Viewer("handler", tuple(cmd.actor.assignments))
+            if sight(viewer, RequestFacts.of(state.view())) is Sight.NONE:
+                # not a request of their units: no hint that it exists
+                raise _refusal(UNKNOWN, "no such request", "request_not_found") from None
             raise _refusal(NOT_ASSIGNED, e, e.code) from None
 
     @staticmethod

@@ -15,14 +15,23 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
-from api import roster
+from api import ledger, privacy, roster
 from api.deps import CurrentUser, EngineDep, OptionalUser, Principal, SettingsDep, require_roles
 from api.errors import Refusal, request_not_found
-from api.request_schemas import EscalateIn, ProgressIn, RequestIn, ResolveIn, ReviewIn
+from api.request_schemas import (
+    EscalateIn,
+    ProgressIn,
+    RequestIn,
+    ResolveIn,
+    RevealIn,
+    ReviewIn,
+)
 from api.roster import InvalidRoster, Role
+from api.routes.track import public_of
 from api.text import Text
 from domain.categories import default_tier
 from domain.ladder import Level
+from domain.privacy import Sealer, Sight
 from domain.state import Intake
 from projections import queries
 from workflows.commands import CommandError, file_request, send
@@ -64,8 +73,16 @@ Consistent = Annotated[
 ]
 
 
-def _present(view: dict[str, Any], engine: Engine) -> dict[str, Any]:
-    """A request as the API shows it: the view plus who is assigned at its current level."""
+def get_sealer(request: Request) -> Sealer:
+    sealer: Sealer = request.app.state.sealer
+    return sealer
+
+
+SealerDep = Annotated[Sealer, Depends(get_sealer)]
+
+
+def _with_assignees(view: dict[str, Any], engine: Engine) -> dict[str, Any]:
+    """A request as the API shows staff: the view plus who is assigned at its level."""
     users = roster.users_assigned(view["level_unit_id"], Level(view["level"]), db=engine)
     return {
         **view,
@@ -73,11 +90,29 @@ def _present(view: dict[str, Any], engine: Engine) -> dict[str, Any]:
     }
 
 
+def _shown(
+    view: dict[str, Any], user: Principal | None, engine: Engine, sealer: Sealer
+) -> dict[str, Any]:
+    """``view`` as ``user`` may see it (domain.privacy), with its assignees; 404 when the
+    request is not theirs to know of."""
+    shown = privacy.present(view, user, sealer)
+    if shown is None:
+        raise request_not_found()
+    return _with_assignees(shown, engine)
+
+
+def _shown_all(
+    views: list[dict[str, Any]], user: Principal, engine: Engine, sealer: Sealer
+) -> list[dict[str, Any]]:
+    return [_with_assignees(v, engine) for v in privacy.visible(views, user, sealer)]
+
+
 async def _read(engine: Engine, request_id: str) -> dict[str, Any] | None:
+    """The request's read model (its contact masked and sealed), or None."""
+
     def read() -> dict[str, Any] | None:
         with engine.connect() as conn:
-            view = queries.get_request(conn, request_id)
-        return _present(view, engine) if view else None
+            return queries.get_request(conn, request_id)
 
     return await run_in_threadpool(read)
 
@@ -120,10 +155,22 @@ async def file_a_request(
     engine: EngineDep,
     settings: SettingsDep,
     client: TemporalDep,
+    sealer: SealerDep,
     consistent: Consistent = False,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
-    """File a resident's request (anyone; staff may file for a resident)."""
+    """File a resident's request (anyone; staff may file for a resident).
+
+    The reply holds ``tracking_token`` (and ``track_url``), the resident's secret link,
+    shown here only. A resident's reply is the tracking view: no staff, no contact.
+    """
+    if user is None and body.tier is not None:
+        raise Refusal(
+            422,
+            "tier_staff_only",
+            "only staff set a request's tier; a resident may mark it urgent",
+            field="tier",
+        )
     try:
         grid, community, town = await run_in_threadpool(roster.unit_chain, body.grid_id, db=engine)
     except InvalidRoster as e:
@@ -133,6 +180,21 @@ async def file_a_request(
         if idempotency_key
         else str(uuid.uuid4())
     )
+    try:
+        token = await run_in_threadpool(
+            ledger.tracking_token,
+            engine,
+            request_id,
+            ledger.fingerprint(body.model_dump(mode="json")),
+            sealer,
+        )
+    except ledger.DifferentFiling:
+        raise Refusal(
+            422,
+            "idempotency_conflict",
+            "this Idempotency-Key was already used for a different request; "
+            "use a new key for a new request",
+        ) from None
     intake = Intake(
         request_id=request_id,
         grid_id=grid.id,
@@ -144,6 +206,7 @@ async def file_a_request(
         resident_name=body.resident.name,
         resident_phone=body.resident.phone,
         tier=body.tier or default_tier(body.category),
+        urgent=body.urgent,
     )
     actor = user.username if user else "resident"
     try:
@@ -155,30 +218,72 @@ async def file_a_request(
         if existing is None:
             raise _refusal(e) from None
         view = existing
-    if idempotency_key and (view["grid_id"], view["description"]) != (grid.id, body.description):
-        raise Refusal(
-            409,
-            "idempotency_conflict",
-            "this Idempotency-Key was already used for a different request",
-        )
     if consistent:
         await _wait_projected(engine, request_id, len(view["timeline"]))
-    return await run_in_threadpool(_present, view, engine)
+    link = {"tracking_token": token, "track_url": f"/track/{token}"}
+    if user is None:
+        return {**public_of(view, grid.name), **link}
+    return {**await run_in_threadpool(_shown, view, user, engine, sealer), **link}
 
 
 @router.get("/requests/{request_id}")
-async def read_a_request(request_id: str, user: CurrentUser, engine: EngineDep) -> dict[str, Any]:
-    """One request with its timeline (staff)."""
+async def read_a_request(
+    request_id: str, user: CurrentUser, engine: EngineDep, sealer: SealerDep
+) -> dict[str, Any]:
+    """One request with its timeline (staff who may know of it: domain.privacy); the
+    resident's contact in full or masked (``contact``), ``may_reveal`` when it can be
+    revealed with ``POST /requests/{id}/reveal``."""
     view = await _read(engine, request_id) if _is_uuid(request_id) else None
     if view is None:
         raise request_not_found()
-    return view
+    return await run_in_threadpool(_shown, view, user, engine, sealer)
+
+
+@router.post("/requests/{request_id}/reveal")
+async def reveal(
+    request_id: str, body: RevealIn, user: Supervisor, engine: EngineDep, sealer: SealerDep
+) -> dict[str, Any]:
+    """Show a masked contact to a supervisor or admin who states why; the record of who,
+    when, which request and why is written first (``GET /reveals``)."""
+    view = await _read(engine, request_id) if _is_uuid(request_id) else None
+    if view is None or privacy.sight_of(view, user) is Sight.NONE:
+        raise request_not_found()
+    contact = privacy.clear_contact(view, sealer)
+    if contact is None:
+        raise Refusal(
+            409,
+            "contact_unavailable",
+            "this request's contact is not sealed in the read models yet; "
+            "run `closeloop projections reseal`",
+        )
+    record = await run_in_threadpool(
+        ledger.record_reveal, engine, request_id, user.username, user.role.value, body.reason
+    )
+    return {"request_id": request_id, "resident": contact, "reveal": record.json()}
+
+
+@router.get("/reveals")
+async def reveals(
+    user: Supervisor,
+    engine: EngineDep,
+    response: Response,
+    request_id: Text | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[dict[str, Any]]:
+    """The audit of revealed contacts, newest first (``X-Total-Count``: how many)."""
+    items, total = await run_in_threadpool(
+        lambda: ledger.list_reveals(engine, request_id=request_id, limit=limit, offset=offset)
+    )
+    response.headers["X-Total-Count"] = str(total)
+    return [item.json() for item in items]
 
 
 @router.get("/requests")
 async def board(
     user: Supervisor,
     engine: EngineDep,
+    sealer: SealerDep,
     status_: Annotated[
         Literal["assigned", "in_progress", "resolved", "closed"] | None, Query(alias="status")
     ] = None,
@@ -197,30 +302,32 @@ async def board(
                 conn, status=status_, tier=tier, unit_id=unit_id, overdue=overdue,
                 category=category, limit=limit, offset=offset,
             )  # fmt: skip
-        page["items"] = [_present(item, engine) for item in page["items"]]
+        page["items"] = _shown_all(page["items"], user, engine, sealer)
         return page
 
     return await run_in_threadpool(read)
 
 
 async def _act(
+    http: Request,
     request_id: str,
     action: str,
     command: HandlerCommand | ReviewCommand,
-    client: Client,
-    engine: Engine,
+    user: Principal,
     consistent: bool,
     update_id: str | None,
 ) -> dict[str, Any]:
+    engine: Engine = http.app.state.engine
+    sealer: Sealer = http.app.state.sealer
     if not _is_uuid(request_id):
         raise request_not_found()
     try:
-        view = await send(client, request_id, action, command, update_id=update_id)
+        view = await send(get_temporal(http), request_id, action, command, update_id=update_id)
     except CommandError as e:
         raise _refusal(e) from None
     if consistent:
         await _wait_projected(engine, request_id, len(view["timeline"]))
-    return await run_in_threadpool(_present, view, engine)
+    return await run_in_threadpool(_shown, view, user, engine, sealer)
 
 
 def _actor(user: Principal) -> Actor:
@@ -232,47 +339,47 @@ IdempotencyKey = Annotated[str | None, Header(max_length=200)]
 
 @router.post("/requests/{request_id}/accept")
 async def accept(
-    request_id: str, user: Handler, client: TemporalDep, engine: EngineDep,
+    http: Request, request_id: str, user: Handler,
     consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:  # fmt: skip
     """签收: a handler at the current level takes the request on."""
     cmd = HandlerCommand(_actor(user))
-    return await _act(request_id, "accept", cmd, client, engine, consistent, idempotency_key)
+    return await _act(http, request_id, "accept", cmd, user, consistent, idempotency_key)
 
 
 @router.post("/requests/{request_id}/progress")
 async def progress(
-    request_id: str, body: ProgressIn, user: Handler, client: TemporalDep, engine: EngineDep,
+    http: Request, request_id: str, body: ProgressIn, user: Handler,
     consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Add a progress note."""
     cmd = HandlerCommand(_actor(user), body.note)
-    return await _act(request_id, "progress", cmd, client, engine, consistent, idempotency_key)
+    return await _act(http, request_id, "progress", cmd, user, consistent, idempotency_key)
 
 
 @router.post("/requests/{request_id}/escalate")
 async def escalate(
-    request_id: str, body: EscalateIn, user: Handler, client: TemporalDep, engine: EngineDep,
+    http: Request, request_id: str, body: EscalateIn, user: Handler,
     consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:  # fmt: skip
     """上报: push the request up one level at once, with a reason."""
     cmd = HandlerCommand(_actor(user), body.reason)
-    return await _act(request_id, "escalate", cmd, client, engine, consistent, idempotency_key)
+    return await _act(http, request_id, "escalate", cmd, user, consistent, idempotency_key)
 
 
 @router.post("/requests/{request_id}/resolve")
 async def resolve(
-    request_id: str, body: ResolveIn, user: Handler, client: TemporalDep, engine: EngineDep,
+    http: Request, request_id: str, body: ResolveIn, user: Handler,
     consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Resolve: the request goes to the follow-up caller."""
     cmd = HandlerCommand(_actor(user), body.resolution)
-    return await _act(request_id, "resolve", cmd, client, engine, consistent, idempotency_key)
+    return await _act(http, request_id, "resolve", cmd, user, consistent, idempotency_key)
 
 
 @router.post("/requests/{request_id}/review")
 async def review(
-    request_id: str, body: ReviewIn, user: Caller, client: TemporalDep, engine: EngineDep,
+    http: Request, request_id: str, body: ReviewIn, user: Caller,
     consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:  # fmt: skip
     """回访: record the four-dimension review; it closes, reopens or counts an attempt."""
@@ -285,18 +392,18 @@ async def review(
         satisfaction=body.satisfaction.value if body.satisfaction else None,
         comment=body.comment,
     )
-    return await _act(request_id, "review", cmd, client, engine, consistent, idempotency_key)
+    return await _act(http, request_id, "review", cmd, user, consistent, idempotency_key)
 
 
 @router.get("/tasks")
-async def my_tasks(user: Handler, engine: EngineDep) -> list[dict[str, Any]]:
+async def my_tasks(user: Handler, engine: EngineDep, sealer: SealerDep) -> list[dict[str, Any]]:
     """Open requests at the handler's levels and units, soonest deadline first."""
     posts = [(a.unit_id, a.level.value) for a in user.assignments]
 
     def read() -> list[dict[str, Any]]:
         with engine.connect() as conn:
             items = queries.tasks(conn, assignments=posts)
-        return [_present(item, engine) for item in items]
+        return _shown_all(items, user, engine, sealer)
 
     return await run_in_threadpool(read)
 
@@ -305,6 +412,7 @@ async def my_tasks(user: Handler, engine: EngineDep) -> list[dict[str, Any]]:
 async def followups(
     user: Caller,
     engine: EngineDep,
+    sealer: SealerDep,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -315,7 +423,7 @@ async def followups(
     def read() -> tuple[list[dict[str, Any]], int]:
         with engine.connect() as conn:
             items = queries.followups(conn, limit=limit, offset=offset)
-            return items, queries.count_followups(conn)
+            return _shown_all(items, user, engine, sealer), queries.count_followups(conn)
 
     items, total = await run_in_threadpool(read)
     response.headers["X-Total-Count"] = str(total)

@@ -15,8 +15,10 @@ by itself) sends ``Last-Event-ID`` and first hears what it missed. A stream ends
 :data:`STREAM_SECONDS` and the browser reconnects at once: no event is lost, and a server
 that is stopping never waits long for open streams.
 
-Staff see every change. Without a sign-in, ``?request_id=`` is required and the stream
-tells only of that request: its id is the resident's tracking secret.
+Supervisors, callers and admins see every change; a handler, the changes of requests in
+the units of their posts (as :mod:`domain.privacy` says what they may know of). Without a
+sign-in, ``?token=`` (the resident's tracking token) is required and the stream tells only
+of that request; staff may follow one request with ``?request_id=``.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from sqlalchemy import Engine, column, select, table
+from sqlalchemy import Engine, column, or_, select, table
 from starlette.concurrency import run_in_threadpool
 
+from api import privacy
 from api.deps import (
     EngineDep,
     Principal,
@@ -43,8 +46,13 @@ from api.deps import (
     unauthorized,
 )
 from api.errors import request_not_found
+from api.roster import Role
+from api.routes.track import tracked_request
 from closeloop.store import STORE_NAME
+from domain.privacy import Sight
+from projections import queries
 from projections.pages import projected_position
+from projections.tables import requests
 
 log = logging.getLogger(__name__)
 
@@ -167,21 +175,44 @@ def _lenient_user(
         return None
 
 
+@dataclass(frozen=True)
+class Following:
+    """What a stream tells of: one request, or every request (within ``units`` when the
+    reader is a handler, whose posts bound what they may know of: domain.privacy)."""
+
+    request_id: str | None = None
+    units: frozenset[str] | None = None
+
+
 def _followed(
     user: Annotated[Principal | None, Depends(_lenient_user)],
-    request_id: Annotated[
-        str | None, Query(description="only this request's changes (no sign-in needed)")
+    engine: EngineDep,
+    token: Annotated[
+        str | None, Query(description="a tracking token: only its request (no sign-in needed)")
     ] = None,
-) -> str | None:
-    """The one request the stream follows (None: all, for staff); 401 or 404 before streaming."""
+    request_id: Annotated[str | None, Query(description="only this request (staff)")] = None,
+) -> Following:
+    """What the stream follows; 401 or 404 before streaming."""
+    if token is not None:
+        tracked = tracked_request(engine, token)
+        if tracked is None:
+            raise request_not_found()
+        return Following(request_id=tracked)
+    if user is None:
+        raise unauthorized("sign in, or follow a request with its tracking token: ?token=")
     if request_id is not None:
         try:
-            return str(uuid.UUID(request_id))
+            request_id = str(uuid.UUID(request_id))
         except ValueError:
             raise request_not_found() from None
-    if user is None:
-        raise unauthorized("sign in, or name the request to follow with ?request_id=")
-    return None
+        with engine.connect() as conn:
+            view = queries.get_request(conn, request_id)
+        if view is None or privacy.sight_of(view, user) is Sight.NONE:
+            raise request_not_found()
+        return Following(request_id=request_id)
+    if user.role is Role.HANDLER:
+        return Following(units=frozenset(a.unit_id for a in user.assignments))
+    return Following()
 
 
 def _last_id(value: str | None) -> int | None:
@@ -197,7 +228,7 @@ def _last_id(value: str | None) -> int | None:
 @router.get("/stream", response_class=EventSourceResponse)
 async def stream(
     request: Request,
-    request_id: Annotated[str | None, Depends(_followed)],
+    following: Annotated[Following, Depends(_followed)],
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Server-sent events whenever the read models move, with the changed request ids."""
@@ -209,7 +240,7 @@ async def stream(
         yield ServerSentEvent(event="hello", id=str(seen), data={"position": seen}, retry=RETRY_MS)
         if resumed is not None and resumed != seen:
             missed = Moved(resumed, seen, await feed.changed(resumed, seen))
-            if (event := _event(missed, request_id)) is not None:
+            if (event := await _event(feed, missed, following)) is not None:
                 yield event
         loop = asyncio.get_running_loop()
         end = loop.time() + STREAM_SECONDS
@@ -221,19 +252,39 @@ async def stream(
             if moved.start != seen:  # this stream started between two polls
                 moved = Moved(seen, moved.end, await feed.changed(seen, moved.end))
             seen = moved.end
-            if (event := _event(moved, request_id)) is not None:
+            if (event := await _event(feed, moved, following)) is not None:
                 yield event
     finally:
         with contextlib.suppress(Exception):
             feed.unsubscribe(queue)
 
 
-def _event(moved: Moved, only: str | None) -> ServerSentEvent | None:
+async def _event(feed: ChangeFeed, moved: Moved, following: Following) -> ServerSentEvent | None:
     ids: list[str] | None = None if moved.ids is None else sorted(moved.ids)
+    only = following.request_id
     if only is not None:
         if ids is not None and only not in ids:
             return None
         ids = [only]
+    elif ids is not None and following.units is not None:
+        ids = await run_in_threadpool(_within, feed.engine, ids, following.units)
+        if not ids:
+            return None
     return ServerSentEvent(
         event="change", id=str(moved.end), data={"position": moved.end, "ids": ids}
     )
+
+
+def _within(engine: Engine, ids: list[str], units: frozenset[str]) -> list[str]:
+    """Those of ``ids`` whose grid, community or town is one of ``units``."""
+    rows = requests
+    query = select(rows.c.id).where(
+        rows.c.id.in_(ids),
+        or_(
+            rows.c.grid_id.in_(units),
+            rows.c.community_id.in_(units),
+            rows.c.town_id.in_(units),
+        ),
+    )
+    with engine.connect() as conn:
+        return sorted(str(row.id) for row in conn.execute(query))

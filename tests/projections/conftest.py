@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from sqlalchemy import Engine, select
@@ -19,6 +20,7 @@ from sqlalchemy import Engine, select
 from closeloop.db import make_engine
 from closeloop.store import RequestStore
 from domain.ladder import Tier
+from domain.privacy import masked
 from domain.review import Answer, Review
 from domain.state import Change, Intake, RequestState
 from projections.tables import metadata, tracking_table
@@ -204,3 +206,10 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             )
             for name, table in tables.items()
         }
+
+
+def as_read(state: RequestState) -> dict[str, Any]:
+    """The workflow's view of a request as the read model holds it: the contact masked,
+    beside its sealed copy (present or not: tests/projections/test_views.py opens it)."""
+    view = state.view()
+    return {**view, "resident": masked(view["resident"]), "resident_sealed": ANY}

@@ -23,6 +23,7 @@ from eventsourcing.persistence import Tracking
 from sqlalchemy import Engine, text
 
 from closeloop.cli import main
+from closeloop.keys import Keyring
 from closeloop.runtime import _follow_with_subscription
 from closeloop.store import STORE_NAME, RequestStore
 from domain.ladder import Tier
@@ -33,7 +34,7 @@ from projections.rebuild import rebuild
 from projections.runner import Projector
 from projections.tables import BLOCKED, FAILED
 from projections.views import RequestViews
-from tests.projections.conftest import DAY, T0, RequestLog
+from tests.projections.conftest import DAY, T0, RequestLog, as_read
 
 NUL_NOTE = "the tap \x00 drips"
 MINUTE = timedelta(minutes=1)
@@ -130,7 +131,7 @@ def check_quarantined(
     assert view["status"] == "in_progress"
     # the other requests are projected in full
     for other in (p.b, p.c):
-        assert get_request(engine, other) == log.states[other].view()
+        assert get_request(engine, other) == as_read(log.states[other])
 
 
 @pytest.fixture
@@ -175,15 +176,15 @@ def test_a_poison_event_in_a_batch_is_quarantined_and_its_request_waits_for_a_re
     assert result == RetryResult(applied=3, failed=0, remaining=0)
     assert outcomes == [(3, "applied"), (4, "applied"), (5, "applied")]
     assert dead_letters_of(engine) == []
-    assert get_request(engine, p.a) == _without_nul(log.states[p.a].view())
+    assert get_request(engine, p.a) == _without_nul(as_read(log.states[p.a]))
 
     # and A's next event is projected at once, waiting behind nothing
     log.review(p.a, T0 + 9 * MINUTE, "yes yes yes yes")
     projector.run_batch()
-    assert get_request(engine, p.a) == _without_nul(log.states[p.a].view())
+    assert get_request(engine, p.a) == _without_nul(as_read(log.states[p.a]))
     assert quarantined_count(engine) == 0
     for request_id in (p.b, p.c):
-        assert get_request(engine, request_id) == log.states[request_id].view()
+        assert get_request(engine, request_id) == as_read(log.states[request_id])
 
 
 def test_the_running_projector_quarantines_and_keeps_following(
@@ -234,11 +235,11 @@ def test_a_failing_filing_blocks_every_later_event_of_its_request(
     assert [(x.version, x.state) for x in letters] == [(1, FAILED), (2, BLOCKED)]
     assert "NUL" in letters[0].error, letters[0].error
     assert get_request(engine, request_id) is None
-    assert get_request(engine, other) == log.states[other].view()
+    assert get_request(engine, other) == as_read(log.states[other])
 
     result = retry(database_url, views_class=NulFreeViews)
     assert result == RetryResult(applied=2, failed=0, remaining=0)
-    assert get_request(engine, request_id) == _without_nul(log.states[request_id].view())
+    assert get_request(engine, request_id) == _without_nul(as_read(log.states[request_id]))
 
 
 def test_a_passing_database_failure_quarantines_nothing(
@@ -258,7 +259,7 @@ def test_a_passing_database_failure_quarantines_nothing(
         conn.execute(text("ALTER TABLE away RENAME TO view_timeline"))
     projector.catch_up(timeout=60)
     assert quarantined_count(engine) == 0
-    assert get_request(engine, second) == log.states[second].view()
+    assert get_request(engine, second) == as_read(log.states[second])
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -272,16 +273,16 @@ def test_a_rebuild_quarantines_again_what_still_fails(
     assert rebuild(database_url, batch_size=4) == 9  # the poison lands mid-batch again
     check_quarantined(engine, store, log, p)
     assert retry(database_url, views_class=NulFreeViews).remaining == 0
-    assert get_request(engine, p.a) == _without_nul(log.states[p.a].view())
+    assert get_request(engine, p.a) == _without_nul(as_read(log.states[p.a]))
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_the_subscription_runner_quarantines_and_keeps_following(
-    log: RequestLog, store: RequestStore, database_url: str, engine: Engine
+    log: RequestLog, store: RequestStore, database_url: str, engine: Engine, sealer: Keyring
 ) -> None:
     """PostgreSQL's projector (eventsourcing's ProjectionRunner, LISTEN/NOTIFY)."""
     stop = asyncio.Event()
-    follower = threading.Thread(target=_follow_with_subscription, args=(database_url, stop))
+    follower = threading.Thread(target=_follow_with_subscription, args=(database_url, stop, sealer))
     follower.start()
     try:
         p = file_with_poison(log)
@@ -352,7 +353,7 @@ def test_closeloop_projections_list_and_retry(
     assert main(["projections", "retry"]) == 0
     out = capsys.readouterr().out
     assert "applied 2, failed again 0; 0 events remain quarantined" in out
-    assert get_request(engine, a) == log.states[a].view()
+    assert get_request(engine, a) == as_read(log.states[a])
     assert main(["projections", "list"]) == 0
     assert "no event is quarantined" in capsys.readouterr().out
 
@@ -379,4 +380,4 @@ def test_poison_events_first_and_last_in_a_batch_are_each_quarantined(
         (where[y, 3], FAILED),
     ]
     for request_id in others:
-        assert get_request(engine, request_id) == log.states[request_id].view()
+        assert get_request(engine, request_id) == as_read(log.states[request_id])

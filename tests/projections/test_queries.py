@@ -148,7 +148,7 @@ def test_followups_are_resolved_requests_oldest_resolve_first(
 
     waiting = followups(engine)
     assert ids(waiting) == [early, called_once, late]
-    assert waiting[0]["resident"] == {"name": "Han Meimei", "phone": "137"}
+    assert waiting[0]["resident"] == {"name": "H*", "phone": "***"}  # masked in the rows
     assert waiting[0]["resolved_at"] == (T0 + 5 * h).isoformat()
     assert waiting[1]["unreached_attempts"] == 1
     assert ids(followups(engine, limit=2)) == [early, called_once]

@@ -17,7 +17,7 @@ from projections.queries import get_request, stats
 from projections.runner import Batch, Projector
 from projections.tables import requests, timeline
 from projections.views import RequestViews
-from tests.projections.conftest import T0, RequestLog, file_scenario
+from tests.projections.conftest import T0, RequestLog, as_read, file_scenario
 
 
 def fast(database_url: str, batch_size: int = 500) -> Projector:
@@ -52,7 +52,7 @@ def test_it_follows_events_appended_while_it_runs(
     position = projector.catch_up(timeout=60)
     assert position == projector.store_position() == projector.position()
     assert projector.lag() == 0
-    assert get_request(engine, request_id) == log.states[request_id].view()
+    assert get_request(engine, request_id) == as_read(log.states[request_id])
 
     projector.stop()
     assert not projector.running
@@ -175,7 +175,7 @@ def test_two_projectors_on_one_database_count_each_event_once(
     figures = stats(engine)
     assert (figures["received"], figures["closed"], figures["escalations"]) == (6, 4, 3)
     for request_id, state in log.states.items():
-        assert get_request(engine, request_id) == state.view()
+        assert get_request(engine, request_id) == as_read(state)
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -195,4 +195,4 @@ def test_eventsourcing_projection_runner_drives_the_same_projection(
         file_scenario(log)
         runner.wait(store.recorder.max_notification_id(), timeout=60)
     for request_id, state in log.states.items():
-        assert get_request(engine, request_id) == state.view()
+        assert get_request(engine, request_id) == as_read(state)

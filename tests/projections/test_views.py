@@ -9,7 +9,9 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 from sqlalchemy import Engine, delete, func, insert, select
 
+from closeloop.keys import Keyring
 from closeloop.store import STORE_NAME, RequestStore
+from domain.privacy import masked, open_contact
 from projections.projection import RequestProjection
 from projections.queries import get_request
 from projections.rebuild import reset
@@ -20,8 +22,10 @@ from tests.projections.conftest import T0, RequestLog, dump, file_scenario
 
 
 @pytest.fixture
-def projection(database_url: str, store: RequestStore) -> Iterator[RequestProjection]:
-    views = RequestViews.connect(database_url)
+def projection(
+    database_url: str, store: RequestStore, sealer: Keyring
+) -> Iterator[RequestProjection]:
+    views = RequestViews.connect(database_url, sealer=sealer)
     yield RequestProjection(views)
     views.close()
 
@@ -33,14 +37,25 @@ def deliveries(store: RequestStore) -> list[tuple[object, Tracking]]:
 
 
 def test_each_request_reads_as_the_workflow_sees_it(
-    log: RequestLog, store: RequestStore, projection: RequestProjection, engine: Engine
+    log: RequestLog,
+    store: RequestStore,
+    projection: RequestProjection,
+    engine: Engine,
+    sealer: Keyring,
 ) -> None:
     scenario = file_scenario(log)
     for domain_event, tracking in deliveries(store):
         projection.process_event(domain_event, tracking)
 
     for request_id in vars(scenario).values():
-        assert get_request(engine, request_id) == log.states[request_id].view()
+        read = get_request(engine, request_id)
+        assert read is not None
+        sealed = read.pop("resident_sealed")
+        expected = log.states[request_id].view()
+        # the row holds the contact masked, and sealed in full
+        assert read == {**expected, "resident": masked(expected["resident"])}
+        assert open_contact(sealer, sealed) == expected["resident"]
+        assert expected["resident"]["phone"] not in str(read)
     assert get_request(engine, "no-such-request") is None
 
 

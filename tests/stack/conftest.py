@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from api import roster
 from api.app import create_app
 from closeloop.bootstrap import seed_demo
+from closeloop.keys import keyring
 from closeloop.runtime import prepare
 from closeloop.settings import Settings
 from closeloop.store import RequestStore, store_env
@@ -121,12 +122,15 @@ async def make_stack(
             ensure_admin(engine, settings)
             passwords = seed_demo(engine) or {}
             passwords["admin"] = ADMIN_PASSWORD
-            store = RequestStore(env=store_env(settings.database_url))
+            keys = keyring(settings)  # the events are sealed, as `closeloop dev` seals them
+            store = RequestStore(env=store_env(settings.database_url, keys))
             started.callback(store.close)
             worker = build_worker(temporal_env.client, settings.task_queue, store, executor)
             worker_task = asyncio.create_task(worker.run())
             started.push_async_callback(_stop_worker, worker, worker_task)
-            projector = Projector(settings.database_url, poll_seconds=settings.poll_seconds)
+            projector = Projector(
+                settings.database_url, poll_seconds=settings.poll_seconds, sealer=keys, keys=keys
+            )
             projector.start()
             started.push_async_callback(asyncio.to_thread, projector.close)
             app = create_app(settings, engine, temporal=temporal_env.client)

@@ -18,8 +18,16 @@ async def test_a_request_goes_round_the_loop(make_stack: StackFactory) -> None:
     filed = await s.file()
     rid = filed["id"]
     assert (filed["status"], filed["tier"], filed["level"]) == ("assigned", "1d", "grid_worker")
-    assert [a["username"] for a in filed["assignees"]] == ["worker1"]
     assert filed["deadline"].endswith("+00:00") and filed["timeline"][0]["type"] == "Filed"
+    # the resident's reply: the tracking link, nothing about staff, not even their contact
+    assert len(filed["tracking_token"]) >= 32 and filed["track_url"].endswith(
+        filed["tracking_token"]
+    )
+    assert "assignees" not in filed and "resident" not in filed
+    assert "worker1" not in str(filed) and "13800000000" not in str(filed)
+    await s.projected(rid)
+    read = (await s.http.get(f"/api/v1/requests/{rid}", headers=s.auth("worker1"))).json()
+    assert [a["username"] for a in read["assignees"]] == ["worker1"]
 
     await s.projected(rid)
     tasks = (await s.http.get("/api/v1/tasks", headers=s.auth("worker1"))).json()
@@ -94,10 +102,15 @@ async def test_idempotency_key_returns_the_same_request(make_stack: StackFactory
     assert first.json()["id"] == second.json()["id"]
     assert first.json()["tier"] == "3d"  # the category's default
     assert s.store.recorder.max_notification_id() == 1
-    other = await s.http.post(
-        "/api/v1/requests", json={**body, "description": "别的事"}, headers=key
-    )
-    assert other.status_code == 409 and "Idempotency-Key" in other.json()["detail"]
+    assert first.json()["tracking_token"] == second.json()["tracking_token"]
+    # the same key with anything else in the body (another resident, another phone) is a
+    # 422 that says so, and hands back nothing of the first filing
+    for change in ({"description": "别的事"}, {"resident": {"name": "钱", "phone": "13700000000"}},
+                   {"resident": {"name": "赵", "phone": "13700000001"}}):  # fmt: skip
+        other = await s.http.post("/api/v1/requests", json={**body, **change}, headers=key)
+        assert other.status_code == 422 and other.json()["code"] == "idempotency_conflict"
+        assert "Idempotency-Key" in other.json()["detail"] and "赵" not in other.text
+    assert s.store.recorder.max_notification_id() == 1
 
 
 async def test_status_codes_for_handler_actions(make_stack: StackFactory) -> None:
@@ -112,9 +125,10 @@ async def test_status_codes_for_handler_actions(make_stack: StackFactory) -> Non
     assert answer.status_code == 401
     # 403: wrong role; a handler not assigned at the current level
     assert (await s.act("caller1", rid, "accept")).status_code == 403
-    answer = await s.act("worker2", rid, "accept")
+    # a worker of another grid may not know of the request at all: 404, as for no request
+    assert (await s.act("worker2", rid, "accept")).status_code == 404
+    answer = await s.act("branch1", rid, "accept")
     assert answer.status_code == 403 and "not assigned" in answer.json()["detail"]
-    assert (await s.act("branch1", rid, "accept")).status_code == 403
     # 404: unknown request
     assert (await s.act("worker1", str(uuid.uuid4()), "accept")).status_code == 404
     assert (await s.act("worker1", "not-an-id", "accept")).status_code == 404
@@ -153,7 +167,7 @@ async def test_refusals_carry_stable_reason_codes(make_stack: StackFactory) -> N
     bad_token = {"Authorization": "Bearer nonsense"}
     assert reason(await s.http.post(accept, headers=bad_token)) == (401, "token_invalid", None)
     assert reason(await s.act("caller1", rid, "accept")) == (403, "role_required", None)
-    assert reason(await s.act("worker2", rid, "accept")) == (403, "not_assigned", None)
+    assert reason(await s.act("branch1", rid, "accept")) == (403, "not_assigned", None)
     unknown = str(uuid.uuid4())
     assert reason(await s.act("worker1", unknown, "accept")) == (404, "request_not_found", None)
     answer = await s.act("worker1", rid, "resolve", {"resolution": "done"})

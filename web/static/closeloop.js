@@ -293,7 +293,7 @@
 
   function showFiled(form, data) {
     var box = form.parentElement.querySelector("[data-result]");
-    var link = location.origin + "/track/" + data.id;
+    var link = location.origin + data.track_url;
     if (box) {
       var resident = form.dataset.anonymous !== undefined;
       var p = document.createElement("p");
@@ -316,6 +316,26 @@
       box.hidden = false;
       if (box.scrollIntoView) box.scrollIntoView({ block: "nearest" });
     }
+  }
+
+  // A revealed contact replaces the masked one until the part is next redrawn.
+  function showContact(form, data) {
+    var box = form.closest("[data-contact]");
+    var shown = box && box.querySelector("[data-resident]");
+    if (!shown || !data || !data.resident) return;
+    var name = document.createElement("span");
+    name.className = "name";
+    name.textContent = data.resident.name + " ";
+    var tel = document.createElement("a");
+    tel.className = "tel";
+    tel.href = "tel:" + data.resident.phone;
+    tel.textContent = data.resident.phone;
+    shown.replaceChildren(name, tel);
+    box.dataset.contact = "revealed";
+    var details = form.closest("details");
+    if (details) details.open = false;
+    toast(t("request.revealed"));
+    tel.focus();
   }
 
   function lastReview(data) {
@@ -348,6 +368,7 @@
     },
     filed: function (form, data) { showFiled(form, data); },
     review: function (form, data) { showOutcome(form, data); },
+    reveal: function (form, data) { showContact(form, data); },
   };
 
   document.addEventListener("submit", function (event) {
