@@ -240,3 +240,13 @@ async def test_the_board_export_neutralises_formulas(make_stack: StackFactory) -
     cells = [cell for row in rows for cell in row]
     assert "'" + formula in cells and formula not in cells
     assert PHONE not in exported.text and str(uuid.UUID(rid)) in exported.text
+
+
+def test_the_readme_table_is_the_rule() -> None:
+    """The README's table of who sees what is printed by the rule itself."""
+    from pathlib import Path
+
+    from domain.privacy import table
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert table() in readme
