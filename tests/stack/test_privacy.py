@@ -11,8 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from api import roster
+from api.ledger import intake_filings
 from api.roster import Role
 from closeloop.bootstrap import demo_password
 from domain.ladder import Level, UnitKind
@@ -250,3 +252,41 @@ def test_the_readme_table_is_the_rule() -> None:
 
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     assert table() in readme
+
+
+async def test_anonymous_intake_is_rate_limited_per_address_and_phone(
+    make_stack: StackFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLOSELOOP_INTAKE_PER_ADDRESS", "4")
+    monkeypatch.setenv("CLOSELOOP_INTAKE_PER_PHONE", "2")
+    s = await make_stack()
+
+    def body(phone: str) -> dict[str, Any]:
+        return {"grid_id": s.grids[GRID1], "category": "noise", "description": "楼下装修",
+                "channel": "app", "resident": {"name": NAME, "phone": phone}}  # fmt: skip
+
+    # one phone: 2 an hour, then 429 with Retry-After, and nothing is filed
+    for _ in range(2):
+        assert (await s.http.post("/api/v1/requests", json=body(PHONE))).status_code == 201
+    refused = await s.http.post("/api/v1/requests", json=body(PHONE))
+    assert refused.status_code == 429 and refused.json()["code"] == "too_many_filings"
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    assert refused.json()["params"]["per"] == "phone number"
+    # the same number written otherwise is the same number
+    spaced = await s.http.post("/api/v1/requests", json=body("139 1234 5678"))
+    assert spaced.status_code == 429
+    filed = s.store.recorder.max_notification_id()
+    # one address: 4 a minute (the refused ones counted nothing), then 429
+    assert (await s.http.post("/api/v1/requests", json=body("13700000001"))).status_code == 201
+    assert (await s.http.post("/api/v1/requests", json=body("13700000002"))).status_code == 201
+    refused = await s.http.post("/api/v1/requests", json=body("13700000003"))
+    assert refused.status_code == 429 and refused.json()["params"]["per"] == "address"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert s.store.recorder.max_notification_id() == (filed or 0) + 2
+    # staff filing for residents are not counted
+    staff = await s.http.post("/api/v1/requests", json=body(PHONE), headers=s.auth("worker1"))
+    assert staff.status_code == 201
+    # the table holds no phone number in clear
+    with s.engine.connect() as conn:
+        keys = [row.key for row in conn.execute(select(intake_filings))]
+    assert keys and not any("1391234" in key or "13700000" in key for key in keys)
