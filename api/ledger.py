@@ -64,6 +64,15 @@ tracking_tokens = Table(
     Column("created_at", UtcDateTime(), nullable=False),
 )
 
+intake_filings = Table(
+    "intake_filings",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("key", String(128), nullable=False),  # "address:..." or "phone:<hmac>"
+    Column("at", UtcDateTime(), nullable=False),
+    Index("ix_intake_filings_key_at", "key", "at"),
+)
+
 #: Random bytes in a tracking token: 192 bits, shown as 32 URL-safe characters.
 TOKEN_BYTES = 24
 

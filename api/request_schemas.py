@@ -68,7 +68,7 @@ class ResolveIn(_Body):
 class RevealIn(_Body):
     """Why a supervisor or admin needs a masked contact (kept in the audit)."""
 
-    reason: Text = Field(min_length=5, max_length=500)
+    reason: Text = Field(min_length=4, max_length=500)
 
 
 class ReviewIn(_Body):

@@ -11,6 +11,8 @@ import sys
 import threading
 from datetime import UTC, datetime
 
+from sqlalchemy import Engine
+
 from closeloop.keys import keyring, refusals
 from closeloop.settings import Settings, SettingsError
 
@@ -115,6 +117,8 @@ def _projections(settings: Settings, action: str) -> int:
     from projections.quarantine import DeadLetter, dead_letters_of, retry
 
     engine = prepare(settings)
+    if action == "reseal":
+        return _reseal(settings, engine)
     try:
         letters = dead_letters_of(engine)
     finally:
@@ -154,6 +158,32 @@ def _projections(settings: Settings, action: str) -> int:
     return 0 if result.remaining == 0 else 1
 
 
+def _reseal(settings: Settings, engine: Engine) -> int:
+    """``closeloop projections reseal``: seal the contacts of rows that hold none."""
+    from closeloop.store import RequestStore, store_env
+    from projections.reseal import reseal, unsealed
+
+    keys = keyring(settings)  # the store's events and the views' contacts
+    store = RequestStore(env=store_env(settings.database_url, keys))
+    try:
+        total = len(unsealed(engine))
+        if not total:
+            print("every request's contact is sealed")
+            return 0
+        print(f"sealing the contacts of {total} requests", flush=True)
+
+        def progress(done: int, total: int) -> None:
+            if done == total or done % 100 == 0:
+                print(f"  {done}/{total}", file=sys.stderr, flush=True)
+
+        sealed = reseal(engine, store, keys, progress)
+    finally:
+        store.close()
+        engine.dispose()
+    print(f"sealed {sealed}")
+    return 0
+
+
 def _aware_time(text: str) -> datetime:
     try:
         at = datetime.fromisoformat(text)
@@ -180,13 +210,14 @@ COMMANDS = {
     "migrate": "create or upgrade closeloop's tables (Alembic)",
     "bootstrap": "create the tables, the first admin and the demo town",
     "check": "compare every request's workflow, events and read models (exit 0 if they agree)",
-    "projections": "the quarantined events: list them, or retry them after a fix",
+    "projections": "the read models: list or retry quarantined events, reseal contacts",
 }
 
 #: ``closeloop projections <action>``
 PROJECTION_ACTIONS = {
     "list": "print the quarantined events: position, request, topic, error",
     "retry": "apply the quarantined events again, in order (exit 0 when none remain)",
+    "reseal": "seal the residents' contacts of rows projected before contacts were sealed",
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import logging
 import os
 from dataclasses import dataclass, field
@@ -152,6 +153,11 @@ class Keyring:
         except (binascii.Error, ValueError):
             raise SealError("the sealed text is not base64 (altered or not sealed)") from None
         return self.open(raw).decode("utf-8")
+
+    def derive(self, purpose: str) -> bytes:
+        """A key for ``purpose`` (e.g. keyed hashes of phone numbers), derived from the
+        current key: it changes when the key is rotated."""
+        return hmac.new(self.current, b"closeloop:" + purpose.encode(), hashlib.sha256).digest()
 
     def key_ids(self) -> list[str]:
         """Every key's id, current first (for an operator checking a rotation)."""

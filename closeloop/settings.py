@@ -34,6 +34,13 @@ def _float(name: str, default: float) -> float:
     return value
 
 
+def _positive(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 def _flag(name: str, default: bool) -> bool:
     raw = os.environ.get(name, "").strip().lower()
     if not raw:
@@ -73,6 +80,9 @@ class Settings:
     jwt_secret: str | None
     token_minutes: int
     poll_seconds: float
+    #: Anonymous filings per client address a minute, and per phone number an hour.
+    intake_per_address: int = 10
+    intake_per_phone: int = 5
     #: base64 of the 32-byte key that seals residents' data; None: ``<data>/encryption.key``
     encryption_key: str | None = None
     #: earlier keys, still accepted for reading after a rotation
@@ -102,6 +112,8 @@ class Settings:
             jwt_secret=os.environ.get("CLOSELOOP_JWT_SECRET") or None,
             token_minutes=_int("CLOSELOOP_TOKEN_MINUTES", 12 * 60),
             poll_seconds=_float("CLOSELOOP_POLL_SECONDS", 0.2),
+            intake_per_address=_positive("CLOSELOOP_INTAKE_PER_ADDRESS", 10),
+            intake_per_phone=_positive("CLOSELOOP_INTAKE_PER_PHONE", 5),
             encryption_key=os.environ.get("CLOSELOOP_ENCRYPTION_KEY", "").strip() or None,
             old_encryption_keys=tuple(
                 key.strip()

@@ -137,6 +137,8 @@ class Sealer(Protocol):
 
     def open_text(self, sealed: str) -> str: ...
 
+    def derive(self, purpose: str) -> bytes: ...
+
 
 def seal_contact(sealer: Sealer, resident: Mapping[str, str]) -> str:
     """A resident's name and phone as one sealed text, for the read models."""

@@ -107,9 +107,9 @@ def retry(
     (the database is away) is raised: each event is applied whole or not at all, so
     running it again carries on. ``views_class``: the views
     to apply with (tests stand a fixed projection in for a deployed fix); ``keys`` open
-    the store's sealed events.
+    the store's sealed events and seal the contacts the views keep.
     """
-    views = views_class.connect(database_url)
+    views = views_class.connect(database_url, sealer=keys)
     store = RequestStore(env=store_env(database_url, keys))
     applied = failed = 0
     still_failing: dict[str, int] = {}  # request -> the position of its failing event

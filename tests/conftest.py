@@ -19,6 +19,12 @@ from closeloop.temporal_client import connect_temporal
 from closeloop.temporal_server import DevServer
 from tests.databases import BACKENDS, postgres_database
 
+# The tests file many requests from one address with few phone numbers: the intake limits
+# (api.intake_limits) would refuse them. Their own tests set them low; every process the
+# suite starts inherits these.
+os.environ.setdefault("CLOSELOOP_INTAKE_PER_ADDRESS", "1000000")
+os.environ.setdefault("CLOSELOOP_INTAKE_PER_PHONE", "1000000")
+
 
 @pytest_asyncio.fixture(scope="session")
 async def temporal_env(

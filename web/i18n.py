@@ -341,6 +341,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "resident.phone": ("联系电话", "Your phone number"),
     "resident.submit": ("提交", "Send"),
     "request.masked": ("（已隐去）", "(masked)"),
+    "request.urgent": ("⚠ 居民标记紧急", "⚠ Marked urgent by the resident"),
+    "resident.urgent": (
+        "情况紧急（如漏水、断电、安全隐患）",
+        "This is urgent (a leak, no power, a hazard)",
+    ),
     "request.reveal": ("查看完整联系方式", "Show the full contact"),
     "request.reveal_reason": ("查看原因（将被记录）", "Why you need it (it is recorded)"),
     "request.reveal_hint": (

@@ -600,12 +600,25 @@ def board_figures(request: Request, engine: EngineDep) -> Response:
     )
 
 
+#: A text cell starting with one of these is a formula to a spreadsheet program.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: a text starting like a formula (a resident may
+    write ``=HYPERLINK(...)`` into a description) gets a leading apostrophe. Numbers stay
+    numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _csv(name: str, header: list[str], lines: Iterable[Iterable[Any]]) -> Response:
     out = io.StringIO()
     out.write("\ufeff")  # so that spreadsheet programs read the Chinese as UTF-8
     writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(lines)
+    writer.writerow([csv_cell(cell) for cell in header])
+    writer.writerows([csv_cell(cell) for cell in line] for line in lines)
     stamp = datetime.now(CST).strftime("%Y%m%d-%H%M")
     return Response(
         out.getvalue(),

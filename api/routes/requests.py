@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
@@ -15,9 +15,10 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
-from api import ledger, privacy, roster
+from api import intake_limits, ledger, privacy, roster
 from api.deps import CurrentUser, EngineDep, OptionalUser, Principal, SettingsDep, require_roles
 from api.errors import Refusal, request_not_found
+from api.intake_limits import Rule, TooManyFilings, phone_key
 from api.request_schemas import (
     EscalateIn,
     ProgressIn,
@@ -29,6 +30,7 @@ from api.request_schemas import (
 from api.roster import InvalidRoster, Role
 from api.routes.track import public_of
 from api.text import Text
+from closeloop.settings import Settings
 from domain.categories import default_tier
 from domain.ladder import Level
 from domain.privacy import Sealer, Sight
@@ -135,6 +137,29 @@ async def _wait_projected(engine: Engine, request_id: str, changes: int) -> None
         await asyncio.sleep(0.02)
 
 
+def _count_filing(http: Request, settings: Settings, phone: str, sealer: Sealer) -> None:
+    """Count an anonymous filing per client address and phone; 429 over a limit."""
+    address = http.client.host if http.client else "unknown"
+    keys = [
+        ("address", f"address:{address}", Rule(settings.intake_per_address, timedelta(minutes=1))),
+        (
+            "phone number",
+            phone_key(phone, sealer.derive("intake-phone")),
+            Rule(settings.intake_per_phone, timedelta(hours=1)),
+        ),
+    ]
+    try:
+        intake_limits.admit(http.app.state.engine, keys)
+    except TooManyFilings as e:
+        raise Refusal(
+            429,
+            "too_many_filings",
+            str(e),
+            params={"per": e.what, "retry_after": e.retry_after},
+            headers={"Retry-After": str(e.retry_after)},
+        ) from None
+
+
 def _refusal(error: CommandError) -> Refusal:
     # Temporal could not be reached: the client may retry
     retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if error.kind == "unavailable" else None
@@ -151,6 +176,7 @@ def _refusal(error: CommandError) -> Refusal:
 @router.post("/requests", status_code=status.HTTP_201_CREATED)
 async def file_a_request(
     body: RequestIn,
+    http: Request,
     user: OptionalUser,
     engine: EngineDep,
     settings: SettingsDep,
@@ -175,6 +201,8 @@ async def file_a_request(
         grid, community, town = await run_in_threadpool(roster.unit_chain, body.grid_id, db=engine)
     except InvalidRoster as e:
         raise Refusal(422, "unknown_grid", str(e), field="grid_id") from None
+    if user is None:
+        await run_in_threadpool(_count_filing, http, settings, body.resident.phone, sealer)
     request_id = (
         str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key))
         if idempotency_key

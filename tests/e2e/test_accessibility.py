@@ -38,7 +38,7 @@ SEVERE = ("serious", "critical")
 PAGES = {
     "/": "resident",
     "/login": "resident",
-    "/track/{request_id}": "resident",
+    "/track/{token}": "resident",
     "/board": "supervisor1",
     "/tasks": "worker1",
     "/followups": "caller1",
@@ -47,7 +47,7 @@ PAGES = {
 #: Web routes that are not pages of their own: the parts a page reloads (checked inside
 #: that page) and the CSV files.
 PARTS = {
-    "/track/{request_id}/body": "/track/{request_id}",
+    "/track/{token}/body": "/track/{token}",
     "/board/list": "/board",
     "/board/figures": "/board",
     "/board/requests.csv": "a CSV file",
@@ -202,7 +202,8 @@ class Visitors:
     def open(self, route: str, request_id: str = "") -> Page:
         page = self.contexts.of(PAGES[route]).new_page()
         self.pages.append(page)
-        page.goto(route.replace("{request_id}", request_id) + f"?lang={self.lang}")
+        path = route.replace("{request_id}", request_id).replace("{token}", request_id)
+        page.goto(path + f"?lang={self.lang}")
         expect(page.locator("html")).to_have_attribute("lang", self.lang)
         return page
 
@@ -253,13 +254,19 @@ def _scene(dev: Dev, lang: str) -> dict[str, str]:
     """Requests in each state worth seeing: assigned, in progress, resolved."""
     mark = f"({lang})"
     assigned = dev.file(description=f"楼道灯坏了 {mark}")["id"]
-    working = dev.file(description=f"下水道堵了，污水漫到院子里 {mark}")["id"]
+    working_filed = dev.file(description=f"下水道堵了，污水漫到院子里 {mark}")
+    working = working_filed["id"]
     dev.act("worker1", working, "accept")
     dev.act("worker1", working, "progress", {"note": "已联系物业，明天上午疏通"})
     resolved = dev.file(description=f"小区门口路灯不亮 {mark}")["id"]
     dev.act("worker1", resolved, "accept")
     dev.act("worker1", resolved, "resolve", {"resolution": "已更换灯泡"})
-    return {"assigned": assigned, "working": working, "resolved": resolved}
+    return {
+        "assigned": assigned,
+        "working": working,
+        "working_link": working_filed["tracking_token"],
+        "resolved": resolved,
+    }
 
 
 def _board_list_first(page: Page, lang: str) -> None:
@@ -310,7 +317,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     found = Findings()
     lang = visitors.lang
     ids = _scene(fresh, lang)
-    shown = {"/track/{request_id}": ids["working"], "/requests/{request_id}": ids["assigned"]}
+    shown = {"/track/{token}": ids["working_link"], "/requests/{request_id}": ids["assigned"]}
 
     # every page open, showing requests (checked below, once a refusal and a live update
     # were added to what they show)
@@ -377,9 +384,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
         "/board": pages["/board"].locator(f'tr.row[data-id="{arrived}"]'),
         "/tasks": _card(pages["/tasks"], arrived),
         "/followups": _card(pages["/followups"], done),
-        "/track/{request_id}": pages["/track/{request_id}"].locator(
-            ".timeline", has_text="疏通队已到现场"
-        ),
+        "/track/{token}": pages["/track/{token}"].locator(".timeline", has_text="疏通队已到现场"),
         "/requests/{request_id}": pages["/requests/{request_id}"].locator(
             '.request [data-status="in_progress"]'
         ),

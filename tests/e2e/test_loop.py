@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import GRID1, People, StackFactory, screenshot
+from tests.e2e.conftest import GRID1, HTTP_SECONDS, People, StackFactory, screenshot
 
 #: Seconds in a day: 1d = 40 s, 3d = 120 s. Between B's filing and the check that B is
 #: still on the worker's list, and between A's filing and its resolution, the test does
@@ -94,8 +95,10 @@ def _the_loop(people: People) -> None:
     form.locator("button[type=submit]").click()
     link = worker.locator("details.file-for [data-track-link]")
     expect(link).to_be_visible()
-    b = (link.get_attribute("href") or "").rsplit("/", 1)[-1]
-    assert dev.request(b)["channel"] == "hotline"
+    token = (link.get_attribute("href") or "").rsplit("/", 1)[-1]
+    tracked = httpx.get(f"{dev.api}/track/{token}", timeout=HTTP_SECONDS)
+    b = tracked.json()["id"]  # the link holds the tracking token, not the request id
+    assert token != b and dev.request(b)["channel"] == "hotline"
     expect(card(worker, b)).to_be_visible()  # the worker's list shows it at once
     expect(card(worker, b).locator("[data-countdown]")).to_contain_text("剩余")
 
@@ -122,7 +125,8 @@ def _the_loop(people: People) -> None:
     expect(track_link).to_be_visible()
     expect(resident.locator("[data-result]")).to_contain_text("已受理")
     screenshot(resident, "resident-filed")
-    a = (track_link.get_attribute("href") or "").rsplit("/", 1)[-1]
+    token = (track_link.get_attribute("href") or "").rsplit("/", 1)[-1]
+    a = httpx.get(f"{dev.api}/track/{token}", timeout=HTTP_SECONDS).json()["id"]
 
     # the worker sees it arrive, without reloading, and accepts it (签收)
     expect(card(worker, a)).to_be_visible()

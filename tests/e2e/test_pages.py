@@ -134,8 +134,13 @@ def test_forms_show_refusals_next_to_the_field_and_keep_what_was_typed(
     expect(task.locator("details[data-key^=progress-open]")).to_have_attribute("open", "")
     expect(task.locator("form[data-key^=progress] [data-error-for=note]")).to_have_text("不能为空")
 
-    # another grid's worker on this request's page: the API's 403, next to the action
-    other = people.staff("worker2")
+    # another grid's worker may not know of the request: the page is a 404
+    stranger = people.staff("worker2")
+    stranger.goto(f"/requests/{filed['id']}")
+    expect(stranger.locator("[data-error-page]")).to_have_text("没有找到这条诉求。")
+    expect(stranger.locator("body")).not_to_contain_text("单元门禁坏了")
+    # the grid's party branch may, but is not assigned yet: the API's 403, by the action
+    other = people.staff("branch1")
     other.goto(f"/requests/{filed['id']}")
     other.locator("summary[data-action=escalate]").click()
     other.locator("textarea[name=reason]").fill("需要社区协调")
@@ -232,7 +237,9 @@ def test_tracking_page_shows_progress_but_no_staff_or_contact_data(
     stack.act("worker1", rid, "accept")
     stack.act("worker1", rid, "progress", {"note": "已报物业，明天上午换灯"})
     page = people.page(phone=True)
-    page.goto(f"/track/{rid}")
+    assert page.goto(f"/track/{rid}").status == 404  # the request id is not the link
+    response = page.goto(f"/track/{filed['tracking_token']}")
+    assert response is not None and response.headers["referrer-policy"] == "no-referrer"
     expect(page.locator("[data-status]")).to_have_text("办理中")
     expect(page.locator(".level")).to_contain_text("网格员")
     timeline = page.locator(".timeline li")
@@ -250,7 +257,8 @@ def test_tracking_page_shows_progress_but_no_staff_or_contact_data(
     for private in ("worker1", "网格员小孙", "周女士", "13611112222"):
         assert private not in text, private
 
-    public = httpx.get(f"{stack.api}/track/{rid}", timeout=HTTP_SECONDS).json()
+    token = filed["tracking_token"]
+    public = httpx.get(f"{stack.api}/track/{token}", timeout=HTTP_SECONDS).json()
     assert "resident" not in public and "assignees" not in public
     assert all("actor" not in entry for entry in public["timeline"])
     assert "13611112222" not in str(public) and "worker1" not in str(public)

@@ -60,12 +60,15 @@ def test_the_public_stream_follows_one_request_and_resumes(stack: Dev) -> None:
     with stream(f"{stack.api}/stream") as refused:
         assert refused.answer.status_code == 401
         assert refused.answer.json()["detail"].startswith("sign in")
-    with stream(f"{stack.api}/stream?request_id=not-a-uuid") as bad:
+    with stream(f"{stack.api}/stream?token=not-a-token") as bad:
         assert bad.answer.status_code == 404
 
     mine = stack.file(description="下水道堵了")
     other = stack.file(description="别人的诉求")
-    with stream(f"{stack.api}/stream?request_id={mine['id']}") as events:
+    # the resident follows with the tracking token; the request id is no such secret
+    with stream(f"{stack.api}/stream?request_id={mine['id']}") as by_id:
+        assert by_id.answer.status_code == 401
+    with stream(f"{stack.api}/stream?token={mine['tracking_token']}") as events:
         assert events.next()[0] == "hello"
         stack.act("worker1", other["id"], "accept")  # another resident's: not told
         stack.act("worker1", mine["id"], "accept")
@@ -76,7 +79,7 @@ def test_the_public_stream_follows_one_request_and_resumes(stack: Dev) -> None:
     stack.act("worker1", other["id"], "progress", {"note": "不相干"})
     stack.act("worker1", mine["id"], "progress", {"note": "已联系疏通公司"})
     headers = {"Last-Event-ID": event_id}
-    with stream(f"{stack.api}/stream?request_id={mine['id']}", headers) as events:
+    with stream(f"{stack.api}/stream?token={mine['tracking_token']}", headers) as events:
         kind, hello_id, _ = events.next()
         assert kind == "hello"
         kind, missed_id, missed = events.next()

@@ -7,7 +7,8 @@ Revises: 0003
 rows projected before this revision are masked here. Their sealed copy is filled in by
 ``closeloop projections reseal`` (it reads the filing events, which hold the contact).
 ``privacy_reveals`` is the append-only audit of revealed contacts; ``tracking_tokens``
-maps a resident's tracking token (its SHA-256) to the request.
+maps a resident's tracking token (its SHA-256) to the request; ``intake_filings`` keeps
+the times of recent anonymous filings per client address and phone (a keyed hash).
 
 """
 
@@ -78,8 +79,20 @@ def upgrade() -> None:
             sa.UniqueConstraint("token_hash"),
         )
 
+    if not inspector.has_table("intake_filings"):
+        op.create_table(
+            "intake_filings",
+            sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+            sa.Column("key", sa.String(length=128), nullable=False),
+            sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+            sa.PrimaryKeyConstraint("id"),
+        )
+        op.create_index("ix_intake_filings_key_at", "intake_filings", ["key", "at"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_intake_filings_key_at", table_name="intake_filings")
+    op.drop_table("intake_filings")
     op.drop_table("tracking_tokens")
     op.drop_index("ix_privacy_reveals_request", table_name="privacy_reveals")
     op.drop_table("privacy_reveals")
