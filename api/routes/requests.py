@@ -249,7 +249,8 @@ async def file_a_request(
     if consistent:
         await _wait_projected(engine, request_id, len(view["timeline"]))
     link = {"tracking_token": token, "track_url": f"/track/{token}"}
-    if user is None:
+    if user is None or privacy.sight_of(view, user) is Sight.NONE:
+        # a resident, or staff filing outside their units: the tracking view and the link
         return {**public_of(view, grid.name), **link}
     return {**await run_in_threadpool(_shown, view, user, engine, sealer), **link}
 
