@@ -12,6 +12,7 @@ import uuid
 import httpx
 from playwright.sync_api import Page, expect
 
+from closeloop.bootstrap import demo_password
 from tests.e2e.conftest import GRID1, GRID2, HTTP_SECONDS, Dev, People, log_in, screenshot
 
 XIANGHE2 = "祥和苑社区第二网格"
@@ -27,7 +28,7 @@ def test_each_role_lands_on_its_own_page(people: People) -> None:
         page = people.page()
         page.goto("/login")
         page.fill("input[name=username]", username)
-        password = "e2e-admin-password" if username == "admin" else f"demo-{username}"
+        password = "e2e-tests-passphrase" if username == "admin" else demo_password(username)
         page.fill("input[name=password]", password)
         page.click("#login button[type=submit]")
         expect(page).to_have_url(re.compile(f"{path}$"))
@@ -48,7 +49,7 @@ def test_log_in_refusals_and_protected_pages(people: People, stack: Dev) -> None
         "身份验证未通过（401）：用户名或密码错误"
     )
     expect(page.locator("input[name=username]")).to_have_value("worker1")  # still there
-    page.fill("input[name=password]", "demo-worker1")
+    page.fill("input[name=password]", demo_password("worker1"))
     page.click("#login button[type=submit]")
     expect(page).to_have_url(re.compile(r"/tasks$"))
 
