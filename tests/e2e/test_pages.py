@@ -80,6 +80,34 @@ def test_log_in_refusals_and_protected_pages(people: People, stack: Dev) -> None
     expect(page).to_have_url(re.compile(r"/login\?next="))
 
 
+def test_too_many_failed_log_ins_are_refused_in_the_pages_language(people: People) -> None:
+    page = people.page()
+    page.goto("/login?lang=en")
+    probe = f"probe-{uuid.uuid4().hex[:8]}"  # locks only this account
+    page.fill("input[name=username]", probe)
+    general = page.locator('#login [data-error-for=""]')
+    for n in range(5):
+        page.fill("input[name=password]", f"wrong-guess-{n}")
+        page.click("#login button[type=submit]")
+        expect(general).to_have_text("Not signed in (401): Wrong username or password")
+
+    page.click("#login button[type=submit]")
+
+    expect(general).to_have_text(
+        re.compile(
+            r"^Too many attempts \(429\): Too many failed log-ins: try again in \d+ seconds$"
+        )
+    )
+    expect(page.locator("input[name=password]")).to_have_value("wrong-guess-4")  # kept
+    page.goto("/login?lang=zh")
+    page.fill("input[name=username]", probe.upper())  # the same account in any case
+    page.fill("input[name=password]", "wrong-guess-5")
+    page.click("#login button[type=submit]")
+    expect(general).to_have_text(
+        re.compile(r"^尝试次数过多（429）：登录失败次数过多，请 \d+ 秒后再试$")
+    )
+
+
 def test_forms_show_refusals_next_to_the_field_and_keep_what_was_typed(
     people: People, stack: Dev
 ) -> None:
