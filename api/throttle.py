@@ -13,18 +13,19 @@ whole window. A successful log-in forgets the account's failures.
 An attempt is counted before its password is checked and given back when it succeeds:
 parallel attempts cannot slip past the limit while the (slow) hashes are computed. The
 counts live in the database (``login_throttle``), so every API process shares them and a
-restart does not reset them.
+restart does not reset them; keys quiet for a whole window are swept out now and then.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +36,8 @@ from closeloop.settings import Settings
 
 #: Longer usernames and addresses are cut: the column holds 255 characters.
 KEY_LENGTH = 200
+#: One attempt in this many also sweeps out the quiet keys (:func:`sweep`).
+SWEEP_CHANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,23 @@ def _save(conn: Connection, state: Mapping[str, Any]) -> None:
     conn.execute(update(table).where(table.c.key == state["key"]).values(**values))
 
 
+def sweep(limits: Limits, *, db: Engine) -> int:
+    """Forget the keys that have been quiet for a whole window (they would start afresh
+    anyway), so the table holds only recent failures; how many were forgotten."""
+    cutoff = _now() - limits.window
+    quiet = and_(
+        or_(table.c.last_failure.is_(None), table.c.last_failure < cutoff),
+        or_(table.c.locked_until.is_(None), table.c.locked_until < cutoff),
+    )
+    with db.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Rows an attempt holds right now are left for the next sweep: no waiting on them.
+            quiet = table.c.key.in_(
+                select(table.c.key).where(quiet).with_for_update(skip_locked=True)
+            )
+        return conn.execute(delete(table).where(quiet)).rowcount
+
+
 def admit(username: str, address: str | None, limits: Limits, *, db: Engine) -> Ticket:
     """Count a log-in attempt for ``username`` from ``address`` as failed until it succeeds
     (:func:`succeeded`); :class:`TooManyAttempts` when either key is locked."""
@@ -163,6 +183,8 @@ def admit(username: str, address: str | None, limits: Limits, *, db: Engine) -> 
             if _count(state, limit, limits, now):
                 locked.add(state["key"])
             _save(conn, state)
+    if random.random() < SWEEP_CHANCE:
+        sweep(limits, db=db)
     return Ticket(ticket_keys[0], ticket_keys[1], frozenset(locked))
 
 

@@ -613,3 +613,21 @@ def test_a_success_gives_the_address_its_attempt_back(store: Engine) -> None:
     with pytest.raises(throttle.TooManyAttempts) as locked:
         throttle.admit("e", "10.0.0.1", limits, db=store)
     assert locked.value.retry_after == 60
+
+
+def test_quiet_keys_are_swept_out_and_the_others_kept(
+    store: Engine, clock: list[datetime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(throttle, "SWEEP_CHANCE", 0.0)
+    limits = throttle.Limits()
+    throttle.admit("old", "10.0.0.1", limits, db=store)
+    for _ in range(5):
+        throttle.admit("locked", "10.0.0.2", limits, db=store)  # locked for 60 s
+    clock[0] += timedelta(minutes=15, seconds=30)
+    throttle.admit("new", "10.0.0.3", limits, db=store)
+
+    assert throttle.sweep(limits, db=store) == 3
+
+    with store.connect() as conn:
+        keys = set(conn.execute(select(roster.login_throttle_table.c.key)).scalars())
+    assert keys == {"account:locked", "account:new", "address:10.0.0.3"}
