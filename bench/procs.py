@@ -217,7 +217,7 @@ def closeloop_env(
     return env
 
 
-ADMIN_PASSWORD = "bench-admin-password"
+ADMIN_PASSWORD = "bench-run-passphrase"
 
 
 def wait_healthy(base: str, process: Process, timeout: float = 180.0) -> None:

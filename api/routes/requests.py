@@ -28,6 +28,7 @@ from api.request_schemas import (
     ReviewIn,
 )
 from api.roster import InvalidRoster, Role
+from api.routes.auth import client_address
 from api.routes.track import public_of
 from api.text import Text
 from closeloop.settings import Settings
@@ -139,7 +140,7 @@ async def _wait_projected(engine: Engine, request_id: str, changes: int) -> None
 
 def _count_filing(http: Request, settings: Settings, phone: str, sealer: Sealer) -> None:
     """Count an anonymous filing per client address and phone; 429 over a limit."""
-    address = http.client.host if http.client else "unknown"
+    address = client_address(http) or "unknown"
     keys = [
         ("address", f"address:{address}", Rule(settings.intake_per_address, timedelta(minutes=1))),
         (
