@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from api import roster
 from api.errors import Refusal
-from api.roster import Role, RosterError, UsernameTaken
+from api.roster import Role, RosterError, UnknownUser, UsernameTaken
 from api.security import InvalidToken, decode_access_token, signing_secret
 from closeloop.settings import Settings
 from domain.state import Assignment
@@ -63,10 +63,25 @@ def unauthorized(detail: str, code: str = "unauthorized") -> Refusal:
     return Refusal(401, code, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def refusal(error: RosterError) -> Refusal:
-    """A refused roster command as HTTP: 409 for a taken username, 422 for a broken rule."""
+def refusal(error: RosterError, field: str | None = None) -> Refusal:
+    """A refused roster command as HTTP: 409 for a taken username, 404 for an unknown user,
+    422 for a broken rule. ``field`` renames the error's field as the body spells it."""
     taken = isinstance(error, UsernameTaken)
-    return Refusal(409 if taken else 422, error.code, str(error), field=error.field)
+    status = 409 if taken else 404 if isinstance(error, UnknownUser) else 422
+    return Refusal(status, error.code, str(error), field=field or error.field)
+
+
+def principal_of_token(token: str, engine: Engine, settings: Settings) -> Principal:
+    """Who a bearer token (or the pages' session cookie) names, checked against the roster
+    on every request: :class:`InvalidToken` when it is bad or expired, its user is gone or
+    disabled, or their tokens were revoked since (log-out, new password)."""
+    claims = decode_access_token(token, secret=signing_secret(settings))
+    user = roster.token_user(claims.user_id, claims.version, db=engine)
+    if user is None:
+        if roster.get_user(claims.user_id, db=engine) is None:
+            raise InvalidToken("the token's user no longer exists")
+        raise InvalidToken("the token was revoked: signed out, password changed or user disabled")
+    return Principal.of(user)
 
 
 def get_optional_user(
@@ -78,13 +93,9 @@ def get_optional_user(
     if token is None:
         return None
     try:
-        user_id = decode_access_token(token, secret=signing_secret(settings))
+        return principal_of_token(token, engine, settings)
     except InvalidToken as error:
         raise unauthorized(str(error), "token_invalid") from None
-    user = roster.get_user(user_id, db=engine)
-    if user is None:
-        raise unauthorized("the token's user no longer exists", "token_invalid")
-    return Principal.of(user)
 
 
 OptionalUser = Annotated[Principal | None, Depends(get_optional_user)]

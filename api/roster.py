@@ -6,6 +6,11 @@ transaction) or a :class:`~sqlalchemy.Connection` (the call joins the caller's
 transaction, so several writes commit together). A broken rule raises
 :class:`InvalidRoster` (the API answers 422) or :class:`UsernameTaken` (409) before
 anything is written.
+
+Usernames are unique regardless of case: ``username_key`` (the case-folded username) has
+the unique index, and log-ins look users up by it. A user's ``token_version`` is written
+into the tokens issued to them; raising it (log-out, a new password, disabling) revokes
+every token issued before.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     DateTime,
     Engine,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     Row,
     String,
@@ -32,16 +39,20 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
+    update,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.exc import IntegrityError
 
+from api.passwords import password_problem
 from api.security import burn_verification, hash_password, verify_password
 from api.text import control_character
 from domain.ladder import LEVEL_UNIT_KIND, PARENT_KIND, Level, UnitKind
 from domain.state import Assignment
 
-MIN_PASSWORD_LENGTH = 8
 USERNAME_LENGTH = 64
+#: Case folding may lengthen a username (ß folds to ss): room for the longest.
+USERNAME_KEY_LENGTH = 3 * USERNAME_LENGTH
 NAME_LENGTH = 200
 
 metadata = MetaData()
@@ -65,7 +76,25 @@ user_table = Table(
     Column("role", String(16), nullable=False),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Every insert sets it; the default only lets SQLite add the column to existing rows.
+    Column("username_key", String(USERNAME_KEY_LENGTH), nullable=False, server_default=""),
+    Column("token_version", Integer, nullable=False, server_default="0"),
+    Column("disabled", Boolean, nullable=False, server_default=sa_false()),
     UniqueConstraint("username", name="uq_users_username"),
+    Index("uq_users_username_key", "username_key", unique=True),
+)
+
+#: Failed log-ins per account and per client address (see :mod:`api.throttle`); in the
+#: database so that every API process counts the same and a restart forgets nothing.
+login_throttle_table = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start", DateTime(timezone=True), nullable=True),
+    Column("last_failure", DateTime(timezone=True), nullable=True),
+    Column("locks", Integer, nullable=False),
+    Column("locked_until", DateTime(timezone=True), nullable=True),
 )
 
 assignment_table = Table(
@@ -134,6 +163,13 @@ class User:
     role: Role
     assignments: tuple[Assignment, ...]
     created_at: datetime
+    disabled: bool = False
+
+
+class UnknownUser(RosterError):
+    """No user has the id."""
+
+    default_code = "user_not_found"
 
 
 Db = Engine | Connection
@@ -310,24 +346,21 @@ def create_user(
     username = _text(username, "a user needs a username", USERNAME_LENGTH)
     display_name = _text(display_name, "a user needs a display name", NAME_LENGTH)
     role = _choice(Role, role, "role")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidRoster(
-            f"a password needs at least {MIN_PASSWORD_LENGTH} characters",
-            "password_too_short",
-            "password",
-        )
+    check_password(password, username)
     # argon2 is slow on purpose: hash before the transaction, not while holding it.
     password_hash = hash_password(password)
     with _connect(db) as conn:
         posts = _check_assignments(conn, role, assignments)
-        if _user_row(conn, username) is not None:
-            raise UsernameTaken(f"the username {username!r} is taken")
+        taken = _user_row(conn, username)
+        if taken is not None:
+            raise UsernameTaken(_taken(username, taken.username))
         user = User(str(uuid.uuid4()), username, display_name, role, posts, _now())
         try:
             conn.execute(
                 user_table.insert().values(
                     id=user.id,
                     username=user.username,
+                    username_key=username_key(user.username),
                     display_name=user.display_name,
                     role=user.role.value,
                     password_hash=password_hash,
@@ -345,18 +378,40 @@ def create_user(
     return user
 
 
+def username_key(username: str) -> str:
+    """What makes two usernames the same: ``admin`` and ``ADMIN`` are one user."""
+    return username.strip().casefold()
+
+
+def check_password(password: str, username: str) -> None:
+    """Refuse ``password`` for ``username`` unless it meets :mod:`api.passwords`' policy."""
+    problem = password_problem(password, username)
+    if problem is not None:
+        code, sentence = problem
+        raise InvalidRoster(sentence, code, "password")
+
+
+def _taken(wanted: str, holder: str) -> str:
+    if wanted == holder:
+        return f"the username {wanted!r} is taken"
+    return f"the username {wanted!r} is taken (as {holder!r}; case does not matter)"
+
+
 _USER_COLUMNS = (
     user_table.c.id,
     user_table.c.username,
     user_table.c.display_name,
     user_table.c.role,
     user_table.c.created_at,
+    user_table.c.disabled,
 )
 
 
 def _user_row(conn: Connection, username: str) -> Row[Any] | None:
     return conn.execute(
-        select(*_USER_COLUMNS, user_table.c.password_hash).where(user_table.c.username == username)
+        select(*_USER_COLUMNS, user_table.c.password_hash, user_table.c.token_version).where(
+            user_table.c.username_key == username_key(username)
+        )
     ).first()
 
 
@@ -379,6 +434,7 @@ def _users(conn: Connection, rows: Iterable[Row[Any]]) -> list[User]:
             Role(row.role),
             tuple(posts[row.id]),
             row.created_at,
+            bool(row.disabled),
         )
         for row in rows
     ]
@@ -407,16 +463,83 @@ def get_user_by_username(username: str, *, db: Db) -> User | None:
         return _users(conn, [row])[0] if row else None
 
 
-def authenticate(username: str, password: str, *, db: Db) -> User | None:
-    """The user when ``password`` is theirs; None for a wrong password or unknown user."""
+def authenticate(username: str, password: str, *, db: Db) -> tuple[User, int] | None:
+    """The user (found by any case of ``username``) and their current token version when
+    ``password`` is theirs; None for a wrong password, an unknown or a disabled user."""
     with _connect(db) as conn:
         row = _user_row(conn, username)
-        if row is None:
-            burn_verification(password)
-            return None
-        if not verify_password(row.password_hash, password):
-            return None
-        return _users(conn, [row])[0]
+    if row is None:
+        burn_verification(password)
+        return None
+    # A disabled user's password is still checked: the answer takes as long as for others.
+    if not verify_password(row.password_hash, password) or row.disabled:
+        return None
+    with _connect(db) as conn:
+        return _users(conn, [row])[0], int(row.token_version)
+
+
+def token_user(user_id: str, version: int, *, db: Db) -> User | None:
+    """The user a token names, while the token is still theirs: None when the user is gone
+    or disabled, or their tokens were revoked after this one was issued."""
+    query = select(*_USER_COLUMNS).where(
+        user_table.c.id == user_id,
+        user_table.c.token_version == version,
+        user_table.c.disabled == sa_false(),
+    )
+    with _connect(db) as conn:
+        rows = _users(conn, conn.execute(query))
+    return rows[0] if rows else None
+
+
+def _change(conn: Connection, user_id: str, **values: Any) -> int:
+    """Write ``values`` to the user and revoke their tokens; the new token version."""
+    changed = conn.execute(
+        update(user_table)
+        .where(user_table.c.id == user_id)
+        .values(token_version=user_table.c.token_version + 1, **values)
+        .returning(user_table.c.token_version)
+    ).first()
+    if changed is None:
+        raise UnknownUser(f"no user has the id {user_id}")
+    return int(changed.token_version)
+
+
+def revoke_tokens(user_id: str, *, db: Db) -> int:
+    """Revoke every token issued to the user so far (log-out); the new token version."""
+    with _connect(db) as conn:
+        return _change(conn, user_id)
+
+
+def set_password(user_id: str, password: str, *, db: Db) -> int:
+    """Give the user a new password (the policy applies) and revoke their tokens; the new
+    token version."""
+    user = get_user(user_id, db=db)
+    if user is None:
+        raise UnknownUser(f"no user has the id {user_id}")
+    check_password(password, user.username)
+    password_hash = hash_password(password)  # slow: outside the transaction
+    with _connect(db) as conn:
+        return _change(conn, user_id, password_hash=password_hash)
+
+
+def change_password(user_id: str, old: str, new: str, *, db: Db) -> int | None:
+    """The user's own change: None when ``old`` is not their password (nothing written),
+    else as :func:`set_password`."""
+    with _connect(db) as conn:
+        row = conn.execute(
+            select(user_table.c.password_hash).where(user_table.c.id == user_id)
+        ).first()
+    if row is None:
+        raise UnknownUser(f"no user has the id {user_id}")
+    if not verify_password(row.password_hash, old):
+        return None
+    return set_password(user_id, new, db=db)
+
+
+def set_disabled(user_id: str, disabled: bool, *, db: Db) -> None:
+    """Disable a user (they cannot log in, their tokens are revoked) or enable them again."""
+    with _connect(db) as conn:
+        _change(conn, user_id, disabled=disabled)
 
 
 def count_users(*, db: Db) -> int:

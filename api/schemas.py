@@ -1,8 +1,9 @@
 """Request and response bodies for sign-in and the roster (units, users, assignments).
 
-These check types only; the roster rules (parents, levels, password length) live in
-:mod:`api.roster`, once. Text that cannot be stored (control characters) is refused here,
-by :mod:`api.text`; a password is never stored, only its hash, so it may hold any character.
+These check types only; the roster rules (parents, levels, the password policy) live in
+:mod:`api.roster` and :mod:`api.passwords`, once. Text that cannot be stored (control
+characters) is refused here, by :mod:`api.text`; a password is never stored, only its hash,
+so it may hold any character.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class UserOut(BaseModel):
     display_name: str
     role: Role
     assignments: list[AssignmentBody]
+    disabled: bool = False
 
     @classmethod
     def of(cls, user: StaffMember) -> UserOut:
@@ -101,4 +103,24 @@ class UserOut(BaseModel):
             display_name=user.display_name,
             role=user.role,
             assignments=[AssignmentBody.of(post) for post in user.assignments],
+            # a signed-in principal is never disabled (its tokens are refused)
+            disabled=bool(getattr(user, "disabled", False)),
         )
+
+
+class PasswordChange(BaseModel):
+    """One's own new password, proven by the old one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    old_password: str
+    new_password: str
+
+
+class UserPatch(BaseModel):
+    """An admin's change to a user: a new password, and/or disabled or enabled again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: str | None = None
+    disabled: bool | None = None

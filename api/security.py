@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -48,18 +49,28 @@ def burn_verification(password: str) -> None:
     verify_password(_dummy_hash(), password)
 
 
-def create_access_token(subject: str, *, secret: str, minutes: float) -> str:
-    """A signed token naming ``subject`` (a user id) that expires after ``minutes``."""
+@dataclass(frozen=True)
+class AccessToken:
+    """What a valid token says: whose it is, and their token version when it was issued
+    (a token of an older version was revoked, see :func:`api.roster.token_user`)."""
+
+    user_id: str
+    version: int
+
+
+def create_access_token(subject: str, *, secret: str, minutes: float, version: int = 0) -> str:
+    """A signed token naming ``subject`` (a user id) at token ``version``, expiring after
+    ``minutes``."""
     now = datetime.now(UTC)
-    claims = {"sub": subject, "iat": now, "exp": now + timedelta(minutes=minutes)}
+    claims = {"sub": subject, "ver": version, "iat": now, "exp": now + timedelta(minutes=minutes)}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def decode_access_token(token: str, *, secret: str) -> str:
-    """The subject of a valid, unexpired token; :class:`InvalidToken` otherwise."""
+def decode_access_token(token: str, *, secret: str) -> AccessToken:
+    """What a valid, unexpired token says; :class:`InvalidToken` otherwise."""
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
+            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "ver"]}
         )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("the token has expired") from None
@@ -68,7 +79,10 @@ def decode_access_token(token: str, *, secret: str) -> str:
     subject = claims["sub"]
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("the token names no user")
-    return subject
+    version = claims["ver"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InvalidToken("the token is not valid")
+    return AccessToken(subject, version)
 
 
 def signing_secret(settings: Settings) -> str:

@@ -222,7 +222,7 @@ def closeloop_env(
     return env
 
 
-ADMIN_PASSWORD = "bench-admin-password"
+ADMIN_PASSWORD = "bench-run-passphrase"
 #: The benchmarks' encryption key (synthetic residents only): fixed, so that a cached set
 #: of open workflows made by one run is read by the next.
 BENCH_KEY = base64.b64encode(hashlib.sha256(b"closeloop benchmarks only").digest()).decode()

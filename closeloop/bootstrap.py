@@ -11,8 +11,9 @@ import secrets
 from sqlalchemy import Connection, Engine
 
 from api import roster
+from api.passwords import password_problem
 from api.roster import Role, UsernameTaken
-from closeloop.settings import Settings
+from closeloop.settings import Settings, SettingsError
 from domain.ladder import Level, UnitKind
 from domain.state import Assignment
 
@@ -26,9 +27,26 @@ DEMO_COMMUNITIES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The demo users' fixed passwords, as printed in the README: easy to type, and each meets
+#: the password policy (10 characters, not a common password, not the username).
+DEMO_PASSWORDS = {
+    "worker1": "door-to-door-1",
+    "worker2": "door-to-door-2",
+    "branch1": "talk-it-over-3",
+    "community1": "special-topic-5",
+    "town1": "coordinate-31",
+    "caller1": "four-questions",
+    "supervisor1": "close-the-loop",
+}
+
+
 def demo_password(username: str) -> str:
     """A demo user's fixed password, as printed in the README."""
-    return f"demo-{username}"
+    return DEMO_PASSWORDS[username]
+
+
+class AdminPasswordRefused(SettingsError):
+    """``CLOSELOOP_ADMIN_PASSWORD`` does not meet the password policy."""
 
 
 def ensure_admin(engine: Engine, settings: Settings) -> str | None:
@@ -36,10 +54,23 @@ def ensure_admin(engine: Engine, settings: Settings) -> str | None:
 
     The password is ``settings.admin_password`` or, when unset, a random one the caller
     prints once. Returns None when nothing was generated (users exist, or it was set).
+    A configured password that fails the policy raises :class:`AdminPasswordRefused`:
+    the first start stops rather than create an admin anyone could guess.
     """
     if roster.count_users(db=engine) > 0:
         return None
-    password = settings.admin_password or secrets.token_urlsafe(12)
+    password = settings.admin_password
+    if password is not None:
+        problem = password_problem(password, ADMIN_USERNAME)
+        if problem is not None:
+            raise AdminPasswordRefused(
+                f"CLOSELOOP_ADMIN_PASSWORD is refused: {problem[1]} "
+                f"({problem[0]}); set another, or unset it to have one generated"
+            )
+    else:
+        password = secrets.token_urlsafe(12)
+        while password_problem(password, ADMIN_USERNAME) is not None:
+            password = secrets.token_urlsafe(12)
     try:
         roster.create_user(ADMIN_USERNAME, password, "管理员", Role.ADMIN, db=engine)
     except UsernameTaken:

@@ -277,15 +277,19 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(
             check(settings, request_id=args.request, since=args.since, repair=args.repair)
         )
-    if args.command == "bootstrap":
-        _bootstrap(settings)
-        return 0
-    if args.command == "projections":
-        return _projections(settings, args.action)
-    from closeloop.runtime import dev
+    try:
+        if args.command == "bootstrap":
+            _bootstrap(settings)
+            return 0
+        if args.command == "projections":
+            return _projections(settings, args.action)
+        from closeloop.runtime import dev
 
-    runner = {"dev": dev, "api": _api, "worker": _worker, "projector": _projector}[args.command]
-    asyncio.run(runner(settings))
+        runner = {"dev": dev, "api": _api, "worker": _worker, "projector": _projector}
+        asyncio.run(runner[args.command](settings))
+    except SettingsError as e:  # e.g. CLOSELOOP_ADMIN_PASSWORD failing the password policy
+        print(f"closeloop: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -90,6 +90,10 @@ async def serve_api(
             port=settings.api_port,
             log_level="info",
             timeout_graceful_shutdown=3,
+            # Log-in throttling counts by client address: only a configured proxy may name
+            # it (X-Forwarded-For); without one, no header can make a client someone else.
+            proxy_headers=settings.trusted_proxies is not None,
+            forwarded_allow_ips=settings.trusted_proxies or "",
         )
     )
     task = asyncio.create_task(_serve(server))

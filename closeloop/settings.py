@@ -34,7 +34,7 @@ def _float(name: str, default: float) -> float:
     return value
 
 
-def _positive(name: str, default: int) -> int:
+def _count(name: str, default: int) -> int:
     value = _int(name, default)
     if value < 1:
         raise SettingsError(f"{name} must be at least 1, got {value}")
@@ -89,6 +89,15 @@ class Settings:
     old_encryption_keys: tuple[str, ...] = ()
     #: ``CLOSELOOP_ENV=production``: secrets must come from the environment, and be real
     production: bool = False
+    # Log-in throttling (api.throttle): failures per account and per client address within
+    # the window lock that key, for lock seconds doubling with each further lock.
+    login_account_limit: int = 5
+    login_address_limit: int = 20
+    login_window_minutes: int = 15
+    login_lock_seconds: int = 60
+    login_max_lock_minutes: int = 60
+    #: Addresses of reverse proxies whose X-Forwarded-For names the client; None: no proxy.
+    trusted_proxies: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -110,10 +119,10 @@ class Settings:
             admin_password=os.environ.get("CLOSELOOP_ADMIN_PASSWORD") or None,
             seed_demo=_flag("CLOSELOOP_SEED_DEMO", True),
             jwt_secret=os.environ.get("CLOSELOOP_JWT_SECRET") or None,
-            token_minutes=_int("CLOSELOOP_TOKEN_MINUTES", 12 * 60),
+            token_minutes=_count("CLOSELOOP_TOKEN_MINUTES", 60),
             poll_seconds=_float("CLOSELOOP_POLL_SECONDS", 0.2),
-            intake_per_address=_positive("CLOSELOOP_INTAKE_PER_ADDRESS", 10),
-            intake_per_phone=_positive("CLOSELOOP_INTAKE_PER_PHONE", 5),
+            intake_per_address=_count("CLOSELOOP_INTAKE_PER_ADDRESS", 10),
+            intake_per_phone=_count("CLOSELOOP_INTAKE_PER_PHONE", 5),
             encryption_key=os.environ.get("CLOSELOOP_ENCRYPTION_KEY", "").strip() or None,
             old_encryption_keys=tuple(
                 key.strip()
@@ -121,6 +130,12 @@ class Settings:
                 if key.strip()
             ),
             production=_environment() == "production",
+            login_account_limit=_count("CLOSELOOP_LOGIN_ACCOUNT_LIMIT", 5),
+            login_address_limit=_count("CLOSELOOP_LOGIN_ADDRESS_LIMIT", 20),
+            login_window_minutes=_count("CLOSELOOP_LOGIN_WINDOW_MINUTES", 15),
+            login_lock_seconds=_count("CLOSELOOP_LOGIN_LOCK_SECONDS", 60),
+            login_max_lock_minutes=_count("CLOSELOOP_LOGIN_MAX_LOCK_MINUTES", 60),
+            trusted_proxies=os.environ.get("CLOSELOOP_TRUSTED_PROXIES", "").strip() or None,
         )
 
     @property

@@ -56,6 +56,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "error.404": ("未找到", "Not found"),
     "error.409": ("当前状态不允许此操作", "Not allowed in the request's current state"),
     "error.422": ("请检查填写内容", "Please check what you entered"),
+    "error.429": ("尝试次数过多", "Too many attempts"),
     "error.503": (
         "工作流服务暂时无法连接，请稍后重试",
         "The workflow service is unavailable; try again shortly",
@@ -135,10 +136,38 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reason.bad_period": ("开始日期须早于结束日期", "'From' must be before 'to'"),
     "reason.role_required": ("您的身份无权进行此操作", "Your role may not do this"),
     "reason.sign_in": ("请先登录", "Sign in first"),
-    "reason.token_invalid": ("登录已失效，请重新登录", "Your sign-in has expired: sign in again"),
+    "reason.token_invalid": (
+        "登录已失效或已退出，请重新登录",
+        "Your sign-in has expired or was signed out: sign in again",
+    ),
     "reason.bad_credentials": ("用户名或密码错误", "Wrong username or password"),
     "reason.username_taken": ("该用户名已被使用", "This username is taken"),
-    "reason.password_too_short": ("密码太短", "The password is too short"),
+    "reason.password_too_short": (
+        "密码至少需要 10 个字符",
+        "A password needs at least 10 characters",
+    ),
+    "reason.password_common": (
+        "这是最常见的密码之一，请换一个",
+        "This is one of the most common passwords: choose another",
+    ),
+    "reason.password_contains_username": (
+        "密码不能包含用户名",
+        "A password must not contain the username",
+    ),
+    "reason.too_many_attempts": (
+        "登录失败次数过多，请 {retry_after} 秒后再试",
+        "Too many failed log-ins: try again in {retry_after} seconds",
+    ),
+    "reason.wrong_password": ("原密码不正确", "The old password is wrong"),
+    "reason.user_not_found": ("没有这个用户", "There is no such user"),
+    "reason.nothing_to_change": (
+        "请填写新密码或选择停用/启用",
+        "Give a new password, or disable or enable the user",
+    ),
+    "reason.disable_self": (
+        "管理员不能停用自己的账号",
+        "An admin cannot disable their own account",
+    ),
     # ---- log-in ----------------------------------------------------------------------
     "login.title": ("工作人员登录", "Staff log-in"),
     "login.username": ("用户名", "Username"),

@@ -24,7 +24,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
-from api import privacy
+from api import privacy, roster
 from api.deps import EngineDep, Principal, SettingsDep
 from api.errors import body_of, request_not_found
 from api.roster import Role
@@ -188,7 +188,8 @@ def log_in(
     settings: SettingsDep,
 ) -> dict[str, str]:
     """The API's token endpoint, with the token put in the session cookie."""
-    token = auth.issue_token(form, engine, settings)  # 401 on bad credentials, as the API
+    # 401 on bad credentials, 429 when throttled, as the API
+    token = auth.issue_token(request, form, engine, settings)
     response.set_cookie(
         COOKIE,
         token.access_token,
@@ -216,7 +217,12 @@ def _may_open(user: Principal, path: str) -> bool:
 
 
 @router.post("/web/session/logout")
-def log_out(response: Response) -> dict[str, str]:
+def log_out(request: Request, response: Response, engine: EngineDep) -> dict[str, str]:
+    """Sign out as ``POST /api/v1/auth/logout`` does: the user's tokens are revoked (a copy
+    of the cookie is of no use any more), then the cookie is dropped."""
+    user = page_user(request)
+    if user is not None:
+        roster.revoke_tokens(user.id, db=engine)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return {"redirect": "/login"}
 

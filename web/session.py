@@ -19,10 +19,9 @@ from fastapi import Request
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import roster
-from api.deps import Principal
+from api.deps import Principal, principal_of_token
 from api.roster import Role
-from api.security import InvalidToken, decode_access_token, signing_secret
+from api.security import InvalidToken
 from closeloop.settings import Settings
 
 COOKIE = "closeloop_session"
@@ -75,13 +74,12 @@ class SessionCookieAuth:
 
 
 def user_of_token(token: str, engine: Engine, settings: Settings) -> Principal | None:
-    """The user a token names, or None for a bad or expired token or a removed user."""
+    """The user a token names, or None for a bad, expired or revoked token or a removed or
+    disabled user."""
     try:
-        user_id = decode_access_token(token, secret=signing_secret(settings))
+        return principal_of_token(token, engine, settings)
     except InvalidToken:
         return None
-    user = roster.get_user(user_id, db=engine)
-    return Principal.of(user) if user else None
 
 
 def page_user(request: Request) -> Principal | None:

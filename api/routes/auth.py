@@ -1,37 +1,117 @@
-"""Sign-in (OAuth2 password flow) and who am I."""
+"""Sign-in (OAuth2 password flow, throttled), sign-out, one's own password, and who am I."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api import roster
-from api.deps import CurrentUser, EngineDep, SettingsDep, unauthorized
-from api.schemas import Token, UserOut
+from api import roster, throttle
+from api.deps import CurrentUser, EngineDep, SettingsDep, refusal, unauthorized
+from api.errors import Refusal
+from api.roster import RosterError
+from api.schemas import PasswordChange, Token, UserOut
 from api.security import create_access_token, signing_secret
 from api.text import refuse
+from closeloop.settings import Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=Token)
+def too_many_attempts(error: throttle.TooManyAttempts) -> Refusal:
+    """429 with ``Retry-After``: the account or the address is locked for a while."""
+    return Refusal(
+        429,
+        "too_many_attempts",
+        str(error),
+        params={"retry_after": error.retry_after},
+        headers={"Retry-After": str(error.retry_after)},
+    )
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address, as the server saw it (behind a trusted proxy: as the proxy
+    passed it in X-Forwarded-For, see ``CLOSELOOP_TRUSTED_PROXIES``)."""
+    return request.client.host if request.client else None
+
+
+def _token(user_id: str, version: int, settings: Settings) -> Token:
+    return Token(
+        access_token=create_access_token(
+            user_id,
+            secret=signing_secret(settings),
+            minutes=settings.token_minutes,
+            version=version,
+        )
+    )
+
+
+@router.post(
+    "/token",
+    response_model=Token,
+    responses={429: {"description": "too many failed log-ins; see Retry-After"}},
+)
 def issue_token(
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     engine: EngineDep,
     settings: SettingsDep,
 ) -> Token:
-    """Exchange a username and password for a bearer token."""
+    """Exchange a username (any case) and password for a bearer token."""
     refuse(form.username, "body", "username")  # no user has one; PostgreSQL cannot compare it
-    user = roster.authenticate(form.username, form.password, db=engine)
-    if user is None:
-        # One answer for an unknown user and a wrong password: no probing for usernames.
+    limits = throttle.Limits.of(settings)
+    try:
+        ticket = throttle.admit(form.username, client_address(request), limits, db=engine)
+    except throttle.TooManyAttempts as error:
+        raise too_many_attempts(error) from None
+    found = roster.authenticate(form.username, form.password, db=engine)
+    if found is None:
+        # One answer for an unknown user, a disabled one and a wrong password.
         raise unauthorized("wrong username or password", "bad_credentials")
-    token = create_access_token(
-        user.id, secret=signing_secret(settings), minutes=settings.token_minutes
-    )
-    return Token(access_token=token)
+    throttle.succeeded(ticket, limits, db=engine)
+    user, version = found
+    return _token(user.id, version, settings)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def log_out(user: CurrentUser, engine: EngineDep) -> Response:
+    """Revoke every token of the caller (on every device): they answer 401 from now on."""
+    roster.revoke_tokens(user.id, db=engine)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/password",
+    response_model=Token,
+    responses={429: {"description": "too many wrong passwords; see Retry-After"}},
+)
+def change_password(
+    body: PasswordChange,
+    request: Request,
+    user: CurrentUser,
+    engine: EngineDep,
+    settings: SettingsDep,
+) -> Token:
+    """Change one's own password (the old one proves it is the owner). Every token issued
+    before is revoked; the answer carries a new one. A wrong old password counts as a
+    failed log-in."""
+    limits = throttle.Limits.of(settings)
+    try:
+        ticket = throttle.admit(user.username, client_address(request), limits, db=engine)
+    except throttle.TooManyAttempts as error:
+        raise too_many_attempts(error) from None
+    try:
+        version = roster.change_password(user.id, body.old_password, body.new_password, db=engine)
+    except roster.UnknownUser:
+        raise unauthorized("the token's user no longer exists", "token_invalid") from None
+    except RosterError as error:  # the old password was right, the new one is refused
+        throttle.succeeded(ticket, limits, db=engine)
+        raise refusal(error, field="new_password") from None
+    if version is None:
+        raise Refusal(403, "wrong_password", "the old password is wrong", field="old_password")
+    throttle.succeeded(ticket, limits, db=engine)
+    return _token(user.id, version, settings)
 
 
 @router.get("/me", response_model=UserOut)

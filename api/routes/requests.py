@@ -28,6 +28,7 @@ from api.request_schemas import (
     ReviewIn,
 )
 from api.roster import InvalidRoster, Role
+from api.routes.auth import client_address
 from api.routes.track import public_of
 from api.text import Text
 from closeloop.settings import Settings
@@ -139,7 +140,7 @@ async def _wait_projected(engine: Engine, request_id: str, changes: int) -> None
 
 def _count_filing(http: Request, settings: Settings, phone: str, sealer: Sealer) -> None:
     """Count an anonymous filing per client address and phone; 429 over a limit."""
-    address = http.client.host if http.client else "unknown"
+    address = client_address(http) or "unknown"
     keys = [
         ("address", f"address:{address}", Rule(settings.intake_per_address, timedelta(minutes=1))),
         (
@@ -249,7 +250,8 @@ async def file_a_request(
     if consistent:
         await _wait_projected(engine, request_id, len(view["timeline"]))
     link = {"tracking_token": token, "track_url": f"/track/{token}"}
-    if user is None:
+    if user is None or privacy.sight_of(view, user) is Sight.NONE:
+        # a resident, or staff filing outside their units: the tracking view and the link
         return {**public_of(view, grid.name), **link}
     return {**await run_in_threadpool(_shown, view, user, engine, sealer), **link}
 

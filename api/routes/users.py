@@ -1,4 +1,5 @@
-"""Staff users: admins, supervisors, handlers (with their posts) and follow-up callers."""
+"""Staff users: admins, supervisors, handlers (with their posts) and follow-up callers; an
+admin resets a password or disables a user."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from fastapi import APIRouter, Depends, status
 
 from api import roster
 from api.deps import AdminUser, EngineDep, Principal, refusal, require_roles
+from api.errors import Refusal
 from api.roster import Role, RosterError
-from api.schemas import UserIn, UserOut
+from api.schemas import UserIn, UserOut, UserPatch
+from api.text import refuse
 
 router = APIRouter(prefix="/users", tags=["roster"])
 
@@ -37,3 +40,34 @@ def create_user(body: UserIn, _admin: AdminUser, engine: EngineDep) -> UserOut:
 def list_users(_reader: RosterReader, engine: EngineDep, role: Role | None = None) -> list[UserOut]:
     """All users, or those of one role."""
     return [UserOut.of(user) for user in roster.list_users(db=engine, role=role)]
+
+
+@router.patch("/{user_id}", response_model=UserOut)
+def change_user(user_id: str, body: UserPatch, admin: AdminUser, engine: EngineDep) -> UserOut:
+    """Reset a user's password and/or disable them (or enable them again). A new password
+    or disabling revokes every token the user holds; a disabled user cannot log in."""
+    refuse(user_id, "path", "user_id")
+    if body.password is None and body.disabled is None:
+        raise Refusal(
+            422, "nothing_to_change", "send a new password, disabled, or both", field="password"
+        )
+    if body.disabled and user_id == admin.id:
+        raise Refusal(
+            422,
+            "disable_self",
+            "an admin cannot disable their own account; ask another admin",
+            field="disabled",
+        )
+    try:
+        if roster.get_user(user_id, db=engine) is None:
+            raise roster.UnknownUser(f"no user has the id {user_id}")
+        if body.password is not None:
+            roster.set_password(user_id, body.password, db=engine)
+        if body.disabled is not None:
+            roster.set_disabled(user_id, body.disabled, db=engine)
+    except RosterError as error:
+        raise refusal(error) from None
+    user = roster.get_user(user_id, db=engine)
+    if user is None:  # removed meanwhile
+        raise refusal(roster.UnknownUser(f"no user has the id {user_id}"))
+    return UserOut.of(user)

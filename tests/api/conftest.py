@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api import roster
+from api import errors, roster
 from api.routes import auth, units, users
 from closeloop.bootstrap import ensure_admin
 from closeloop.db import make_engine
@@ -38,6 +38,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def app(engine: Engine, settings: Settings) -> FastAPI:
     app = FastAPI()
+    errors.install(app)  # coded bodies, as the real app answers
     for module in (auth, units, users):
         app.include_router(module.router, prefix="/api/v1")
     app.state.engine = engine

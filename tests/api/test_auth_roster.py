@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete, func, select
 from api import roster
 from api.roster import Role
 from api.security import SECRET_FILE, create_access_token, signing_secret
-from closeloop.bootstrap import ensure_admin, seed_demo
+from closeloop.bootstrap import DEMO_PASSWORDS, ensure_admin, seed_demo
 from closeloop.settings import Settings
 from domain.ladder import Level
 from tests.api.conftest import Login
@@ -94,9 +94,9 @@ def test_a_user_signs_in_and_sees_their_role_and_posts(
 def test_the_token_endpoint_answers_the_oauth2_shape(
     client: TestClient, engine: Engine, settings: Settings
 ) -> None:
-    ensure_admin(engine, dataclasses.replace(settings, admin_password="admin-pass-1"))
+    ensure_admin(engine, dataclasses.replace(settings, admin_password="kettle-lamp-42"))
 
-    answer = client.post(TOKEN, data={"username": "admin", "password": "admin-pass-1"})
+    answer = client.post(TOKEN, data={"username": "admin", "password": "kettle-lamp-42"})
 
     assert answer.status_code == 200
     assert answer.json()["token_type"] == "bearer"
@@ -303,6 +303,7 @@ def test_an_admin_adds_a_handler_who_can_then_sign_in(
         "display_name": "网格员小孙",
         "role": "handler",
         "assignments": posts,
+        "disabled": False,
     }
     me = client.get(ME, headers=login("wang", "long-enough")).json()
     assert me["id"] == body["id"]
@@ -334,7 +335,7 @@ def test_a_taken_username_is_409_and_writes_nothing(
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"password": "short"}, "a password needs at least 8 characters"),
+        ({"password": "short"}, "a password needs at least 10 characters"),
         ({"role": "handler", "assignments": []}, "a handler needs at least one assignment"),
         (
             {"role": "caller", "assignments": [{"unit_id": "{grid}", "level": "grid_worker"}]},
@@ -467,7 +468,7 @@ def test_ensure_admin_generates_a_password_once(
 ) -> None:
     password = ensure_admin(engine, settings)
 
-    assert password is not None and len(password) >= 8
+    assert password is not None and len(password) >= 10
     assert ensure_admin(engine, settings) is None
     assert roster.count_users(db=engine) == 1
     admin = roster.get_user_by_username("admin", db=engine)
@@ -501,17 +502,15 @@ def test_the_demo_town_is_seeded_once_and_its_users_sign_in(
 ) -> None:
     passwords = seed_demo(engine)
 
-    assert passwords == {
-        name: f"demo-{name}"
-        for name in (
-            "worker1",
-            "worker2",
-            "branch1",
-            "community1",
-            "town1",
-            "caller1",
-            "supervisor1",
-        )
+    assert passwords == DEMO_PASSWORDS
+    assert set(passwords) == {
+        "worker1",
+        "worker2",
+        "branch1",
+        "community1",
+        "town1",
+        "caller1",
+        "supervisor1",
     }
     assert seed_demo(engine) is None
     assert written(engine) == (7, 7, 6)

@@ -36,7 +36,7 @@ from tests.databases import BACKENDS, postgres_database
 from workflows.messages import workflow_id
 from workflows.worker import build_worker
 
-ADMIN_PASSWORD = "admin-password-for-tests"
+ADMIN_PASSWORD = "text-tests-passphrase"
 GRID = "医院西路社区第一网格"
 COMMUNITY = "医院西路社区"
 YES = {"completion": "yes", "progress": "yes", "effect": "yes", "satisfaction": "yes"}

@@ -30,6 +30,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from closeloop.bootstrap import demo_password
 from closeloop.temporal_server import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +87,7 @@ class Dev:
             "CLOSELOOP_API_PORT": str(self.api_port),
             "CLOSELOOP_TEMPORAL_PORT": str(temporal_port),
             "CLOSELOOP_TEMPORAL_UI_PORT": str(ui_port),
-            "CLOSELOOP_ADMIN_PASSWORD": "e2e-admin-password",
+            "CLOSELOOP_ADMIN_PASSWORD": "e2e-tests-passphrase",
             "CLOSELOOP_POLL_SECONDS": "0.1",
         }
         if self.day_seconds is not None:
@@ -158,7 +159,7 @@ class Dev:
         if username not in self._tokens:
             answer = httpx.post(
                 f"{self.api}/auth/token",
-                data={"username": username, "password": f"demo-{username}"},
+                data={"username": username, "password": demo_password(username)},
                 timeout=HTTP_SECONDS,
             )
             assert answer.status_code == 200, answer.text
@@ -317,7 +318,7 @@ class People:
 def log_in(page: Page, username: str, password: str | None = None) -> None:
     page.goto("/login")
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password or f"demo-{username}")
+    page.fill("input[name=password]", password or demo_password(username))
     page.click("#login button[type=submit]")
     page.wait_for_url(re.compile(r"/(board|tasks|followups)"))
 

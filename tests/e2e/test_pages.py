@@ -12,6 +12,7 @@ import uuid
 import httpx
 from playwright.sync_api import Page, expect
 
+from closeloop.bootstrap import demo_password
 from tests.e2e.conftest import GRID1, GRID2, HTTP_SECONDS, Dev, People, log_in, screenshot
 
 XIANGHE2 = "祥和苑社区第二网格"
@@ -27,7 +28,7 @@ def test_each_role_lands_on_its_own_page(people: People) -> None:
         page = people.page()
         page.goto("/login")
         page.fill("input[name=username]", username)
-        password = "e2e-admin-password" if username == "admin" else f"demo-{username}"
+        password = "e2e-tests-passphrase" if username == "admin" else demo_password(username)
         page.fill("input[name=password]", password)
         page.click("#login button[type=submit]")
         expect(page).to_have_url(re.compile(f"{path}$"))
@@ -48,7 +49,7 @@ def test_log_in_refusals_and_protected_pages(people: People, stack: Dev) -> None
         "身份验证未通过（401）：用户名或密码错误"
     )
     expect(page.locator("input[name=username]")).to_have_value("worker1")  # still there
-    page.fill("input[name=password]", "demo-worker1")
+    page.fill("input[name=password]", demo_password("worker1"))
     page.click("#login button[type=submit]")
     expect(page).to_have_url(re.compile(r"/tasks$"))
 
@@ -77,6 +78,34 @@ def test_log_in_refusals_and_protected_pages(people: People, stack: Dev) -> None
     expect(page).to_have_url(re.compile(r"/login$"))
     page.goto("/tasks")
     expect(page).to_have_url(re.compile(r"/login\?next="))
+
+
+def test_too_many_failed_log_ins_are_refused_in_the_pages_language(people: People) -> None:
+    page = people.page()
+    page.goto("/login?lang=en")
+    probe = f"probe-{uuid.uuid4().hex[:8]}"  # locks only this account
+    page.fill("input[name=username]", probe)
+    general = page.locator('#login [data-error-for=""]')
+    for n in range(5):
+        page.fill("input[name=password]", f"wrong-guess-{n}")
+        page.click("#login button[type=submit]")
+        expect(general).to_have_text("Not signed in (401): Wrong username or password")
+
+    page.click("#login button[type=submit]")
+
+    expect(general).to_have_text(
+        re.compile(
+            r"^Too many attempts \(429\): Too many failed log-ins: try again in \d+ seconds$"
+        )
+    )
+    expect(page.locator("input[name=password]")).to_have_value("wrong-guess-4")  # kept
+    page.goto("/login?lang=zh")
+    page.fill("input[name=username]", probe.upper())  # the same account in any case
+    page.fill("input[name=password]", "wrong-guess-5")
+    page.click("#login button[type=submit]")
+    expect(general).to_have_text(
+        re.compile(r"^尝试次数过多（429）：登录失败次数过多，请 \d+ 秒后再试$")
+    )
 
 
 def test_forms_show_refusals_next_to_the_field_and_keep_what_was_typed(

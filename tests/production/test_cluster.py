@@ -20,6 +20,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from closeloop.bootstrap import demo_password
 from closeloop.keys import Keyring, new_key, parse_key
 from closeloop.store import RequestStore, store_env
 from closeloop.temporal_server import free_ports
@@ -86,7 +87,7 @@ def cluster(
         "CLOSELOOP_TASK_QUEUE": f"cluster-{uuid.uuid4()}",
         "CLOSELOOP_DATA_DIR": str(tmp_path / "data"),
         "CLOSELOOP_JWT_SECRET": "one-secret-for-every-api-process",
-        "CLOSELOOP_ADMIN_PASSWORD": "cluster-admin-pw",
+        "CLOSELOOP_ADMIN_PASSWORD": "cluster-tests-pw",
         "CLOSELOOP_DAY_SECONDS": "3600",
         "CLOSELOOP_ENCRYPTION_KEY": KEY,
     }
@@ -196,7 +197,8 @@ async def test_burst_lands_every_event_once_and_figures_agree(
 
         async def token(base: str, username: str) -> dict[str, str]:
             answer = await http.post(
-                f"{base}/auth/token", data={"username": username, "password": f"demo-{username}"}
+                f"{base}/auth/token",
+                data={"username": username, "password": demo_password(username)},
             )
             assert answer.status_code == 200, answer.text
             return {"Authorization": f"Bearer {answer.json()['access_token']}"}

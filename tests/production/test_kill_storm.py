@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest_asyncio
 
+from closeloop.bootstrap import demo_password
 from closeloop.temporal_server import DevServer, free_ports
 from tests.production.test_cluster import Processes
 
@@ -95,7 +96,7 @@ async def storm(postgres_url: str, tmp_path: Path) -> AsyncIterator[Storm]:
         "CLOSELOOP_TASK_QUEUE": f"storm-{uuid.uuid4()}",
         "CLOSELOOP_DATA_DIR": str(tmp_path / "data"),
         "CLOSELOOP_JWT_SECRET": "one-secret-for-the-storm-test",
-        "CLOSELOOP_ADMIN_PASSWORD": "storm-admin-pw",
+        "CLOSELOOP_ADMIN_PASSWORD": "storm-tests-pw",
         "CLOSELOOP_DAY_SECONDS": "3600",
     }
     processes = Processes(env, tmp_path)
@@ -146,7 +147,7 @@ async def test_a_kill_storm_leaves_nothing_lost_and_nothing_to_disagree(storm: S
         async def token(username: str) -> dict[str, str]:
             reply = await http.post(
                 f"{storm.base('api')}/auth/token",
-                data={"username": username, "password": f"demo-{username}"},
+                data={"username": username, "password": demo_password(username)},
             )
             assert reply.status_code == 200, reply.text
             return {"Authorization": f"Bearer {reply.json()['access_token']}"}

@@ -29,7 +29,7 @@ from domain.ladder import UnitKind
 from projections.runner import Projector
 from workflows.worker import build_worker
 
-ADMIN_PASSWORD = "admin-password-for-tests"
+ADMIN_PASSWORD = "stack-tests-passphrase"
 
 
 @dataclass

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from closeloop.bootstrap import demo_password
 from closeloop.temporal_server import free_ports
 
 DAY = 2.0  # seconds: 1d = 2 s, 3d = 6 s
@@ -51,7 +52,7 @@ class Dev:
                 "CLOSELOOP_TEMPORAL_PORT": str(temporal_port),
                 "CLOSELOOP_TEMPORAL_UI_PORT": str(ui_port),
                 "CLOSELOOP_DAY_SECONDS": str(DAY),
-                "CLOSELOOP_ADMIN_PASSWORD": "restart-admin-pw",
+                "CLOSELOOP_ADMIN_PASSWORD": "restart-tests-pw",
                 "CLOSELOOP_POLL_SECONDS": "0.1",
             }
             self.env.pop("CLOSELOOP_DATABASE_URL", None)
@@ -106,7 +107,7 @@ class Dev:
     def token(self, username: str) -> dict[str, str]:
         answer = httpx.post(
             f"{self.base}/auth/token",
-            data={"username": username, "password": f"demo-{username}"},
+            data={"username": username, "password": demo_password(username)},
             timeout=60,
         )
         return {"Authorization": f"Bearer {answer.json()['access_token']}"}

@@ -155,7 +155,7 @@ def test_dev_keeps_the_worker_and_projector_while_the_api_cannot_start(tmp_path:
         "CLOSELOOP_API_PORT": str(api_port),
         "CLOSELOOP_TEMPORAL_PORT": str(temporal_port),
         "CLOSELOOP_TEMPORAL_UI_PORT": str(ui_port),
-        "CLOSELOOP_ADMIN_PASSWORD": "supervisor-admin-pw",
+        "CLOSELOOP_ADMIN_PASSWORD": "supervisor-tests-pw",
         "CLOSELOOP_SEED_DEMO": "0",
         "CLOSELOOP_POLL_SECONDS": "0.1",
         "CLOSELOOP_TASK_QUEUE": f"supervised-{uuid.uuid4()}",

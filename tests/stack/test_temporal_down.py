@@ -128,7 +128,7 @@ async def test_every_command_answers_503_and_writes_nothing(
             answer = await cut_off.post(url + query, json=body, headers=headers)
             assert answer.status_code == 503, (url, query, key, answer.text)
             assert answer.headers["Retry-After"] == "5", answer.headers
-            assert answer.json() == {"detail": SENTENCE}
+            assert answer.json() == {"detail": SENTENCE, "code": "unavailable"}
     assert s.store.recorder.max_notification_id() == before  # nothing was written
     for k, v in ids.items():
         assert len((await s.projected(v))["timeline"]) == timelines[k]

@@ -1,7 +1,7 @@
 """residents' privacy: sealed contacts, the reveal audit, tracking tokens
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 ``view_requests.resident_sealed`` holds the resident's name and phone encrypted; the
 ``resident_name`` / ``resident_phone`` columns hold them masked (张*, 138****5678), and the
 rows projected before this revision are masked here. Their sealed copy is filled in by
@@ -21,7 +21,7 @@ from domain.privacy import mask_name, mask_phone
 
 # revision identifiers, used by Alembic.
 revision: str = "0005"
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
