@@ -23,6 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from closeloop.bootstrap import demo_password
 from closeloop.db import make_engine
 from closeloop.keys import KEY_FILE, Keyring
 from closeloop.store import STORE_NAME, RequestStore, store_env
@@ -101,7 +102,7 @@ def _run(tmp: Path, database_url: str | None) -> Filed:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSELOOP_")}
     env |= {
         "CLOSELOOP_DATA_DIR": str(data_dir),
-        "CLOSELOOP_ADMIN_PASSWORD": "at-rest-admin-pw",
+        "CLOSELOOP_ADMIN_PASSWORD": "quiet-harbour-lantern-48",
         "CLOSELOOP_DAY_SECONDS": "3600",
         "CLOSELOOP_POLL_SECONDS": "0.1",
     }
@@ -111,7 +112,7 @@ def _run(tmp: Path, database_url: str | None) -> Filed:
     try:
         token = httpx.post(
             f"{base}/auth/token",
-            data={"username": "supervisor1", "password": "demo-supervisor1"},
+            data={"username": "supervisor1", "password": demo_password("supervisor1")},
             timeout=60,
         ).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
