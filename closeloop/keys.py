@@ -17,12 +17,14 @@ import hashlib
 import hmac
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from closeloop.files import private_dir
 from closeloop.settings import Settings, SettingsError
 
 log = logging.getLogger("closeloop.keys")
@@ -191,28 +193,42 @@ def keyring(settings: Settings) -> Keyring:
 
 def _stored_key(data_dir: Path) -> bytes:
     path = data_dir / KEY_FILE
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(data_dir)
+    if not path.exists():
+        _generate(path)
+    text = path.read_text(encoding="ascii").strip()
+    if not text:
+        raise KeySettingError(
+            f"{path} is empty; restore it from your backup (deleting it makes a new key, "
+            "and everything sealed with the old one is lost)"
+        )
+    os.chmod(path, 0o600)
+    return parse_key(text, str(path))
+
+
+def _generate(path: Path) -> None:
+    """A new key at ``path``, unless another process made one first. The key is written
+    whole to a file of its own and then linked into place, so a process starting at the
+    same moment reads either no file or the whole key, never half of it."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    draft = Path(name)
     try:
-        # O_EXCL: when two processes start together, one writes and the other reads.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        text = path.read_text(encoding="ascii").strip()
-        if not text:
-            raise KeySettingError(
-                f"{path} is empty; restore it from your backup (deleting it makes a new "
-                "key, and everything sealed with the old one is lost)"
-            ) from None
-        return parse_key(text, str(path))
-    text = new_key()
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(text + "\n")
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(new_key() + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return  # another process's key won: it is the one
+    finally:
+        draft.unlink(missing_ok=True)
     log.warning(
         "generated the key that seals residents' data: %s (mode 0600). Back it up now, "
         "apart from the data: without it the residents' names, phones and descriptions "
         "cannot be read",
         path,
     )
-    return base64.b64decode(text)
 
 
 def refusals(settings: Settings) -> list[str]:

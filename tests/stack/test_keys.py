@@ -117,6 +117,40 @@ def test_without_a_key_one_is_generated_into_the_data_folder_and_kept(
     assert "generated" not in caplog.text  # told once
 
 
+def test_processes_starting_together_share_one_whole_key(tmp_path: Path) -> None:
+    """Every process of a data folder starting at once (a worker, a projector, an API)
+    ends up with the same key: none reads a half-written file or makes its own."""
+    script = (
+        "import sys, dataclasses, base64\n"
+        "from pathlib import Path\n"
+        "from closeloop.settings import Settings\n"
+        "from closeloop.keys import keyring\n"
+        "s = dataclasses.replace(Settings.from_env(), data_dir=Path(sys.argv[1]),\n"
+        "    encryption_key=None, production=False)\n"
+        "print(base64.b64encode(keyring(s).current).decode())\n"
+    )
+    data = tmp_path / "data"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CLOSELOOP_")}
+    starting = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(data)],
+            cwd=REPO,
+            env=clean,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(6)
+    ]
+    keys = set()
+    for process in starting:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        keys.add(out.strip())
+    assert keys == {(data / KEY_FILE).read_text().strip()}
+    assert sorted(p.name for p in data.iterdir()) == [KEY_FILE]  # no draft left behind
+
+
 def test_a_key_from_the_environment_wins_and_old_keys_are_listed(tmp_path: Path) -> None:
     current, old = new_key(), new_key()
     keys = keyring(_settings(tmp_path, encryption_key=current, old_encryption_keys=(old,)))
