@@ -88,9 +88,10 @@ class SecurityHeaders:
 
 
 def _secure_cookie(name: bytes, value: bytes) -> tuple[bytes, bytes]:
-    if name.lower() == b"set-cookie" and b"secure" not in value.lower():
-        return name, value + b"; Secure"
-    return name, value
+    if name.lower() != b"set-cookie":
+        return name, value
+    attributes = {part.strip().lower() for part in value.split(b";")[1:]}
+    return name, value if b"secure" in attributes else value + b"; Secure"
 
 
 def _nonced(page: HTMLResponse, directives: Callable[[str], str]) -> HTMLResponse:

@@ -200,3 +200,19 @@ def test_behind_tls_hsts_and_secure_cookies(make_site: Any) -> None:
     page = site.client.get("/login?lang=en")  # the language cookie too
     assert "secure" in page.headers["set-cookie"].lower()
     assert page.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_behind_tls_a_cookie_is_secure_whatever_its_value() -> None:
+    app = FastAPI()
+
+    @app.get("/cookies")
+    def cookies() -> Any:
+        answer = PlainTextResponse("x")
+        answer.set_cookie("mode", "insecure")
+        answer.set_cookie("done", "1", secure=True)
+        return answer
+
+    app.add_middleware(SecurityHeaders, behind_tls=True)
+    cookies = TestClient(app).get("/cookies").headers.get_list("set-cookie")
+    assert [c.lower().count("secure") for c in cookies] == [2, 1]  # "insecure; secure", "secure"
+    assert all(c.endswith("Secure") or "; Secure" in c for c in cookies)
