@@ -7,7 +7,8 @@ every operation but the event stream (it streams until the client leaves). Each 
 goes as the role the operation is for, so that it gets past sign-in; the request
 actions go both to ids that do not exist and to a real request, which the run moves
 through its states. Before and after every call the event store's last position and the
-roster's size are read: a call answered 4xx must leave them as they were.
+roster's, reveal audit's and tracking tokens' sizes are read: a call answered 4xx
+must leave them as they were.
 
 The run is deterministic (``derandomize``: the same cases every time, no example
 database), about 350 calls in 30 seconds.
@@ -26,9 +27,9 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
-from api import roster
+from api import ledger, roster
 from closeloop.store import STORE_NAME
 from tests.stack.conftest import Stack, StackFactory
 
@@ -46,6 +47,8 @@ CALLER: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/users"): "admin",
     ("GET", "/api/v1/requests"): "supervisor1",
     ("GET", "/api/v1/requests/{request_id}"): "supervisor1",
+    ("POST", "/api/v1/requests/{request_id}/reveal"): "supervisor1",
+    ("GET", "/api/v1/reveals"): "supervisor1",
     ("POST", "/api/v1/requests/{request_id}/accept"): "worker1",
     ("POST", "/api/v1/requests/{request_id}/progress"): "worker1",
     ("POST", "/api/v1/requests/{request_id}/escalate"): "worker1",
@@ -57,11 +60,17 @@ CALLER: dict[tuple[str, str], str] = {
 }
 
 
-def _written(stack: Stack) -> tuple[int, int, int]:
-    """The event store's last position, and how many units and users there are."""
+def _written(stack: Stack) -> tuple[int, ...]:
+    """The event store's last position; how many units, users, reveal records and
+    tracking tokens there are."""
     with stack.engine.connect() as conn:
         last = conn.execute(text(f"SELECT max(id) FROM {STORE_NAME}_events")).scalar()
-    return int(last or 0), roster.count_units(db=stack.engine), roster.count_users(db=stack.engine)
+        counts = [
+            int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
+            for table in (ledger.reveals, ledger.tracking_tokens)
+        ]
+    units, users = roster.count_units(db=stack.engine), roster.count_users(db=stack.engine)
+    return int(last or 0), units, users, *counts
 
 
 async def test_generated_calls_get_no_server_error_and_refusals_write_nothing(
