@@ -21,7 +21,7 @@ from closeloop.settings import Settings
 from web.session import COOKIE
 
 Login = Callable[[str, str], dict[str, str]]
-SITE_ADMIN_PASSWORD = "site-admin-password"
+SITE_ADMIN_PASSWORD = "site-tests-passphrase"
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 
 from api.headers import CONTENT_SECURITY_POLICY, SecurityHeaders
+from closeloop.bootstrap import demo_password
 from tests.api.conftest import Site
 
 WEB = Path(__file__).resolve().parents[2] / "web"
@@ -176,7 +177,7 @@ def test_a_response_keeps_its_own_referrer_policy() -> None:
 def _log_in(site: Site, base_url: str) -> httpx.Response:
     site.client.base_url = httpx.URL(base_url)
     answer = site.client.post(
-        "/web/session", data={"username": "caller1", "password": "demo-caller1"}
+        "/web/session", data={"username": "caller1", "password": demo_password("caller1")}
     )
     assert answer.status_code == 200, answer.text
     site.client.cookies.clear()  # the module's other tests name their user themselves

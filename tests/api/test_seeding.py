@@ -21,7 +21,7 @@ def _bootstrap(
 ) -> tuple[int, list[str]]:
     """``closeloop bootstrap ARGS`` on an empty data folder: the users it leaves."""
     monkeypatch.setenv("CLOSELOOP_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("CLOSELOOP_ADMIN_PASSWORD", "bootstrap-admin-pw")
+    monkeypatch.setenv("CLOSELOOP_ADMIN_PASSWORD", "bootstrap-tests-passphrase")
     monkeypatch.delenv("CLOSELOOP_DATABASE_URL", raising=False)
     if seed is None:
         monkeypatch.delenv("CLOSELOOP_SEED_DEMO", raising=False)
