@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 import web
-from api import errors
+from api import errors, headers
+from api.limits import BodyLimit
 from api.routes import auth, requests, stream, track, units, users
 from closeloop.keys import keyring
 from closeloop.settings import Settings
@@ -51,6 +52,8 @@ def create_app(
         summary="Resident requests on the 1351 ladder, from intake to the closing review.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api.headers, under the content security policy
+        redoc_url=None,
     )
     errors.install(app)  # every error answers {"detail", "code"[, "field", "params"]}
     app.state.settings = settings
@@ -88,6 +91,10 @@ def create_app(
         return JSONResponse(body, status_code=200 if ok else 503)
 
     web.install(app)  # the browser pages (web/), their static files and session cookie
+    # outermost last: bodies are measured before the session bridge or any route sees them,
+    # and every answer, the 413 included, gets the security headers
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    headers.install(app, behind_tls=settings.behind_tls)
     return app
 
 

@@ -78,6 +78,19 @@ def ensure_admin(engine: Engine, settings: Settings) -> str | None:
     return None if settings.admin_password else password
 
 
+def wants_demo(setting: bool | None, *, development: bool, asked: bool = False) -> bool:
+    """Whether a first start adds the demo town, whose users have published passwords.
+
+    ``setting`` is ``CLOSELOOP_SEED_DEMO`` (None when unset). ``closeloop dev`` (``make
+    run``) is for trying closeloop out: it seeds unless the setting says 0. Everything
+    else is production's (``closeloop bootstrap``, the compose file's ``migrate``): it
+    seeds only when ``asked`` (``--seed-demo``) or the setting says 1.
+    """
+    if development:
+        return setting is not False
+    return asked or setting is True
+
+
 def seed_demo(engine: Engine) -> dict[str, str] | None:
     """Add the demo town, its communities, grids and users when there are no units yet.
 

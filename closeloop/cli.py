@@ -194,10 +194,14 @@ def _aware_time(text: str) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-def _bootstrap(settings: Settings) -> None:
+def _bootstrap(settings: Settings, seed_demo: bool) -> None:
+    """Production's first start: the demo town only with ``--seed-demo`` or
+    ``CLOSELOOP_SEED_DEMO=1`` (its users have published passwords)."""
+    from closeloop.bootstrap import wants_demo
     from closeloop.runtime import bootstrap, prepare
 
-    bootstrap(prepare(settings), settings, seed=settings.seed_demo)
+    seed = wants_demo(settings.seed_demo, development=False, asked=seed_demo)
+    bootstrap(prepare(settings), settings, seed=seed)
 
 
 #: The subcommands (what a container's command can be).
@@ -208,7 +212,7 @@ COMMANDS = {
     "projector": "the projector only",
     "rebuild": "drop the read models and rebuild them from the events",
     "migrate": "create or upgrade closeloop's tables (Alembic)",
-    "bootstrap": "create the tables, the first admin and the demo town",
+    "bootstrap": "create the tables and the first admin (the demo town with --seed-demo)",
     "check": "compare every request's workflow, events and read models (exit 0 if they agree)",
     "projections": "the read models: list or retry quarantined events, reseal contacts",
 }
@@ -243,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="TIME",
         type=_aware_time,
         help="check the requests changed since TIME (ISO 8601; UTC when no offset)",
+    )
+    sub.choices["bootstrap"].add_argument(
+        "--seed-demo",
+        action="store_true",
+        help="also add the demo town and its users (as CLOSELOOP_SEED_DEMO=1 does)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -279,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     try:
         if args.command == "bootstrap":
-            _bootstrap(settings)
+            _bootstrap(settings, args.seed_demo)
             return 0
         if args.command == "projections":
             return _projections(settings, args.action)

@@ -225,7 +225,7 @@ def _generate(path: Path) -> None:
         draft.unlink(missing_ok=True)
     log.warning(
         "generated the key that seals residents' data: %s (mode 0600). Back it up now, "
-        "apart from the data: without it the residents' names, phones and descriptions "
+        "apart from the data: without it the events and the residents' names and phones "
         "cannot be read",
         path,
     )

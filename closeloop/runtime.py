@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api.app import create_app
-from closeloop.bootstrap import ensure_admin, seed_demo
+from closeloop.bootstrap import ensure_admin, seed_demo, wants_demo
 from closeloop.db import make_engine
 from closeloop.files import private_dir, private_file, private_sqlite, sqlite_path
 from closeloop.keys import Keyring, keyring
@@ -276,7 +276,7 @@ async def dev(settings: Settings) -> None:
             await server.wait_ready()
         client = await connect_temporal(settings.target, settings.namespace, keys=keyring(settings))
         engine = prepare(settings)
-        bootstrap(engine, settings, seed=settings.seed_demo)
+        bootstrap(engine, settings, seed=wants_demo(settings.seed_demo, development=True))
         print(
             f"closeloop is up: API http://{settings.api_host}:{settings.api_port}/docs"
             + (f", Temporal UI http://127.0.0.1:{settings.temporal_ui_port}" if server else ""),

@@ -63,6 +63,13 @@ def _environment() -> str:
     return raw
 
 
+def _optional_flag(name: str) -> bool | None:
+    """A flag that may be left unset, so that each command picks its own default."""
+    if not os.environ.get(name, "").strip():
+        return None
+    return _flag(name, False)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -76,7 +83,7 @@ class Settings:
     namespace: str
     day_seconds: float
     admin_password: str | None
-    seed_demo: bool
+    seed_demo: bool | None  # None: unset (``closeloop dev`` seeds, ``bootstrap`` does not)
     jwt_secret: str | None
     token_minutes: int
     poll_seconds: float
@@ -98,6 +105,8 @@ class Settings:
     login_max_lock_minutes: int = 60
     #: Addresses of reverse proxies whose X-Forwarded-For names the client; None: no proxy.
     trusted_proxies: str | None = None
+    max_body_bytes: int = 64 * 1024
+    behind_tls: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -117,7 +126,7 @@ class Settings:
             namespace=os.environ.get("CLOSELOOP_TEMPORAL_NAMESPACE", "default"),
             day_seconds=_float("CLOSELOOP_DAY_SECONDS", 86400.0),
             admin_password=os.environ.get("CLOSELOOP_ADMIN_PASSWORD") or None,
-            seed_demo=_flag("CLOSELOOP_SEED_DEMO", True),
+            seed_demo=_optional_flag("CLOSELOOP_SEED_DEMO"),
             jwt_secret=os.environ.get("CLOSELOOP_JWT_SECRET") or None,
             token_minutes=_count("CLOSELOOP_TOKEN_MINUTES", 60),
             poll_seconds=_float("CLOSELOOP_POLL_SECONDS", 0.2),
@@ -136,6 +145,8 @@ class Settings:
             login_lock_seconds=_count("CLOSELOOP_LOGIN_LOCK_SECONDS", 60),
             login_max_lock_minutes=_count("CLOSELOOP_LOGIN_MAX_LOCK_MINUTES", 60),
             trusted_proxies=os.environ.get("CLOSELOOP_TRUSTED_PROXIES", "").strip() or None,
+            max_body_bytes=_count("CLOSELOOP_MAX_BODY_BYTES", 64 * 1024),
+            behind_tls=_flag("CLOSELOOP_BEHIND_TLS", False),
         )
 
     @property

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from uuid import UUID
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, String, column, select, update
+from sqlalchemy import table as sa_table
 
 from closeloop.store import RequestStore
 from domain.privacy import Sealer, mask_name, mask_phone, seal_contact
@@ -20,6 +21,29 @@ from projections.tables import requests
 
 #: ``progress(done, total)`` after each row.
 Progress = Callable[[int, int], None]
+
+
+def mask_clear_rows(conn: Connection) -> int:
+    """Mask the contacts that rows hold in clear (rows projected before masking: the
+    migration that added ``resident_sealed`` calls this); returns how many were masked."""
+    table = sa_table(
+        requests.name,
+        column("id", String()),
+        column("resident_name", String()),
+        column("resident_phone", String()),
+    )
+    rows = conn.execute(select(table.c.id, table.c.resident_name, table.c.resident_phone))
+    masked = 0
+    for row in rows.all():
+        name, phone = mask_name(row.resident_name), mask_phone(row.resident_phone)
+        if (name, phone) != (row.resident_name, row.resident_phone):
+            conn.execute(
+                update(table)
+                .where(table.c.id == row.id)
+                .values(resident_name=name, resident_phone=phone)
+            )
+            masked += 1
+    return masked
 
 
 def unsealed(engine: Engine) -> list[str]:

@@ -32,7 +32,7 @@ def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
     return Markup(
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(label)}" preserveAspectRatio="xMinYMin meet" '
-        f'style="max-width: {round(width * 1.3)}px">' + "".join(body) + "</svg>"
+        f'width="{round(width * 1.3)}">' + "".join(body) + "</svg>"
     )
 
 

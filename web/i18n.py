@@ -84,6 +84,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Must not contain control characters (found {found})",
     ),
     "field.review_answer_missing": ("请回答此项", "Please answer this"),
+    "field.date_out_of_range": (
+        "日期须在 {earliest} 至 {latest} 之间",
+        "The date must be between {earliest} and {latest}",
+    ),
     # ---- the API's reason codes (api.errors): a refusal in the page's language ------------
     "reason.not_accepted": (
         "该诉求尚未签收，请先签收",
@@ -133,6 +137,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "此次提交与先前的一次提交不同，请刷新页面后重新填写",
         "This submission differs from an earlier one with the same key: reload and file again",
     ),
+    "reason.too_large": ("提交的内容太大", "What was sent is too large"),
     "reason.bad_period": ("开始日期须早于结束日期", "'From' must be before 'to'"),
     "reason.role_required": ("您的身份无权进行此操作", "Your role may not do this"),
     "reason.sign_in": ("请先登录", "Sign in first"),

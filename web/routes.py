@@ -19,12 +19,14 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from api import privacy, roster
+from api.bounds import EARLIEST, LATEST, date_error, refuse_date
 from api.deps import EngineDep, Principal, SettingsDep
 from api.errors import body_of, request_not_found
 from api.roster import Role
@@ -335,8 +337,8 @@ class BoardFilters:
         category = q.get("category") or None
         if category not in CATEGORIES:
             category = None
-        end = _date(q.get("to")) or today()
-        start = _date(q.get("from")) or end - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+        end = _date(q, "to") or today()
+        start = _date(q, "from") or max(end - timedelta(days=DEFAULT_PERIOD_DAYS - 1), EARLIEST)
         if start > end:
             start, end = end, start
         return cls(unit_id, tier, state, category, start, end)
@@ -365,13 +367,19 @@ class BoardFilters:
         return urlencode(params)
 
 
-def _date(value: str | None) -> date | None:
+def _date(query: Any, name: str) -> date | None:
+    """The date parameter ``name``: None when absent or not a date (the default period
+    applies); a date outside the sane range (:mod:`api.bounds`) is refused with a 422."""
+    value = query.get(name)
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         return None
+    if date_error(day) is not None:
+        raise refuse_date(name, value)
+    return day
 
 
 def _sealer(request: Request) -> Sealer:
@@ -548,6 +556,12 @@ def _figures(
     }
 
 
+def _field_message(error: Any, t: Translator) -> str:
+    """A query parameter's refusal in the page's language: ``from: <why>``."""
+    name = error["loc"][-1]
+    return f"{t('board.' + name)}: {t('field.' + error['type'], **error.get('ctx', {}))}"
+
+
 def _board_context(request: Request, engine: Engine) -> tuple[BoardFilters, Directory]:
     directory = Directory.load(engine)
     return BoardFilters.of(request, directory), directory
@@ -559,12 +573,20 @@ def board_page(request: Request, engine: EngineDep) -> Response:
     if isinstance(user, Denied):
         return user.response
     t = Translator(_lang(request))
-    filters, directory = _board_context(request, engine)
+    try:
+        filters, directory = _board_context(request, engine)
+    except RequestValidationError as refused:  # a date out of range: say which, as a page
+        message = "; ".join(_field_message(e, t) for e in refused.errors())
+        return _render(
+            request, "error.html", {"message": message, "code": 422}, user=user, status_code=422
+        )
     rows, total = _board_rows(engine, filters, t, directory, BOARD_LIMIT)
     return _render(
         request,
         "board.html",
         {
+            "earliest": EARLIEST.isoformat(),
+            "latest": LATEST.isoformat(),
             "filters": filters,
             "query": filters.query(),
             "units": directory.tree(),

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from api import intake_limits, ledger, privacy, roster
+from api.bounds import Instant, Limit, Offset
 from api.deps import CurrentUser, EngineDep, OptionalUser, Principal, SettingsDep, require_roles
 from api.errors import Refusal, request_not_found
 from api.intake_limits import Rule, TooManyFilings, phone_key
@@ -298,8 +299,8 @@ async def reveals(
     engine: EngineDep,
     response: Response,
     request_id: Text | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> list[dict[str, Any]]:
     """The audit of revealed contacts, newest first (``X-Total-Count``: how many)."""
     items, total = await run_in_threadpool(
@@ -321,8 +322,8 @@ async def board(
     unit_id: Text | None = None,
     overdue: bool | None = None,
     category: Text | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """The supervisor's board (督办看板): requests by status, tier, unit, overdue."""
 
@@ -444,8 +445,8 @@ async def followups(
     engine: EngineDep,
     sealer: SealerDep,
     response: Response,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> list[dict[str, Any]]:
     """Resolved requests waiting for the follow-up review, oldest resolve first, a page at
     a time; the ``X-Total-Count`` header says how many wait in all."""
@@ -465,8 +466,8 @@ async def stats(
     user: Supervisor,
     engine: EngineDep,
     unit_id: Text | None = None,
-    date_from: Annotated[datetime | date | None, Query(alias="from")] = None,
-    date_to: Annotated[datetime | date | None, Query(alias="to")] = None,
+    date_from: Annotated[Instant | None, Query(alias="from")] = None,
+    date_to: Annotated[Instant | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
     """Completion, on-time and satisfaction rates for a unit and period (to is exclusive)."""
     start, end = _instant(date_from), _instant(date_to)

@@ -147,7 +147,7 @@ def _intake(town: Town) -> dict[str, Any]:
 
 
 async def _request(town: Town, *actions: str) -> str:
-    answer = await town.post("/api/v1/requests", _intake(town))
+    answer = await town.post("/api/v1/requests", _intake(town), "worker1")  # staff set tiers
     assert answer.status_code == 201, answer.text
     request_id: str = answer.json()["id"]
     for action in actions:
@@ -170,7 +170,7 @@ def _set(body: dict[str, Any], path: tuple[str | int, ...], char: str) -> None:
 def _bodies(town: Town) -> dict[str, tuple[str, str | None, dict[str, Any]]]:
     """Each endpoint that takes text: its URL, who sends it, and a body it would accept."""
     return {
-        "file": ("/api/v1/requests", None, _intake(town)),
+        "file": ("/api/v1/requests", "worker1", _intake(town)),
         "progress": (f"/api/v1/requests/{town.in_progress}/progress", "worker1", {"note": "上门"}),
         "escalate": (
             f"/api/v1/requests/{town.in_progress}/escalate",
@@ -279,7 +279,7 @@ async def test_other_controls_and_lone_surrogates_are_refused(town: Town, char: 
 
 async def test_newline_and_tab_are_text_and_crlf_is_stored_as_a_newline(town: Town) -> None:
     body = {**_intake(town), "description": "一楼\r\n二楼\t漏水\n三楼"}
-    answer = await town.post("/api/v1/requests", body)
+    answer = await town.post("/api/v1/requests", body, "worker1")
     assert answer.status_code == 201, answer.text
     assert answer.json()["description"] == "一楼\n二楼\t漏水\n三楼"
     answer = await town.post(f"/api/v1/requests/{answer.json()['id']}/accept", {}, "worker1")

@@ -23,6 +23,7 @@ import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
+    ConsoleMessage,
     Page,
     Playwright,
     ViewportSize,
@@ -287,6 +288,7 @@ class People:
         self.dev = dev
         self.contexts: list[BrowserContext] = []
         self.errors: list[str] = []  # script errors on any page
+        self.violations: list[str] = []  # what the Content-Security-Policy refused
 
     def page(self, phone: bool = False, lang: str = "zh-CN") -> Page:
         context = self.browser.new_context(
@@ -302,7 +304,13 @@ class People:
         self.contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self._watch_console)
         return page
+
+    def _watch_console(self, message: ConsoleMessage) -> None:
+        # Chromium reports a refused inline script, style or handler on the console
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.violations.append(message.text)
 
     def staff(self, username: str, phone: bool = False) -> Page:
         """A staff member's page after logging in through the log-in page."""
@@ -329,6 +337,7 @@ def people(browser: Browser, stack: Dev) -> Iterator[People]:
     yield crowd
     crowd.close()
     assert not crowd.errors, f"script errors in the pages: {crowd.errors}"
+    assert not crowd.violations, f"the pages break their CSP: {crowd.violations}"
 
 
 def _settled(page: Page) -> None:

@@ -93,8 +93,8 @@ def cluster(
     }
     processes = Processes(env, tmp_path)
     subprocess.run(
-        [sys.executable, "-m", "closeloop.cli", "bootstrap"], env=env, check=True,
-        capture_output=True, timeout=START_SECONDS,
+        [sys.executable, "-m", "closeloop.cli", "bootstrap", "--seed-demo"], env=env,
+        check=True, capture_output=True, timeout=START_SECONDS,
     )  # fmt: skip
     try:
         processes.start("worker-a", "worker")

@@ -101,8 +101,8 @@ async def storm(postgres_url: str, tmp_path: Path) -> AsyncIterator[Storm]:
     }
     processes = Processes(env, tmp_path)
     await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "closeloop.cli", "bootstrap"], env=env,
-        check=True, capture_output=True,
+        subprocess.run, [sys.executable, "-m", "closeloop.cli", "bootstrap", "--seed-demo"],
+        env=env, check=True, capture_output=True,
     )  # fmt: skip
     s = Storm(processes, server, {"api": api_port, "timed-api": timed_api_port})
     s.start("worker")

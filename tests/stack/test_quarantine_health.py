@@ -32,7 +32,7 @@ async def test_health_and_board_tell_of_quarantined_events_until_a_retry(
                 "WHEN NEW.actor = 'mallory' BEGIN SELECT RAISE(ABORT, 'mallory is refused'); END"
             )
         )
-    filed = await s.file()
+    filed = await s.file(by="worker1")
     # A filing straight into the event store (no API, no workflow), as a faulty client could.
     poisoned = str(uuid.uuid4())
     intake = Intake(

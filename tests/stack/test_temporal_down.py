@@ -79,9 +79,15 @@ async def cut_off(stack: Stack, down: Client) -> AsyncIterator[httpx.AsyncClient
         yield http
 
 
+#: request id -> its tracking token, for the requests filed by :func:`_in_states`.
+LINKS: dict[str, str] = {}
+
+
 async def _in_states(s: Stack) -> dict[str, str]:
-    """Requests each command may be sent to: filed, in progress, resolved; projected."""
-    filed = (await s.file())["id"]
+    """Requests each command may be sent to: filed, in progress, resolved; projected.
+    (The first one's tracking link is kept apart: :data:`LINKS`.)"""
+    first = await s.file()
+    filed = first["id"]
     in_progress = (await s.file())["id"]
     assert (await s.act("worker1", in_progress, "accept")).status_code == 200
     resolved = (await s.file())["id"]
@@ -91,6 +97,7 @@ async def _in_states(s: Stack) -> dict[str, str]:
     await s.projected(filed)
     await s.projected(in_progress, lambda r: r["status"] == "in_progress")
     await s.projected(resolved, lambda r: r["status"] == "resolved")
+    LINKS[filed] = first["tracking_token"]
     return {"filed": filed, "in_progress": in_progress, "resolved": resolved}
 
 
@@ -155,8 +162,8 @@ async def test_reads_keep_working_while_temporal_is_down(
         ("/api/v1/units", "admin"),
         ("/api/v1/users", "admin"),
         ("/api/v1/auth/me", "worker1"),
-        (f"/api/v1/track/{ids['filed']}", None),
-        (f"/track/{ids['filed']}", None),
+        (f"/api/v1/track/{LINKS[ids['filed']]}", None),
+        (f"/track/{LINKS[ids['filed']]}", None),
         ("/", None),
     ]
     for url, user in reads:

@@ -167,6 +167,8 @@
         return t("field.choose");
       case "control_character": return t("field.control", { found: ctx.found });
       case "review_answer_missing": return t("field.review_answer_missing");
+      case "date_out_of_range":
+        return t("field.date_out_of_range", { earliest: ctx.earliest, latest: ctx.latest });
       default:
         return String(item.msg || "").replace(/^Value error, /, "");
     }

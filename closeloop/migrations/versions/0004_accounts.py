@@ -35,6 +35,31 @@ def upgrade() -> None:
     # A database made by create_all() before it was stamped (see closeloop.schema) may
     # have all of this already; plain ALTERs (no batch copy): a copy of users would cascade
     # to assignments under SQLite's foreign keys.
+    if inspector.has_table(USERS):
+        _upgrade_users(bind, inspector)
+    if not inspector.has_table(THROTTLE):
+        op.create_table(
+            THROTTLE,
+            sa.Column("key", sa.String(length=255), nullable=False),
+            sa.Column("failures", sa.Integer(), nullable=False),
+            sa.Column("window_start", sa.DateTime(timezone=True), nullable=True),
+            sa.Column("last_failure", sa.DateTime(timezone=True), nullable=True),
+            sa.Column("locks", sa.Integer(), nullable=False),
+            sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+            sa.PrimaryKeyConstraint("key"),
+        )
+
+
+def downgrade() -> None:
+    op.drop_table(THROTTLE)
+    op.drop_index(KEY_INDEX, table_name=USERS)
+    # SQLite drops a column without copying the table (3.35 and later).
+    op.drop_column(USERS, "disabled")
+    op.drop_column(USERS, "token_version")
+    op.drop_column(USERS, "username_key")
+
+
+def _upgrade_users(bind: sa.engine.Connection, inspector: sa.engine.Inspector) -> None:
     columns = {column["name"] for column in inspector.get_columns(USERS)}
     if "username_key" not in columns:
         op.add_column(
@@ -65,23 +90,3 @@ def upgrade() -> None:
         bind.execute(users.update().where(users.c.id == user_id).values(username_key=key))
     if KEY_INDEX not in {index["name"] for index in inspector.get_indexes(USERS)}:
         op.create_index(KEY_INDEX, USERS, ["username_key"], unique=True)
-    if not inspector.has_table(THROTTLE):
-        op.create_table(
-            THROTTLE,
-            sa.Column("key", sa.String(length=255), nullable=False),
-            sa.Column("failures", sa.Integer(), nullable=False),
-            sa.Column("window_start", sa.DateTime(timezone=True), nullable=True),
-            sa.Column("last_failure", sa.DateTime(timezone=True), nullable=True),
-            sa.Column("locks", sa.Integer(), nullable=False),
-            sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
-            sa.PrimaryKeyConstraint("key"),
-        )
-
-
-def downgrade() -> None:
-    op.drop_table(THROTTLE)
-    op.drop_index(KEY_INDEX, table_name=USERS)
-    # SQLite drops a column without copying the table (3.35 and later).
-    op.drop_column(USERS, "disabled")
-    op.drop_column(USERS, "token_version")
-    op.drop_column(USERS, "username_key")

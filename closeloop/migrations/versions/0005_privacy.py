@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from domain.privacy import mask_name, mask_phone
+from projections.reseal import mask_clear_rows
 
 # revision identifiers, used by Alembic.
 revision: str = "0005"
@@ -38,21 +38,7 @@ def upgrade() -> None:
             batch_op.add_column(
                 sa.Column("urgent", sa.Boolean(), server_default=sa.false(), nullable=False)
             )
-    table = sa.table(
-        REQUESTS,
-        sa.column("id", sa.String()),
-        sa.column("resident_name", sa.String()),
-        sa.column("resident_phone", sa.String()),
-    )
-    rows = bind.execute(sa.select(table.c.id, table.c.resident_name, table.c.resident_phone))
-    for row in rows.all():
-        name, phone = mask_name(row.resident_name), mask_phone(row.resident_phone)
-        if (name, phone) != (row.resident_name, row.resident_phone):
-            bind.execute(
-                table.update()
-                .where(table.c.id == row.id)
-                .values(resident_name=name, resident_phone=phone)
-            )
+    mask_clear_rows(bind)
     if not inspector.has_table("privacy_reveals"):
         op.create_table(
             "privacy_reveals",
