@@ -213,6 +213,9 @@ def closeloop_env(
         CLOSELOOP_JWT_SECRET="closeloop-bench-secret-not-for-production-0123456789",
         # One key for every run: the cached sets of open workflows are sealed with it.
         CLOSELOOP_ENCRYPTION_KEY=BENCH_KEY,
+        # The load comes from one address with few phone numbers: no intake limit applies.
+        CLOSELOOP_INTAKE_PER_ADDRESS="1000000000",
+        CLOSELOOP_INTAKE_PER_PHONE="1000000000",
     )
     if api_port is not None:
         env["CLOSELOOP_API_PORT"] = str(api_port)

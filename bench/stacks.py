@@ -140,7 +140,7 @@ def postgres_stack(
     )
     with (data / "bootstrap.log").open("wb") as out:
         subprocess.run(
-            python_module("closeloop.cli", "bootstrap"),
+            python_module("closeloop.cli", "bootstrap", "--seed-demo"),
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -169,7 +169,7 @@ GOOD_SECRET = "s" * 10 + "0123456789abcdefghijklmnopqrstuvwxyz"
     [
         (None, GOOD_SECRET, "CLOSELOOP_ENCRYPTION_KEY is not set"),
         ("change-me-to-a-base64-key", GOOD_SECRET, "CLOSELOOP_ENCRYPTION_KEY is a placeholder"),
-        (base64.b64encode(os.urandom(16)).decode(), GOOD_SECRET, "holds 16 bytes, not 32"),
+        ("Qu5J+NsqqZXSzWthk3btVw==", GOOD_SECRET, "holds 16 bytes, not 32"),
         (base64.b64encode(bytes(32)).decode(), GOOD_SECRET, "is not random"),
         ("KEY", None, "CLOSELOOP_JWT_SECRET is not set"),
         ("KEY", "change-me-to-a-long-random-secret", "CLOSELOOP_JWT_SECRET is a placeholder"),
