@@ -41,6 +41,8 @@ from closeloop.store import RequestStore, store_env
 from projections.rebuild import REBUILD_BATCH_SIZE
 
 _PROGRESS = re.compile(rb"(\d+)/(\d+) events")
+#: How often the rebuild's progress bar is read.
+POLL_SECONDS = 0.1
 
 READS_VERSION = 2
 
@@ -91,13 +93,18 @@ def run_rebuild(
             if window is not None and first is not None and now - first[0] >= window:
                 process.interrupt()
                 break
-            time.sleep(0.1)
+            time.sleep(POLL_SECONDS)
     if first is None:
         raise RuntimeError(f"closeloop rebuild reported no progress:\n{process.log_tail()}")
+    seconds = last[0] - first[0]
+    if seconds < POLL_SECONDS * 2:
+        # A small log is rebuilt between two looks at the progress bar: time it from the
+        # command's start instead (start-up included: a rate on the low side, never 0).
+        seconds = last[0] - began
     return RebuildRun(
         events=last[1],
         total=total,
-        seconds=round(last[0] - first[0], 2),
+        seconds=round(seconds, 2),
         startup_seconds=round(first[0] - began, 2),
         complete=last[1] >= total,
     )
