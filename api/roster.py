@@ -560,12 +560,15 @@ def assignments_of(user_id: str, *, db: Db) -> list[Assignment]:
 
 
 def users_assigned(unit_id: str, level: Level, *, db: Db) -> list[User]:
-    """The handlers holding ``level`` on ``unit_id``: who a request there waits on."""
+    """The handlers holding ``level`` on ``unit_id``: who a request there waits on (a
+    disabled handler is not: with nobody left, the board shows the level unmanned)."""
     query = (
         select(*_USER_COLUMNS)
         .join(assignment_table, assignment_table.c.user_id == user_table.c.id)
         .where(
-            assignment_table.c.unit_id == unit_id, assignment_table.c.level == Level(level).value
+            assignment_table.c.unit_id == unit_id,
+            assignment_table.c.level == Level(level).value,
+            user_table.c.disabled == sa_false(),
         )
         .order_by(user_table.c.username)
     )

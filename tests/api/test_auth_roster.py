@@ -458,6 +458,9 @@ def test_a_requests_assignees_are_the_users_posted_at_its_level(
     assert [u.username for u in assigned] == ["sun"]
     assert roster.users_assigned(tree["grid"], Level.GRID_BRANCH, db=engine) == []
     assert roster.assignments_of(assigned[0].id, db=engine) == list(assigned[0].assignments)
+    # a disabled handler is no one a request can wait on: the board shows nobody there
+    roster.set_disabled(assigned[0].id, True, db=engine)
+    assert roster.users_assigned(tree["grid"], Level.GRID_WORKER, db=engine) == []
 
 
 # ---- first start ------------------------------------------------------------------
