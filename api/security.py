@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from closeloop.files import private_dir, write_once
 from closeloop.settings import Settings
 
 ALGORITHM = "HS256"
@@ -94,18 +94,13 @@ def signing_secret(settings: Settings) -> str:
 
 @lru_cache(maxsize=16)
 def _stored_secret(data_dir: Path) -> str:
-    # Kept in a file, not in memory only, so tokens issued before a restart stay valid.
+    # Kept in a file, not in memory only, so tokens issued before a restart stay valid;
+    # written whole and linked into place, so processes starting together share it.
     path = data_dir / SECRET_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        # O_EXCL: when two processes start together, one writes and the other reads.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        secret = path.read_text(encoding="ascii").strip()
-        if not secret:
-            raise RuntimeError(f"{path} is empty; delete it to generate a new secret") from None
-        return secret
-    secret = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(secret + "\n")
+    private_dir(data_dir)
+    if not path.exists():
+        write_once(path, secrets.token_urlsafe(48) + "\n")
+    secret = path.read_text(encoding="ascii").strip()
+    if not secret:
+        raise RuntimeError(f"{path} is empty; delete it to generate a new secret")
     return secret

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -50,3 +51,23 @@ def sqlite_path(database_url: str) -> Path | None:
     if not database or database == ":memory:" or url.query.get("mode") == "memory":
         return None
     return Path(database)
+
+
+def write_once(path: Path, text: str) -> bool:
+    """Make ``path`` hold ``text`` (mode 0600) unless it exists; True when this call made
+    it. The text is written whole to a file of its own and then linked into place, so a
+    process starting at the same moment reads either no file or all of it, never half."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    draft = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return False  # another process's file won: it is the one
+    finally:
+        draft.unlink(missing_ok=True)
+    return True

@@ -17,14 +17,13 @@ import hashlib
 import hmac
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from closeloop.files import private_dir
+from closeloop.files import private_dir, write_once
 from closeloop.settings import Settings, SettingsError
 
 log = logging.getLogger("closeloop.keys")
@@ -207,22 +206,10 @@ def _stored_key(data_dir: Path) -> bytes:
 
 
 def _generate(path: Path) -> None:
-    """A new key at ``path``, unless another process made one first. The key is written
-    whole to a file of its own and then linked into place, so a process starting at the
-    same moment reads either no file or the whole key, never half of it."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
-    draft = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(new_key() + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            return  # another process's key won: it is the one
-    finally:
-        draft.unlink(missing_ok=True)
+    """A new key at ``path``, unless another process made one first (see
+    :func:`closeloop.files.write_once`)."""
+    if not write_once(path, new_key() + "\n"):
+        return
     log.warning(
         "generated the key that seals residents' data: %s (mode 0600). Back it up now, "
         "apart from the data: without it the events and the residents' names and phones "

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import DataConverter
 
+from api.security import SECRET_FILE
 from closeloop.keys import KEY_FILE, Keyring, SealError, keyring, new_key, refusals
 from closeloop.payload_codec import ENCODING, KEY_ID, SealingCodec
 from closeloop.settings import Settings
@@ -117,18 +118,33 @@ def test_without_a_key_one_is_generated_into_the_data_folder_and_kept(
     assert "generated" not in caplog.text  # told once
 
 
-def test_processes_starting_together_share_one_whole_key(tmp_path: Path) -> None:
+#: What each process prints, and the file it must agree with.
+_SHARED = {
+    "the encryption key": (
+        "from closeloop.keys import keyring\n"
+        "print(base64.b64encode(keyring(s).current).decode())\n",
+        KEY_FILE,
+    ),
+    "the JWT secret": (
+        "from api.security import signing_secret\nprint(signing_secret(s))\n",
+        SECRET_FILE,
+    ),
+}
+
+
+@pytest.mark.parametrize("what", sorted(_SHARED))
+def test_processes_starting_together_share_one_whole_secret(tmp_path: Path, what: str) -> None:
     """Every process of a data folder starting at once (a worker, a projector, an API)
-    ends up with the same key: none reads a half-written file or makes its own."""
+    ends up with the same key and JWT secret: none reads a half-written file or makes its
+    own."""
+    prints, file_name = _SHARED[what]
     script = (
         "import sys, dataclasses, base64\n"
         "from pathlib import Path\n"
         "from closeloop.settings import Settings\n"
-        "from closeloop.keys import keyring\n"
         "s = dataclasses.replace(Settings.from_env(), data_dir=Path(sys.argv[1]),\n"
-        "    encryption_key=None, production=False)\n"
-        "print(base64.b64encode(keyring(s).current).decode())\n"
-    )
+        "    encryption_key=None, jwt_secret=None, production=False)\n"
+    ) + prints
     data = tmp_path / "data"
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CLOSELOOP_")}
     starting = [
@@ -142,13 +158,13 @@ def test_processes_starting_together_share_one_whole_key(tmp_path: Path) -> None
         )  # fmt: skip
         for _ in range(6)
     ]
-    keys = set()
+    found = set()
     for process in starting:
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, err
-        keys.add(out.strip())
-    assert keys == {(data / KEY_FILE).read_text().strip()}
-    assert sorted(p.name for p in data.iterdir()) == [KEY_FILE]  # no draft left behind
+        found.add(out.strip())
+    assert found == {(data / file_name).read_text().strip()}
+    assert sorted(p.name for p in data.iterdir()) == [file_name]  # no draft left behind
 
 
 def test_a_key_from_the_environment_wins_and_old_keys_are_listed(tmp_path: Path) -> None:
