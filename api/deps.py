@@ -19,6 +19,7 @@ from api.errors import Refusal
 from api.roster import Role, RosterError, UnknownUser, UsernameTaken
 from api.security import InvalidToken, decode_access_token, signing_secret
 from closeloop.settings import Settings
+from domain.privacy import Sealer
 from domain.state import Assignment
 
 TOKEN_URL = "/api/v1/auth/token"
@@ -33,6 +34,18 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
+def get_sealer(request: Request) -> Sealer:
+    """Opens the read models' sealed contacts for those allowed (api.privacy)."""
+    sealer: Sealer = request.app.state.sealer
+    return sealer
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address, as the server saw it (behind a trusted proxy: as the proxy
+    passed it in X-Forwarded-For, see ``CLOSELOOP_TRUSTED_PROXIES``)."""
+    return request.client.host if request.client else None
+
+
 def get_settings(request: Request) -> Settings:
     """The settings the app was started with."""
     settings: Settings = request.app.state.settings
@@ -40,6 +53,7 @@ def get_settings(request: Request) -> Settings:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+SealerDep = Annotated[Sealer, Depends(get_sealer)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 

@@ -27,11 +27,11 @@ from sqlalchemy import Engine
 
 from api import privacy, roster
 from api.bounds import EARLIEST, LATEST, date_error, refuse_date
-from api.deps import EngineDep, Principal, SettingsDep
+from api.deps import EngineDep, Principal, SettingsDep, get_sealer
 from api.errors import body_of, request_not_found
 from api.roster import Role
 from api.routes import auth
-from api.routes.track import public_view
+from api.routes.track import SECRET_LINK_HEADERS, public_view
 from api.text import control_character
 from domain.categories import CATEGORIES
 from domain.ladder import LADDER, UnitKind
@@ -279,9 +279,7 @@ def _window_from_public(view: dict[str, Any]) -> datetime:
 
 def _secret_page(response: Response) -> Response:
     """A page whose address is a secret: never sent on as a referrer, never indexed."""
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(SECRET_LINK_HEADERS)
     return response
 
 
@@ -380,11 +378,6 @@ def _date(query: Any, name: str) -> date | None:
     if date_error(day) is not None:
         raise refuse_date(name, value)
     return day
-
-
-def _sealer(request: Request) -> Sealer:
-    sealer: Sealer = request.app.state.sealer
-    return sealer
 
 
 def _board_rows(
@@ -787,7 +780,7 @@ def tasks_page(request: Request, engine: EngineDep) -> Response:
     return _render(
         request,
         "tasks.html",
-        {"rows": _task_rows(engine, user, t, _sealer(request)), "my_units": mine, **choices},
+        {"rows": _task_rows(engine, user, t, get_sealer(request)), "my_units": mine, **choices},
         user=user,
     )
 
@@ -798,7 +791,7 @@ def tasks_list(request: Request, engine: EngineDep) -> Response:
     if isinstance(user, Denied):
         return user.response
     t = Translator(_lang(request))
-    rows = _task_rows(engine, user, t, _sealer(request))
+    rows = _task_rows(engine, user, t, get_sealer(request))
     return _fragment(request, "_task_list.html", {"rows": rows})
 
 
@@ -839,7 +832,7 @@ def followups_page(request: Request, engine: EngineDep) -> Response:
     return _render(
         request,
         "followups.html",
-        {"rows": _queue(engine, user, t, _sealer(request)), **_review_context(t)},
+        {"rows": _queue(engine, user, t, get_sealer(request)), **_review_context(t)},
         user=user,
     )
 
@@ -850,7 +843,7 @@ def followups_list(request: Request, engine: EngineDep) -> Response:
     if isinstance(user, Denied):
         return user.response
     t = Translator(_lang(request))
-    rows = _queue(engine, user, t, _sealer(request))
+    rows = _queue(engine, user, t, get_sealer(request))
     return _fragment(request, "_queue.html", {"rows": rows, **_review_context(t)})
 
 
@@ -887,7 +880,7 @@ def request_page(request: Request, request_id: str, engine: EngineDep) -> Respon
     if isinstance(user, Denied):
         return user.response
     t = Translator(_lang(request))
-    context = _request_context(engine, request_id, user, t, _sealer(request))
+    context = _request_context(engine, request_id, user, t, get_sealer(request))
     if context is None:
         return _render(
             request,
@@ -905,7 +898,7 @@ def request_body(request: Request, request_id: str, engine: EngineDep) -> Respon
     if isinstance(user, Denied):
         return user.response
     t = Translator(_lang(request))
-    context = _request_context(engine, request_id, user, t, _sealer(request))
+    context = _request_context(engine, request_id, user, t, get_sealer(request))
     if context is None:
         return JSONResponse({"detail": "no such request"}, status_code=404)
     return _fragment(request, "_request_body.html", context)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api import roster, throttle
-from api.deps import CurrentUser, EngineDep, SettingsDep, refusal, unauthorized
+from api.deps import CurrentUser, EngineDep, SettingsDep, client_address, refusal, unauthorized
 from api.errors import Refusal
 from api.roster import RosterError
 from api.schemas import PasswordChange, Token, UserOut
@@ -28,12 +28,6 @@ def too_many_attempts(error: throttle.TooManyAttempts) -> Refusal:
         params={"retry_after": error.retry_after},
         headers={"Retry-After": str(error.retry_after)},
     )
-
-
-def client_address(request: Request) -> str | None:
-    """The caller's address, as the server saw it (behind a trusted proxy: as the proxy
-    passed it in X-Forwarded-For, see ``CLOSELOOP_TRUSTED_PROXIES``)."""
-    return request.client.host if request.client else None
 
 
 def _token(user_id: str, version: int, settings: Settings) -> Token:

@@ -17,7 +17,16 @@ from temporalio.client import Client
 
 from api import intake_limits, ledger, privacy, roster
 from api.bounds import Instant, Limit, Offset
-from api.deps import CurrentUser, EngineDep, OptionalUser, Principal, SettingsDep, require_roles
+from api.deps import (
+    CurrentUser,
+    EngineDep,
+    OptionalUser,
+    Principal,
+    SealerDep,
+    SettingsDep,
+    client_address,
+    require_roles,
+)
 from api.errors import Refusal, request_not_found
 from api.intake_limits import Rule, TooManyFilings, phone_key
 from api.request_schemas import (
@@ -29,7 +38,6 @@ from api.request_schemas import (
     ReviewIn,
 )
 from api.roster import InvalidRoster, Role
-from api.routes.auth import client_address
 from api.routes.track import public_of
 from api.text import Text
 from closeloop.settings import Settings
@@ -75,14 +83,6 @@ Consistent = Annotated[
     bool,
     Query(description="wait until the read models include this command's event"),
 ]
-
-
-def get_sealer(request: Request) -> Sealer:
-    sealer: Sealer = request.app.state.sealer
-    return sealer
-
-
-SealerDep = Annotated[Sealer, Depends(get_sealer)]
 
 
 def _with_assignees(view: dict[str, Any], engine: Engine) -> dict[str, Any]:

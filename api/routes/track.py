@@ -29,6 +29,14 @@ from projections import queries
 
 router = APIRouter(tags=["track"])
 
+#: On every answer whose address holds a tracking token: the link is a secret, so it is
+#: never sent on as a referrer, indexed or cached.
+SECRET_LINK_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Cache-Control": "no-store",
+}
+
 #: Who acted, as the resident sees it.
 RESIDENT_ACTOR = "resident"
 
@@ -118,9 +126,7 @@ def public_view(engine: Engine, token: str) -> dict[str, Any] | None:
 async def track(token: str, engine: EngineDep, response: Response) -> dict[str, Any]:
     """A request's progress for the resident who filed it (no sign-in: the tracking token
     is the secret)."""
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(SECRET_LINK_HEADERS)
     view = await run_in_threadpool(public_view, engine, token)
     if view is None:
         raise request_not_found()
