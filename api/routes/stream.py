@@ -52,6 +52,7 @@ from closeloop.store import STORE_NAME
 from domain.privacy import Sight
 from projections import queries
 from projections.pages import projected_position
+from projections.reading import in_unit
 from projections.tables import requests
 
 log = logging.getLogger(__name__)
@@ -277,14 +278,10 @@ async def _event(feed: ChangeFeed, moved: Moved, following: Following) -> Server
 
 def _within(engine: Engine, ids: list[str], units: frozenset[str]) -> list[str]:
     """Those of ``ids`` whose grid, community or town is one of ``units``."""
-    rows = requests
-    query = select(rows.c.id).where(
-        rows.c.id.in_(ids),
-        or_(
-            rows.c.grid_id.in_(units),
-            rows.c.community_id.in_(units),
-            rows.c.town_id.in_(units),
-        ),
+    if not units:
+        return []
+    query = select(requests.c.id).where(
+        requests.c.id.in_(ids), or_(*(in_unit(unit) for unit in sorted(units)))
     )
     with engine.connect() as conn:
         return sorted(str(row.id) for row in conn.execute(query))

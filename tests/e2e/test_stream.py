@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import HTTP_SECONDS, Dev
+from tests.e2e.conftest import GRID1, GRID2, HTTP_SECONDS, Dev
 
 
 class Events:
@@ -54,6 +54,21 @@ def test_staff_hear_every_change_with_the_request_ids(stack: Dev) -> None:
         kind, change_id, change = events.next()
         assert kind == "change" and int(change_id) == change["position"] > hello["position"]
         assert filed["id"] in change["ids"]
+
+
+def test_a_handler_hears_only_the_requests_of_their_units(stack: Dev) -> None:
+    """worker2 holds a post on the second grid only: a filing in the first grid is not
+    theirs to know of (domain.privacy), so their stream does not name it."""
+    with stream(f"{stack.api}/stream", stack.auth("worker2")) as events:
+        assert events.next()[0] == "hello"
+        elsewhere = stack.file(GRID1, description="第一网格的诉求")
+        mine = stack.file(GRID2, description="第二网格的诉求")
+        seen: set[str] = set()
+        while mine["id"] not in seen:
+            kind, _, change = events.next()
+            assert kind == "change" and change["ids"] is not None
+            seen.update(change["ids"])
+        assert elsewhere["id"] not in seen
 
 
 def test_the_public_stream_follows_one_request_and_resumes(stack: Dev) -> None:
