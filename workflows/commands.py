@@ -26,6 +26,7 @@ from workflows.messages import (
     REFUSED,
     UNKNOWN,
     HandlerCommand,
+    OpsCommand,
     RequestInput,
     ReviewCommand,
     workflow_id,
@@ -36,6 +37,20 @@ from workflows.request import RequestWorkflow
 REQUEST_LIFETIME = timedelta(days=3650)
 
 HANDLER_ACTIONS = ("accept", "progress", "escalate", "resolve")
+#: The street-office moves (workflow update names).
+OPS_ACTIONS = (
+    "dispatch",
+    "return",
+    "redirect",
+    "retier",
+    "urge",
+    "extension",
+    "extension_decision",
+    "add_cohandler",
+    "cohandler_done",
+    "close_out_of_scope",
+    "appeal",
+)
 
 
 class CommandError(Exception):
@@ -131,7 +146,7 @@ async def send(
     client: Client,
     request_id: str,
     action: str,
-    command: HandlerCommand | ReviewCommand,
+    command: HandlerCommand | ReviewCommand | OpsCommand,
     update_id: str | None = None,
 ) -> dict[str, Any]:
     """Send accept/progress/escalate/resolve/review; return the request as it now stands."""
