@@ -52,6 +52,29 @@ def _flag(name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be 1 or 0, got {raw!r}")
 
 
+def _share(name: str, default: float) -> float | None:
+    """A share of a tier's time, above 0 and below 1; ``0`` or ``off`` turns it off."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("0", "off"):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
+    if not 0 < value < 1:
+        raise SettingsError(f"{name} must be between 0 and 1 (0 turns it off), got {raw!r}")
+    return value
+
+
+def _at_least_zero(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 or more, got {value}")
+    return value
+
+
 #: The values ``CLOSELOOP_ENV`` may take.
 ENVIRONMENTS = ("development", "production")
 
@@ -107,6 +130,10 @@ class Settings:
     trusted_proxies: str | None = None
     max_body_bytes: int = 64 * 1024
     behind_tls: bool = False
+    #: share of a tier's time after which an open request is warned (预警); None: never
+    warn_share: float | None = 0.75
+    #: approved extensions (延期) per tier
+    max_extensions: int = 1
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -147,6 +174,8 @@ class Settings:
             trusted_proxies=os.environ.get("CLOSELOOP_TRUSTED_PROXIES", "").strip() or None,
             max_body_bytes=_count("CLOSELOOP_MAX_BODY_BYTES", 64 * 1024),
             behind_tls=_flag("CLOSELOOP_BEHIND_TLS", False),
+            warn_share=_share("CLOSELOOP_WARN_SHARE", 0.75),
+            max_extensions=_at_least_zero("CLOSELOOP_MAX_EXTENSIONS", 1),
         )
 
     @property

@@ -75,5 +75,6 @@ class DeadlineActivities:
         self.due = due or (lambda tier, at: deadline_for(tier, at, DEFAULT_DAY_SECONDS))
 
     @activity.defn(name=DEADLINES)
-    def deadlines(self, inp: DeadlinesInput) -> dict[str, datetime]:
-        return {tier.value: self.due(tier, inp.at) for tier in LADDER}
+    def deadlines(self, inp: DeadlinesInput) -> dict[str, str]:
+        """Each tier's deadline from ``inp.at``, as ISO text."""
+        return {tier.value: self.due(tier, inp.at).isoformat() for tier in LADDER}

@@ -160,7 +160,7 @@ class RequestWorkflow:
             return
         if state.deadline is None or now < state.deadline or not is_open(state.status):
             return
-        change = state.decide_deadline(now, await self._due_rule(now))
+        change = state.decide_deadline(now, await self._due_rule(now))  # decided at ``now``
         if change is not None:
             await self._commit(state, change, f"deadline:{len(state.timeline)}")
 
@@ -185,15 +185,15 @@ class RequestWorkflow:
         activity computed it from the working-day calendar and the tier rules."""
         if not self._input.working_days or not workflow.patched(OPERATIONS):
             return self._input.day_seconds
-        table: dict[str, datetime] = await workflow.execute_local_activity(
+        table: dict[str, str] = await workflow.execute_local_activity(
             DEADLINES,
             DeadlinesInput(at),
-            result_type=dict[str, datetime],
+            result_type=dict[str, str],
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=_SETTLE_RETRY,
             local_retry_threshold=_IN_WORKER_RETRIES,
         )
-        return lambda tier, _at: table[tier.value]
+        return lambda tier, _at: datetime.fromisoformat(table[tier.value])
 
     # ---- intake -------------------------------------------------------------------
 
@@ -509,9 +509,9 @@ class RequestWorkflow:
         self._decide(decide, state)
 
     @staticmethod
-    def _decide(decide: Decide, state: RequestState) -> Change:
+    def _decide(decide: Decide, state: RequestState, at: datetime | None = None) -> Change:
         try:
-            return decide(state, workflow.now())
+            return decide(state, at or workflow.now())
         except Refused as e:
             raise _refusal(REFUSED, e, e.code) from None
         except Invalid as e:
@@ -531,10 +531,13 @@ class RequestWorkflow:
                     return state.view()
                 if check is not None:
                     check(state)
+                # a move that sets a deadline is decided at the moment its rule was
+                # fetched for, so the deadline counts from the change's own time
+                at = workflow.now()
                 if needs_rule:
-                    self._current_rule = await self._due_rule(workflow.now())
+                    self._current_rule = await self._due_rule(at)
                 try:
-                    change = self._decide(decide, state)
+                    change = self._decide(decide, state, at)
                 finally:
                     self._current_rule = None
                 if await self._commit(state, change, command_id):
