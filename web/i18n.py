@@ -117,6 +117,57 @@ STRINGS: dict[str, tuple[str, str]] = {
         "该诉求正在受理中，请稍后再试",
         "The request is still being filed; try again in a moment",
     ),
+    "reason.waiting_dispatch": (
+        "该诉求正在等待分派，请先分派",
+        "The request waits to be dispatched; dispatch it first",
+    ),
+    "reason.bad_tier": ("请选择 1 天、3 天、5 天或 1 个月", "Choose 1d, 3d, 5d or 1m"),
+    "reason.grid_not_in_community": (
+        "请选择该诉求所在社区的网格",
+        "Choose a grid of the request's community",
+    ),
+    "reason.unknown_category": ("请选择一个在用的类别", "Choose an active category"),
+    "reason.same_grid": ("该诉求已在这个网格", "The request is already at that grid"),
+    "reason.same_tier": ("该诉求已在这个时限层级", "The request is already on that tier"),
+    "reason.no_deadline": ("该诉求当前没有办理时限", "No deadline runs for this request"),
+    "reason.extension_pending": (
+        "已有一条延期申请在等待审批",
+        "An extension ask is already waiting for its decision",
+    ),
+    "reason.extension_limit": (
+        "本层级的延期次数已用完",
+        "This tier has had all the extensions it may have",
+    ),
+    "reason.extension_not_later": (
+        "新的办理时限须晚于当前时限",
+        "The new deadline must be later than the current one",
+    ),
+    "reason.extension_too_long": (
+        "延期最多为本层级时限的一倍",
+        "An extension is at most the tier's own length",
+    ),
+    "reason.no_extension_pending": (
+        "没有等待审批的延期申请",
+        "No extension ask is waiting for a decision",
+    ),
+    "reason.unknown_cohandler": (
+        "协办人须是在用的合作单位人员或办理人员",
+        "A co-handler is an active partner or handler",
+    ),
+    "reason.cohandler_exists": ("此人已是该诉求的协办人", "That user is already a co-handler"),
+    "reason.not_cohandler": (
+        "您在该诉求中没有未完成的协办任务",
+        "You have no open part in this request",
+    ),
+    "reason.not_appealable": (
+        "只有以“不予受理”办结的诉求可以申诉",
+        "Only a request closed as out of scope can be appealed",
+    ),
+    "reason.appeal_used": ("该诉求已申诉过一次", "This request has been appealed once already"),
+    "reason.appeal_window_passed": (
+        "申诉期（7 天）已过",
+        "The 7 days to appeal have passed",
+    ),
     "reason.required": ("此项必填", "This is required"),
     "reason.review_incomplete": ("请回答此项", "Please answer this"),
     "reason.bad_answer": ("请选择“是”“部分”或“否”", "Choose yes, partly or no"),
