@@ -199,6 +199,7 @@ def test_an_admin_builds_town_community_and_grid(client: TestClient, admin: dict
         "name": "城关镇",
         "kind": "town",
         "parent_id": None,
+        "dispatch": None,  # only a community is dispatched
     }
     community = client.post(
         UNITS,
@@ -206,6 +207,7 @@ def test_an_admin_builds_town_community_and_grid(client: TestClient, admin: dict
         headers=admin,
     )
     assert community.status_code == 201
+    assert community.json()["dispatch"] == "auto"
     grid = client.post(
         UNITS,
         json={"name": "祥和苑社区第一网格", "kind": "grid", "parent_id": community.json()["id"]},
@@ -304,6 +306,8 @@ def test_an_admin_adds_a_handler_who_can_then_sign_in(
         "role": "handler",
         "assignments": posts,
         "disabled": False,
+        "organisation": None,
+        "dispatch_units": [],
     }
     me = client.get(ME, headers=login("wang", "long-enough")).json()
     assert me["id"] == body["id"]
