@@ -341,8 +341,8 @@ def create_unit(name: str, kind: UnitKind, parent_id: str | None = None, *, db: 
 
 def set_dispatch_mode(unit_id: str, mode: str, *, db: Db) -> Unit:
     """Set how a community's new requests are dispatched: ``auto`` (straight to the grid's
-    level, today's behaviour) or ``manual`` (they wait for a dispatcher). Requests filed
-    before keep their way. :class:`UnknownUnit` for an unknown id."""
+    level, today's behaviour) or ``manual`` (they wait for a dispatcher).
+    :class:`UnknownUnit` for an unknown id."""
     try:
         chosen = DispatchMode(mode)
     except ValueError:
