@@ -12,7 +12,7 @@ Users have a :class:`Role`. A handler holds posts on the ladder (``assignments``
 (``dispatch_posts``: communities or towns whose new requests they sort and hand out; a
 post at a town covers all its communities, :func:`covers`); a partner works for an
 outside organisation (``organisation``, required for them) and holds no posts. Each
-community is dispatched ``auto`` (a new request goes straight to its grid's first level)
+community is dispatched ``auto`` (a new request goes straight to the level of its tier)
 or ``manual`` (it waits for a dispatcher): :func:`dispatch_mode`.
 
 Usernames are unique regardless of case: ``username_key`` (the case-folded username) has
