@@ -49,6 +49,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "role.supervisor": ("督办员", "supervisor"),
     "role.handler": ("办理人员", "handler"),
     "role.caller": ("回访员", "follow-up caller"),
+    "role.dispatcher": ("派单员", "dispatcher"),
+    "role.partner": ("协办单位人员", "partner"),
     # ---- errors ----------------------------------------------------------------------
     "error.400": ("请求有误", "Bad request"),
     "error.401": ("身份验证未通过", "Not signed in"),
@@ -217,12 +219,39 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reason.wrong_password": ("原密码不正确", "The old password is wrong"),
     "reason.user_not_found": ("没有这个用户", "There is no such user"),
     "reason.nothing_to_change": (
-        "请填写新密码或选择停用/启用",
-        "Give a new password, or disable or enable the user",
+        "请填写新密码、选择停用/启用，或修改所属单位、派单岗位",
+        "Give a new password, disable or enable the user, or change the organisation or "
+        "dispatch posts",
     ),
     "reason.disable_self": (
         "管理员不能停用自己的账号",
         "An admin cannot disable their own account",
+    ),
+    "reason.organisation_required": (
+        "协办单位人员须填写所属单位",
+        "A partner needs the name of their organisation",
+    ),
+    "reason.dispatch_unit_required": (
+        "派单员至少需要一个岗位（社区或镇街）",
+        "A dispatcher needs at least one post: a community or a town",
+    ),
+    "reason.dispatch_unit_kind": (
+        "派单员只能设在社区或镇街，不能设在网格",
+        "A dispatcher is posted at a community or a town, not a grid",
+    ),
+    "reason.dispatch_units_not_allowed": (
+        "只有派单员才有派单岗位",
+        "Only dispatchers have dispatch posts",
+    ),
+    "reason.unknown_unit": ("没有这个单位", "There is no such unit"),
+    "reason.unit_not_found": ("没有这个单位", "There is no such unit"),
+    "reason.bad_dispatch_mode": (
+        "派单方式须为“自动”（auto）或“人工”（manual）",
+        "The dispatch mode is auto or manual",
+    ),
+    "reason.not_a_community": (
+        "只有社区可以设置派单方式",
+        "Only a community has a dispatch mode",
     ),
     # ---- log-in ----------------------------------------------------------------------
     "login.title": ("工作人员登录", "Staff log-in"),

@@ -72,7 +72,15 @@ DEFAULT_PERIOD_DAYS = 30
 #: The rates-over-time chart has at most this many points.
 MAX_POINTS = 31
 
-STAFF = (Role.ADMIN, Role.SUPERVISOR, Role.HANDLER, Role.CALLER)
+#: Everyone who signs in: a request's page shows what domain.privacy lets each see.
+STAFF = (
+    Role.ADMIN,
+    Role.SUPERVISOR,
+    Role.HANDLER,
+    Role.CALLER,
+    Role.DISPATCHER,
+    Role.PARTNER,
+)
 SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
 
 # ---- the frame ----------------------------------------------------------------------
@@ -211,7 +219,13 @@ def log_in(
 
 
 def _may_open(user: Principal, path: str) -> bool:
-    needs = {"/board": SUPERVISORS, "/tasks": (Role.HANDLER,), "/followups": (Role.CALLER,)}
+    needs = {
+        "/board": SUPERVISORS,
+        "/tasks": (Role.HANDLER,),
+        "/followups": (Role.CALLER,),
+        "/dispatch": (Role.DISPATCHER,),
+        "/partner": (Role.PARTNER,),
+    }
     for prefix, roles in needs.items():
         if path == prefix or path.startswith(prefix + "?") or path.startswith(prefix + "/"):
             return user.role in roles

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from api import roster
 from closeloop.db import make_engine
-from closeloop.schema import INITIAL_REVISION, current_revision, migrate, owned_metadata
+from closeloop.schema import (
+    INITIAL_REVISION,
+    _config,
+    current_revision,
+    migrate,
+    owned_metadata,
+)
 from closeloop.store import STORE_NAME, RequestStore, store_env
 from projections import tables
 from tests.databases import BACKENDS, postgres_database
@@ -74,3 +82,46 @@ def test_a_database_from_before_migrations_is_adopted(engine: Engine) -> None:
     assert current_revision(engine) is not None
     assert current_revision(engine) >= INITIAL_REVISION  # type: ignore[operator]
     assert [u.name for u in roster.list_units(db=engine)] == ["城关镇"]
+
+
+def _upgrade_to(engine: Engine, revision: str, *, down: bool = False) -> None:
+    config = _config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def test_the_roles_migration_keeps_the_roster_and_dispatches_every_community_auto(
+    engine: Engine,
+) -> None:
+    _upgrade_to(engine, "0005")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO units (id, name, kind, parent_id, created_at) VALUES "
+                "('t', '城关镇', 'town', NULL, :at), ('c', '医院西路社区', 'community', 't', :at)"
+            ),
+            {"at": datetime(2026, 1, 1, tzinfo=UTC)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, username_key, display_name, role, "
+                "password_hash, created_at) VALUES ('u', 'sun', 'sun', '小孙', 'caller', 'x', :at)"
+            ),
+            {"at": datetime(2026, 1, 1, tzinfo=UTC)},
+        )
+
+    migrate(engine)
+
+    assert roster.dispatch_mode("c", db=engine) == "auto"
+    user = roster.get_user("u", db=engine)
+    assert user is not None and (user.organisation, user.dispatch_units) == (None, ())
+    assert {"dispatch_posts"} <= set(inspect(engine).get_table_names())
+    assert _differences(engine) == []
+    # and back down, and up again
+    _upgrade_to(engine, "0005", down=True)
+    assert "dispatch_posts" not in inspect(engine).get_table_names()
+    assert "dispatch" not in {c["name"] for c in inspect(engine).get_columns("units")}
+    migrate(engine)
+    assert _differences(engine) == []
+    assert {u.name for u in roster.list_units(db=engine)} == {"城关镇", "医院西路社区"}
