@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 from api import roster
+from closeloop import workcalendar
 from closeloop.db import make_engine
-from closeloop.schema import INITIAL_REVISION, current_revision, migrate, owned_metadata
+from closeloop.schema import (
+    INITIAL_REVISION,
+    _config,
+    current_revision,
+    migrate,
+    owned_metadata,
+)
 from closeloop.store import STORE_NAME, RequestStore, store_env
 from projections import tables
 from tests.databases import BACKENDS, postgres_database
@@ -49,7 +58,14 @@ def test_migrations_build_what_the_code_declares(engine: Engine) -> None:
     assert current_revision(engine) is not None
     assert _differences(engine) == []
     names = set(inspect(engine).get_table_names())
-    assert {"units", "users", "assignments", "view_requests", "view_tracking"} <= names
+    assert {
+        "units",
+        "users",
+        "assignments",
+        "view_requests",
+        "view_tracking",
+        "calendar_days",
+    } <= names
 
 
 def test_migrate_twice_changes_nothing_and_leaves_event_tables_alone(engine: Engine) -> None:
@@ -74,3 +90,21 @@ def test_a_database_from_before_migrations_is_adopted(engine: Engine) -> None:
     assert current_revision(engine) is not None
     assert current_revision(engine) >= INITIAL_REVISION  # type: ignore[operator]
     assert [u.name for u in roster.list_units(db=engine)] == ["城关镇"]
+
+
+def test_the_calendar_table_comes_with_0006_and_goes_with_its_downgrade(engine: Engine) -> None:
+    migrate(engine)
+    assert "calendar_days" in inspect(engine).get_table_names()
+    config = _config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0005")
+    assert current_revision(engine) == "0005"
+    assert "calendar_days" not in inspect(engine).get_table_names()
+    # a table made meanwhile (by create_all in a tool) is adopted, not made twice
+    workcalendar.metadata.create_all(engine)
+    migrate(engine)
+    assert current_revision(engine) == "0006"
+    assert _differences(engine) == []
+    workcalendar.set_year(2027, [date(2027, 1, 1)], [], "admin", db=engine)
+    assert workcalendar.year_of(2027, db=engine).source == "table"
