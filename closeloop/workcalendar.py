@@ -41,14 +41,11 @@ from sqlalchemy import (
     select,
 )
 
+from api.bounds import FIRST_YEAR, LAST_YEAR
 from closeloop.settings import Settings
 from domain.ladder import DEFAULT_DAY_SECONDS, Tier
 from domain.workdays import WorkCalendar, deadline, parse_rules
 from projections.tables import UtcDateTime
-
-#: The years a calendar may be set for (the API's date bounds, api.bounds).
-FIRST_YEAR = 2000
-LAST_YEAR = 2100
 
 HOLIDAY = "holiday"
 WORKDAY = "workday"

@@ -173,6 +173,19 @@ STRINGS: dict[str, tuple[str, str]] = {
         "管理员不能停用自己的账号",
         "An admin cannot disable their own account",
     ),
+    "reason.date_outside_year": (
+        "{date} 不在 {year} 年内",
+        "{date} is not in {year}",
+    ),
+    "reason.duplicate_date": ("{date} 重复填写", "{date} is listed twice"),
+    "reason.date_in_both": (
+        "{date} 不能既是节假日又是调休上班日",
+        "{date} cannot be both a holiday and a make-up working day",
+    ),
+    "reason.year_out_of_range": (
+        "年份须在 {first} 至 {last} 之间",
+        "The year must be between {first} and {last}",
+    ),
     # ---- log-in ----------------------------------------------------------------------
     "login.title": ("工作人员登录", "Staff log-in"),
     "login.username": ("用户名", "Username"),
