@@ -7,8 +7,9 @@ axe-core is pinned in the repository's ``package.json`` / ``package-lock.json``;
 installs it (``npm ci``) when ``node_modules`` lacks it. It is injected into each page from
 that file; nothing is fetched while the tests run.
 
-The pages checked are the web routes' pages: a GET route added to :mod:`web.routes` that is
-neither in :data:`PAGES` nor in :data:`PARTS` fails :func:`test_every_web_route_is_checked`.
+The pages checked are the web routes' pages: a GET route added to the pages (one module per
+audience, gathered in :data:`web.routes.router`) that is neither in :data:`PAGES` nor in
+:data:`PARTS` fails :func:`test_every_web_route_is_checked`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from tests.e2e.conftest import BROWSER_MS, GRID1, ROOT, SCREENSHOTS, Dev, log_in
@@ -226,7 +227,12 @@ def visitors(request: pytest.FixtureRequest, contexts: Contexts) -> Iterator[Vis
 def _web_routes() -> set[str]:
     from web.routes import router
 
-    return {r.path for r in router.routes if isinstance(r, APIRoute) and "GET" in (r.methods or ())}
+    # the router includes each audience's router: iter_route_contexts walks into them
+    return {
+        c.path
+        for c in iter_route_contexts(router.routes)
+        if isinstance(c.original_route, APIRoute) and c.path and "GET" in (c.methods or ())
+    }
 
 
 def test_every_web_route_is_checked() -> None:
