@@ -282,3 +282,47 @@ def test_a_bad_setting_names_its_variable(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         env(**variables)
+
+
+def test_the_admins_page_shows_the_year_beside_the_package(site: Site) -> None:
+    put(site, 2026, {"holidays": ["2026-01-01", "2026-03-09"], "workdays": []})
+    answer = site.client.get("/admin/calendar/2026?lang=en", headers=site.cookie("admin"))
+    assert answer.status_code == 200, answer.text
+    page = answer.text
+    assert "Working days of 2026" in page
+    assert "data-calendar-source>this table (set by an admin)" in page
+    # a day only the table has, a day only the package has: both listed, told apart
+    assert (
+        '<tr data-day="2026-03-09" data-kind="holiday" data-package-kind="" class="differs">'
+        in page
+    )
+    assert (
+        '<tr data-day="2026-02-14" data-kind="" data-package-kind="workday" class="differs">'
+        in page
+    )
+    assert '<tr data-day="2026-01-01" data-kind="holiday" data-package-kind="holiday">' in page
+    assert ">2026-01-01\n2026-03-09</textarea>" in page
+    part = site.client.get("/admin/calendar/2026/days", headers=site.cookie("admin"))
+    assert part.status_code == 200 and 'data-day="2026-03-09"' in part.text
+    missing = site.client.get(f"/admin/calendar/{UNKNOWN}", headers=site.cookie("admin")).text
+    assert "data-calendar-missing" in missing and f"{UNKNOWN} 年工作日历" in missing
+
+
+def test_the_page_is_for_admins_and_picks_a_year(site: Site) -> None:
+    denied = site.client.get("/admin/calendar/2026", headers=site.cookie("supervisor1"))
+    assert denied.status_code == 403 and "data-error-page" in denied.text
+    part = site.client.get("/admin/calendar/2026/days", headers=site.cookie("worker1"))
+    assert part.status_code == 403
+    anonymous = site.client.get("/admin/calendar/2026", follow_redirects=False)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"].startswith("/login?next=")
+    cookie = site.cookie("admin")
+    picked = site.client.get("/admin/calendar?year=2030", headers=cookie, follow_redirects=False)
+    assert (picked.status_code, picked.headers["location"]) == (303, "/admin/calendar/2030")
+    now = site.client.get("/admin/calendar", headers=cookie, follow_redirects=False)
+    assert now.headers["location"] == f"/admin/calendar/{datetime.now(SHANGHAI).year}"
+    for bad in ("1999", "x"):
+        refused = site.client.get(f"/admin/calendar?year={bad}", headers=cookie)
+        assert refused.status_code == 422
+        assert [e["loc"] for e in refused.json()["detail"]] == [["query", "year"]]
+    assert site.client.get("/admin/calendar/2101", headers=cookie).status_code == 422
