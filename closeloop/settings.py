@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from domain.workdays import DEFAULT_RULES_TEXT, parse_rules
 
 
 class SettingsError(ValueError):
@@ -75,6 +78,39 @@ def _at_least_zero(name: str, default: int) -> int:
     return value
 
 
+def _tier_rules() -> str:
+    """``CLOSELOOP_TIER_RULES``, checked (domain.workdays.parse_rules reads it)."""
+    raw = os.environ.get("CLOSELOOP_TIER_RULES", "").strip()
+    if not raw:
+        return DEFAULT_RULES_TEXT
+    try:
+        parse_rules(raw)
+    except ValueError as error:
+        raise SettingsError(f"CLOSELOOP_TIER_RULES: {error}") from None
+    return raw
+
+
+#: The local time zone of deadlines by default.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def _timezone() -> str:
+    """``CLOSELOOP_TIMEZONE``: an IANA zone name (zoneinfo), e.g. Asia/Shanghai."""
+    raw = os.environ.get("CLOSELOOP_TIMEZONE", "").strip()
+    if not raw:
+        return DEFAULT_TIMEZONE
+    # only names of the zone database: ZoneInfo would also open a file path
+    if raw not in available_timezones():
+        raise SettingsError(
+            f"CLOSELOOP_TIMEZONE must be a time zone name such as Asia/Shanghai, got {raw!r}"
+        )
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"CLOSELOOP_TIMEZONE names no known time zone: {raw!r}") from None
+    return raw
+
+
 #: The values ``CLOSELOOP_ENV`` may take.
 ENVIRONMENTS = ("development", "production")
 
@@ -134,6 +170,10 @@ class Settings:
     warn_share: float | None = 0.75
     #: approved extensions (延期) per tier
     max_extensions: int = 1
+    #: Each tier's time limit, as ``CLOSELOOP_TIER_RULES`` spells it (domain.workdays).
+    tier_rules: str = DEFAULT_RULES_TEXT
+    #: The zone whose days, months and working days deadlines count (a zoneinfo name).
+    timezone: str = DEFAULT_TIMEZONE
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -176,6 +216,8 @@ class Settings:
             behind_tls=_flag("CLOSELOOP_BEHIND_TLS", False),
             warn_share=_share("CLOSELOOP_WARN_SHARE", 0.75),
             max_extensions=_at_least_zero("CLOSELOOP_MAX_EXTENSIONS", 1),
+            tier_rules=_tier_rules(),
+            timezone=_timezone(),
         )
 
     @property

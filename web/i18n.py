@@ -31,6 +31,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav.followups": ("回访队列", "Follow-up queue"),
     "nav.report": ("我要反映", "Report a problem"),
     "nav.login": ("工作人员登录", "Staff log-in"),
+    "nav.calendar": ("工作日历", "Working days"),
     "nav.logout": ("退出", "Log out"),
     "nav.switch_language": ("English", "中文"),
     "live.on": ("实时更新中", "Live"),
@@ -89,6 +90,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "field.date_out_of_range": (
         "日期须在 {earliest} 至 {latest} 之间",
         "The date must be between {earliest} and {latest}",
+    ),
+    "field.date": (
+        "“{value}”不是日期，请按 YYYY-MM-DD 填写",
+        "“{value}” is not a date: write it as YYYY-MM-DD",
     ),
     # ---- the API's reason codes (api.errors): a refusal in the page's language ------------
     "reason.not_accepted": (
@@ -253,6 +258,79 @@ STRINGS: dict[str, tuple[str, str]] = {
         "只有社区可以设置派单方式",
         "Only a community has a dispatch mode",
     ),
+    "reason.date_outside_year": (
+        "{date} 不在 {year} 年内",
+        "{date} is not in {year}",
+    ),
+    "reason.duplicate_date": ("{date} 重复填写", "{date} is listed twice"),
+    "reason.date_in_both": (
+        "{date} 不能既是节假日又是调休上班日",
+        "{date} cannot be both a holiday and a make-up working day",
+    ),
+    "reason.year_out_of_range": (
+        "年份须在 {first} 至 {last} 之间",
+        "The year must be between {first} and {last}",
+    ),
+    # ---- the working-day calendar (admins) --------------------------------------------
+    "calendar.title": ("{year} 年工作日历", "Working days of {year}"),
+    "calendar.intro": (
+        "3 天、5 天层级的期限按工作日计算：周一至周五上班，法定节假日放假，"
+        "调休日（周末）上班。本表填写的年份以本表为准，否则采用 chinese-calendar 包的数据；"
+        "两者都没有的年份只按周一至周五计算。",
+        "The 3-day and 5-day tiers count working days: Monday to Friday, except the "
+        "statutory holidays, plus the make-up working days on weekends. For a year set "
+        "here, this table is used; otherwise the chinese-calendar package's days; a year "
+        "that neither knows counts Monday to Friday only.",
+    ),
+    "calendar.years": ("其他年份", "Other years"),
+    "calendar.year": ("年份", "Year"),
+    "calendar.go": ("查看", "Show"),
+    "calendar.source": ("现行数据来源", "In force"),
+    "calendar.source_table": ("本表（管理员设置）", "this table (set by an admin)"),
+    "calendar.source_package": ("chinese-calendar 包", "the chinese-calendar package"),
+    "calendar.source_none": ("无（仅按周一至周五）", "none (Monday to Friday only)"),
+    "calendar.set_by": ("{who} 于 {at} 设置", "set by {who} on {at}"),
+    "calendar.missing": (
+        "chinese-calendar 包和本表都没有 {year} 年的节假日：期限只按周一至周五计算。"
+        "请按国务院办公厅的节假日安排通知填写。",
+        "Neither the chinese-calendar package nor this table knows the holidays of {year}: "
+        "deadlines count Monday to Friday only. Enter them from the State Council's notice.",
+    ),
+    "calendar.package_unknown": (
+        "chinese-calendar 包没有 {year} 年的数据。",
+        "The chinese-calendar package has no data for {year}.",
+    ),
+    "calendar.days_caption": (
+        "{year} 年的节假日与调休上班日：现行与 chinese-calendar 包对照",
+        "Holidays and make-up working days of {year}: in force, and the package's",
+    ),
+    "calendar.date": ("日期", "Date"),
+    "calendar.weekday": ("星期", "Day"),
+    "calendar.in_force": ("现行", "In force"),
+    "calendar.package": ("chinese-calendar 包", "chinese-calendar package"),
+    "calendar.kind.holiday": ("放假", "Holiday"),
+    "calendar.kind.workday": ("调休上班", "Make-up working day"),
+    "calendar.kind.none": ("—", "—"),
+    "calendar.differs": ("（不同）", "(differs)"),
+    "calendar.no_days": ("没有节假日或调休上班日。", "No holidays or make-up working days."),
+    "calendar.edit": ("修改本年", "Change this year"),
+    "calendar.holidays": ("放假日期", "Holidays"),
+    "calendar.workdays": ("调休上班日期（周末上班）", "Make-up working days (weekends worked)"),
+    "calendar.format": (
+        "每行一个日期，格式 YYYY-MM-DD。保存后以本表为准，替换该年的 chinese-calendar 数据；"
+        "两栏都清空并保存，则恢复使用 chinese-calendar 包。",
+        "One date a line, as YYYY-MM-DD. Once saved, this table replaces the package's days "
+        "for the year; save both lists empty to go back to the chinese-calendar package.",
+    ),
+    "calendar.save": ("保存", "Save"),
+    "calendar.saved": ("已保存工作日历", "The calendar is saved"),
+    "weekday.0": ("周一", "Mon"),
+    "weekday.1": ("周二", "Tue"),
+    "weekday.2": ("周三", "Wed"),
+    "weekday.3": ("周四", "Thu"),
+    "weekday.4": ("周五", "Fri"),
+    "weekday.5": ("周六", "Sat"),
+    "weekday.6": ("周日", "Sun"),
     # ---- log-in ----------------------------------------------------------------------
     "login.title": ("工作人员登录", "Staff log-in"),
     "login.username": ("用户名", "Username"),
@@ -548,7 +626,7 @@ class Translator:
         )
         keys = [k for k in STRINGS if k.startswith(prefixes)]
         keys += ["file.filed", "file.track_link", "resident.filed", "resident.track_link"]
-        keys += ["resident.keep_link", "nav.login", "request.revealed"]
+        keys += ["resident.keep_link", "nav.login", "request.revealed", "calendar.saved"]
         return {k: self(k) for k in keys}
 
 

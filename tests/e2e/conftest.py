@@ -51,6 +51,14 @@ DESKTOP = ViewportSize(width=1366, height=900)
 #: A font with Chinese glyphs, so that the screenshots can be read (Debian's package name).
 CJK_FONT_PACKAGE = "fonts-wqy-microhei"
 
+#: The admin's password in every ``closeloop dev`` the tests start.
+ADMIN_PASSWORD = "e2e-tests-passphrase"
+
+
+def _password(username: str) -> str:
+    return ADMIN_PASSWORD if username == "admin" else demo_password(username)
+
+
 GRID1 = "医院西路社区第一网格"
 GRID2 = "医院西路社区第二网格"
 
@@ -88,7 +96,7 @@ class Dev:
             "CLOSELOOP_API_PORT": str(self.api_port),
             "CLOSELOOP_TEMPORAL_PORT": str(temporal_port),
             "CLOSELOOP_TEMPORAL_UI_PORT": str(ui_port),
-            "CLOSELOOP_ADMIN_PASSWORD": "e2e-tests-passphrase",
+            "CLOSELOOP_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "CLOSELOOP_POLL_SECONDS": "0.1",
         }
         if self.day_seconds is not None:
@@ -160,7 +168,7 @@ class Dev:
         if username not in self._tokens:
             answer = httpx.post(
                 f"{self.api}/auth/token",
-                data={"username": username, "password": demo_password(username)},
+                data={"username": username, "password": _password(username)},
                 timeout=HTTP_SECONDS,
             )
             assert answer.status_code == 200, answer.text
@@ -326,7 +334,7 @@ class People:
 def log_in(page: Page, username: str, password: str | None = None) -> None:
     page.goto("/login")
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password or demo_password(username))
+    page.fill("input[name=password]", password or _password(username))
     page.click("#login button[type=submit]")
     page.wait_for_url(re.compile(r"/(board|tasks|followups)"))
 

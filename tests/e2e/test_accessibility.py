@@ -44,7 +44,10 @@ PAGES = {
     "/tasks": "worker1",
     "/followups": "caller1",
     "/requests/{request_id}": "worker1",
+    "/admin/calendar/{year}": "admin",
 }
+#: The year the calendar page shows: one the package knows, its days listed.
+CALENDAR_YEAR = "2026"
 #: Web routes that are not pages of their own: the parts a page reloads (checked inside
 #: that page) and the CSV files.
 PARTS = {
@@ -56,6 +59,8 @@ PARTS = {
     "/tasks/list": "/tasks",
     "/followups/list": "/followups",
     "/requests/{request_id}/body": "/requests/{request_id}",
+    "/admin/calendar": "a redirect to /admin/calendar/{year}",
+    "/admin/calendar/{year}/days": "/admin/calendar/{year}",
 }
 
 #: Starts axe on the page as it is (the pages' runs go on side by side); AXE_RESULT awaits it.
@@ -206,6 +211,7 @@ class Visitors:
         page = self.contexts.of(PAGES[route]).new_page()
         self.pages.append(page)
         path = route.replace("{request_id}", request_id).replace("{token}", request_id)
+        path = path.replace("{year}", CALENDAR_YEAR)
         page.goto(path + f"?lang={self.lang}")
         expect(page.locator("html")).to_have_attribute("lang", self.lang)
         return page
@@ -351,7 +357,15 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     login.fill("input[name=password]", "not-the-password")
     login.click("#login button[type=submit]")
     expect(login.locator("#login [data-error-for]:not([hidden])").first).to_be_visible()
-    found.check_all({"/": page, "/login": login}, "refusal", lang)
+    calendar = pages["/admin/calendar/{year}"]  # a day of another year
+    calendar.locator("textarea[name=holidays]").fill("2025-12-31")
+    calendar.locator("#calendar-form button[type=submit]").click()
+    holidays = calendar.locator("textarea[name=holidays]")
+    expect(holidays).to_have_attribute("aria-invalid", "true")
+    expect(holidays).to_have_attribute("aria-describedby", re.compile(r"calendar-format cl-error-"))
+    found.check_all(
+        {"/": page, "/login": login, "/admin/calendar/{year}": calendar}, "refusal", lang
+    )
 
     # the next success clears the refusal; the confirmation is checked too
     report = page.locator("#report")
@@ -408,7 +422,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     found.check_all(checked, state, lang, states={"/": "filed"})
 
     expected = {
-        "refusal": {"/", "/login"},
+        "refusal": {"/", "/login", "/admin/calendar/{year}"},
         "filed": {"/"},
         "requests, a refusal, a live update": set(live),
     }

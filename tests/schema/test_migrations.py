@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from api import roster
+from closeloop import workcalendar
 from closeloop.db import make_engine
 from closeloop.schema import (
     INITIAL_REVISION,
@@ -57,7 +58,14 @@ def test_migrations_build_what_the_code_declares(engine: Engine) -> None:
     assert current_revision(engine) is not None
     assert _differences(engine) == []
     names = set(inspect(engine).get_table_names())
-    assert {"units", "users", "assignments", "view_requests", "view_tracking"} <= names
+    assert {
+        "units",
+        "users",
+        "assignments",
+        "view_requests",
+        "view_tracking",
+        "calendar_days",
+    } <= names
 
 
 def test_migrate_twice_changes_nothing_and_leaves_event_tables_alone(engine: Engine) -> None:
@@ -125,3 +133,28 @@ def test_the_roles_migration_keeps_the_roster_and_dispatches_every_community_aut
     migrate(engine)
     assert _differences(engine) == []
     assert {u.name for u in roster.list_units(db=engine)} == {"城关镇", "医院西路社区"}
+
+
+def test_the_calendar_table_comes_with_0006_and_goes_with_its_downgrade(engine: Engine) -> None:
+    migrate(engine)
+    assert "calendar_days" in inspect(engine).get_table_names()
+    config = _config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0005")
+    assert current_revision(engine) == "0005"
+    assert "calendar_days" not in inspect(engine).get_table_names()
+    # a table made meanwhile (by create_all in a tool) is adopted, not made twice
+    workcalendar.metadata.create_all(engine)
+    migrate(engine)
+    assert current_revision(engine) == _head(engine)
+    assert _differences(engine) == []
+    workcalendar.set_year(2027, [date(2027, 1, 1)], [], "admin", db=engine)
+    assert workcalendar.year_of(2027, db=engine).source == "table"
+
+
+def _head(engine: Engine) -> str | None:
+    """The newest revision of the migrations."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config(engine)).get_current_head()

@@ -1,7 +1,7 @@
 """street-office roles: partners' organisations, dispatch modes, dispatchers' posts
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0006
 ``users.organisation`` (the outside organisation a partner works for; others may leave it
 empty), ``units.dispatch`` (a community's dispatch mode, ``auto`` or ``manual``; every
 existing unit is ``auto``, today's behaviour) and ``dispatch_posts`` (the communities and
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
