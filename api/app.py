@@ -16,7 +16,7 @@ from temporalio.client import Client
 import web
 from api import errors, headers
 from api.limits import BodyLimit
-from api.routes import auth, requests, stream, track, units, users
+from api.routes import auth, categories, requests, stream, track, units, users
 from closeloop.keys import keyring
 from closeloop.settings import Settings
 from closeloop.store import STORE_NAME
@@ -61,7 +61,7 @@ def create_app(
     app.state.sealer = sealer if sealer is not None else keyring(settings)
     app.state.engine = engine
     app.state.temporal = temporal
-    for module in (auth, units, users, requests, stream, track):
+    for module in (auth, units, users, categories, requests, stream, track):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])

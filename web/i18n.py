@@ -1,18 +1,21 @@
 """Every string the web pages show, in Chinese (zh-CN, the default) and English.
 
 ``STRINGS`` maps a key to its two translations; ``{name}`` placeholders are filled by
-:meth:`Translator.__call__`. Category names and the review's questions come from the
-domain (``domain.categories``, ``domain.review``) and are looked up here too, so a page
-asks this module for every word it shows. The language is ``?lang=`` (which also sets the
+:meth:`Translator.__call__`. Category names come from the catalogue
+(:mod:`closeloop.catalogue`, handed to the :class:`Translator` by the pages; the seed's
+names when none is given) and the review's questions from the domain
+(``domain.review``); both are looked up here too, so a page asks this module for every
+word it shows. The language is ``?lang=`` (which also sets the
 ``closeloop_lang`` cookie), else the cookie, else Chinese.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from domain.categories import CATEGORIES
+from domain.categories import SEED
 from domain.review import DIMENSIONS
 
 ZH = "zh-CN"
@@ -215,6 +218,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "channel.visit": ("入户走访", "Home visit"),
     "channel.walk_in": ("来访", "Walk-in"),
     "category.any": ("全部类别", "Any category"),
+    "category.retired": ("{name}（已停用）", "{name} (retired)"),
     "unit.any": ("全部单位", "All units"),
     # ---- the timeline ----------------------------------------------------------------
     "event.Filed": ("登记受理", "Filed"),
@@ -422,11 +426,19 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 
-def category_label(category: str, lang: str) -> str:
-    entry = CATEGORIES.get(category)
+#: code -> (Chinese name, English name) of the seed's categories.
+SEED_NAMES: dict[str, tuple[str, str]] = {code: (zh, en) for code, (_, zh, en) in SEED.items()}
+
+
+def category_label(
+    category: str, lang: str, names: Mapping[str, tuple[str, str]] | None = None
+) -> str:
+    """The category's name in ``lang`` from ``names`` (code -> (Chinese, English), the
+    catalogue's; the seed's when None); the code itself when it has no name there."""
+    entry = (SEED_NAMES if names is None else names).get(category)
     if entry is None:
         return category
-    return entry[1] if lang == ZH else entry[2]
+    return entry[0] if lang == ZH else entry[1]
 
 
 def dimension_question(dimension: str, lang: str) -> str:
@@ -437,9 +449,12 @@ def dimension_question(dimension: str, lang: str) -> str:
 
 @dataclass(frozen=True)
 class Translator:
-    """``t("key", name=value)`` in one language; unknown keys come back as themselves."""
+    """``t("key", name=value)`` in one language; unknown keys come back as themselves.
+    ``categories`` names the categories (code -> (Chinese, English), from the catalogue);
+    None: the seed's names."""
 
     lang: str
+    categories: Mapping[str, tuple[str, str]] | None = field(default=None, compare=False)
 
     def __call__(self, key: str, **values: Any) -> str:
         entry = STRINGS.get(key)
@@ -449,7 +464,7 @@ class Translator:
         return text.format(**values) if values else text
 
     def category(self, category: str) -> str:
-        return category_label(category, self.lang)
+        return category_label(category, self.lang, self.categories)
 
     def question(self, dimension: str) -> str:
         return dimension_question(dimension, self.lang)

@@ -33,7 +33,7 @@ from api.roster import Role
 from api.routes import auth
 from api.routes.track import SECRET_LINK_HEADERS, public_view
 from api.text import control_character
-from domain.categories import CATEGORIES
+from closeloop import catalogue
 from domain.ladder import LADDER, UnitKind
 from domain.lifecycle import Status
 from domain.privacy import Sealer
@@ -82,6 +82,12 @@ def _lang(request: Request) -> str:
     return pick_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE))
 
 
+def _translator(request: Request) -> Translator:
+    """The page's language, naming the categories as the catalogue does."""
+    engine: Engine = request.app.state.engine
+    return Translator(_lang(request), catalogue.names(db=engine))
+
+
 def _switch_url(request: Request, lang: str) -> str:
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
     params.append(("lang", EN if lang == ZH else ZH))
@@ -96,8 +102,8 @@ def _render(
     user: Principal | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    lang = _lang(request)
-    t = Translator(lang)
+    t = _translator(request)
+    lang = t.lang
     response = templates.TemplateResponse(
         request,
         template,
@@ -122,7 +128,7 @@ def _render(
 
 
 def _fragment(request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
-    t = Translator(_lang(request))
+    t = _translator(request)
     return templates.TemplateResponse(
         request,
         template,
@@ -152,7 +158,7 @@ def _signed_in(
         )
         return Denied(RedirectResponse(f"/login?{target}", status_code=status.HTTP_303_SEE_OTHER))
     if user.role not in allowed:
-        t = Translator(_lang(request))
+        t = _translator(request)
         message = t(
             "error.page_role",
             roles=" / ".join(t(f"role.{r.value}") for r in allowed),
@@ -236,13 +242,16 @@ def _intake_choices(engine: Engine, t: Translator) -> dict[str, Any]:
     directory = Directory.load(engine)
     return {
         "grid_groups": directory.grids_by_community(),
-        "categories": [(key, t.category(key)) for key in CATEGORIES],
+        "categories": [
+            (c.code, t.category(c.code))
+            for c in catalogue.list_categories(db=engine, include_retired=False)
+        ],
     }
 
 
 @router.get("/", response_class=HTMLResponse)
 def resident_page(request: Request, engine: EngineDep) -> HTMLResponse:
-    t = Translator(_lang(request))
+    t = _translator(request)
     return _render(request, "resident.html", _intake_choices(engine, t), user=page_user(request))
 
 
@@ -285,7 +294,7 @@ def _secret_page(response: Response) -> Response:
 
 @router.get("/track/{token}", response_class=HTMLResponse)
 def track_page(request: Request, token: str, engine: EngineDep) -> Response:
-    t = Translator(_lang(request))
+    t = _translator(request)
     context = _track_context(engine, token, t)
     if context is None:
         return _secret_page(
@@ -301,7 +310,7 @@ def track_page(request: Request, token: str, engine: EngineDep) -> Response:
 
 @router.get("/track/{token}/body", response_class=HTMLResponse)
 def track_body(request: Request, token: str, engine: EngineDep) -> Response:
-    t = Translator(_lang(request))
+    t = _translator(request)
     context = _track_context(engine, token, t)
     if context is None:
         return _secret_page(JSONResponse(body_of(request_not_found()), status_code=404))
@@ -321,7 +330,7 @@ class BoardFilters:
     date_to: date  # inclusive
 
     @classmethod
-    def of(cls, request: Request, directory: Directory) -> BoardFilters:
+    def of(cls, request: Request, directory: Directory, categories: Iterable[str]) -> BoardFilters:
         q = request.query_params
         unit_id = q.get("unit_id") or None
         if unit_id is not None and unit_id not in directory.units:
@@ -333,7 +342,7 @@ class BoardFilters:
         if state not in {"open", "any", *(s.value for s in Status)}:
             state = "open"
         category = q.get("category") or None
-        if category not in CATEGORIES:
+        if category not in set(categories):
             category = None
         end = _date(q, "to") or today()
         start = _date(q, "from") or max(end - timedelta(days=DEFAULT_PERIOD_DAYS - 1), EARLIEST)
@@ -557,7 +566,17 @@ def _field_message(error: Any, t: Translator) -> str:
 
 def _board_context(request: Request, engine: Engine) -> tuple[BoardFilters, Directory]:
     directory = Directory.load(engine)
-    return BoardFilters.of(request, directory), directory
+    return BoardFilters.of(request, directory, catalogue.names(db=engine)), directory
+
+
+def _filter_categories(engine: Engine, t: Translator) -> list[tuple[str, str]]:
+    """The board's category filter: every category, a retired one marked so (requests
+    filed in it are still on the board)."""
+    choices = []
+    for c in catalogue.list_categories(db=engine):
+        name = t.category(c.code)
+        choices.append((c.code, t("category.retired", name=name) if c.retired else name))
+    return choices
 
 
 @router.get("/board", response_class=HTMLResponse)
@@ -565,7 +584,7 @@ def board_page(request: Request, engine: EngineDep) -> Response:
     user = _signed_in(request, SUPERVISORS)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(_lang(request))
+    t = _translator(request)
     try:
         filters, directory = _board_context(request, engine)
     except RequestValidationError as refused:  # a date out of range: say which, as a page
@@ -585,7 +604,7 @@ def board_page(request: Request, engine: EngineDep) -> Response:
             "units": directory.tree(),
             "tiers": [tier.value for tier in LADDER],
             "statuses": ["open", *[s.value for s in Status], "any"],
-            "categories": [(key, t.category(key)) for key in CATEGORIES],
+            "categories": _filter_categories(engine, t),
             "rows": rows,
             "total": total,
             # events in the projection's dead-letter table: a banner asks for a retry
@@ -601,7 +620,7 @@ def board_list(request: Request, engine: EngineDep) -> Response:
     user = _signed_in(request, SUPERVISORS, fragment=True)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(_lang(request))
+    t = _translator(request)
     filters, directory = _board_context(request, engine)
     rows, total = _board_rows(engine, filters, t, directory, BOARD_LIMIT)
     return _fragment(
@@ -614,7 +633,7 @@ def board_figures(request: Request, engine: EngineDep) -> Response:
     user = _signed_in(request, SUPERVISORS, fragment=True)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(_lang(request))
+    t = _translator(request)
     filters, directory = _board_context(request, engine)
     return _fragment(
         request, "_figures.html", {"filters": filters, **_figures(engine, filters, t, directory)}
@@ -657,7 +676,7 @@ def board_csv(request: Request, engine: EngineDep) -> Response:
     user = _signed_in(request, SUPERVISORS, fragment=True)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(_lang(request))
+    t = _translator(request)
     filters, directory = _board_context(request, engine)
     rows, _ = _board_rows(engine, filters, t, directory, CSV_LIMIT)
     header = [
@@ -695,7 +714,7 @@ def stats_csv(request: Request, engine: EngineDep) -> Response:
     user = _signed_in(request, SUPERVISORS, fragment=True)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(_lang(request))
+    t = _translator(request)
     filters, directory = _board_context(request, engine)
     f = _figures(engine, filters, t, directory)
     stats = f["stats"]
@@ -769,7 +788,7 @@ def tasks_page(request: Request, engine: EngineDep) -> Response:
     user = _signed_in(request, (Role.HANDLER,))
     if isinstance(user, Denied):
         return user.response
-    t = Translator(_lang(request))
+    t = _translator(request)
     mine = {a.unit_id for a in user.assignments}
     choices = _intake_choices(engine, t)
     # the handler's own grids first in the picker
@@ -790,7 +809,7 @@ def tasks_list(request: Request, engine: EngineDep) -> Response:
     user = _signed_in(request, (Role.HANDLER,), fragment=True)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(_lang(request))
+    t = _translator(request)
     rows = _task_rows(engine, user, t, get_sealer(request))
     return _fragment(request, "_task_list.html", {"rows": rows})
 
@@ -828,7 +847,7 @@ def followups_page(request: Request, engine: EngineDep) -> Response:
     user = _signed_in(request, (Role.CALLER,))
     if isinstance(user, Denied):
         return user.response
-    t = Translator(_lang(request))
+    t = _translator(request)
     return _render(
         request,
         "followups.html",
@@ -842,7 +861,7 @@ def followups_list(request: Request, engine: EngineDep) -> Response:
     user = _signed_in(request, (Role.CALLER,), fragment=True)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(_lang(request))
+    t = _translator(request)
     rows = _queue(engine, user, t, get_sealer(request))
     return _fragment(request, "_queue.html", {"rows": rows, **_review_context(t)})
 
@@ -879,7 +898,7 @@ def request_page(request: Request, request_id: str, engine: EngineDep) -> Respon
     user = _signed_in(request, STAFF)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(_lang(request))
+    t = _translator(request)
     context = _request_context(engine, request_id, user, t, get_sealer(request))
     if context is None:
         return _render(
@@ -897,7 +916,7 @@ def request_body(request: Request, request_id: str, engine: EngineDep) -> Respon
     user = _signed_in(request, STAFF, fragment=True)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(_lang(request))
+    t = _translator(request)
     context = _request_context(engine, request_id, user, t, get_sealer(request))
     if context is None:
         return JSONResponse({"detail": "no such request"}, status_code=404)

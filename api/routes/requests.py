@@ -40,8 +40,8 @@ from api.request_schemas import (
 from api.roster import InvalidRoster, Role
 from api.routes.track import public_of
 from api.text import Text
+from closeloop import catalogue
 from closeloop.settings import Settings
-from domain.categories import default_tier
 from domain.ladder import Level
 from domain.privacy import Sealer, Sight
 from domain.state import Intake
@@ -199,6 +199,7 @@ async def file_a_request(
             "only staff set a request's tier; a resident may mark it urgent",
             field="tier",
         )
+    category = await run_in_threadpool(_fileable, body.category, engine)
     try:
         grid, community, town = await run_in_threadpool(roster.unit_chain, body.grid_id, db=engine)
     except InvalidRoster as e:
@@ -235,7 +236,7 @@ async def file_a_request(
         channel=body.channel,
         resident_name=body.resident.name,
         resident_phone=body.resident.phone,
-        tier=body.tier or default_tier(body.category),
+        tier=body.tier or category.default_tier,
         urgent=body.urgent,
     )
     actor = user.username if user else "resident"
@@ -255,6 +256,23 @@ async def file_a_request(
         # a resident, or staff filing outside their units: the tracking view and the link
         return {**public_of(view, grid.name), **link}
     return {**await run_in_threadpool(_shown, view, user, engine, sealer), **link}
+
+
+def _fileable(code: str, engine: Engine) -> catalogue.Category:
+    """The catalogue's category ``code`` when a new request may be filed in it (read from
+    the database, not the cache: a retirement binds every process at once); else the 422
+    that names the active categories."""
+    found = catalogue.get_category(code, db=engine)
+    if found is not None and not found.retired:
+        return found
+    active = catalogue.active_codes(db=engine)
+    choices = "; file in one of: " + ", ".join(active)
+    if found is None:
+        error, detail = "unknown_category", f"unknown category {code[:50]!r}{choices}"
+    else:
+        error, detail = "category_retired", f"the category {code} is retired{choices}"
+    params = {"category": code[:50], "active": active}
+    raise Refusal(422, error, detail, field="category", params=params)
 
 
 @router.get("/requests/{request_id}")
