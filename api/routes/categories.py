@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminUser, EngineDep, OptionalUser, unauthorized
 from api.errors import Refusal
-from api.text import refuse
+from api.text import Text, refuse
 from closeloop import catalogue
 from closeloop.catalogue import CatalogueError
 
@@ -24,20 +24,21 @@ class _Body(BaseModel):
 
 
 class CategoryIn(_Body):
-    """A new category; the rules of each field are in :mod:`domain.categories`."""
+    """A new category; the rules of each field are in :mod:`domain.categories` (control
+    characters are refused first, as in every text field: :mod:`api.text`)."""
 
-    code: str
-    name_zh: str
-    name_en: str
-    default_tier: str
+    code: Text
+    name_zh: Text
+    name_en: Text
+    default_tier: Text
 
 
 class CategoryPatch(_Body):
     """What to change; a field left out stays as it is."""
 
-    name_zh: str | None = None
-    name_en: str | None = None
-    default_tier: str | None = None
+    name_zh: Text | None = None
+    name_en: Text | None = None
+    default_tier: Text | None = None
     retired: bool | None = None
 
 
