@@ -32,6 +32,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav.board": ("督办看板", "Supervisor board"),
     "nav.tasks": ("我的任务", "My tasks"),
     "nav.followups": ("回访队列", "Follow-up queue"),
+    "nav.catalogue": ("诉求类别", "Categories"),
     "nav.report": ("我要反映", "Report a problem"),
     "nav.login": ("工作人员登录", "Staff log-in"),
     "nav.logout": ("退出", "Log out"),
@@ -169,12 +170,37 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reason.wrong_password": ("原密码不正确", "The old password is wrong"),
     "reason.user_not_found": ("没有这个用户", "There is no such user"),
     "reason.nothing_to_change": (
-        "请填写新密码或选择停用/启用",
-        "Give a new password, or disable or enable the user",
+        "没有要修改的内容：请填写要改的项",
+        "Nothing to change: fill in what should change",
     ),
     "reason.disable_self": (
         "管理员不能停用自己的账号",
         "An admin cannot disable their own account",
+    ),
+    "reason.category_exists": (
+        "该代码已被使用（停用的类别仍占用其代码，可将其恢复使用）",
+        "This code is taken (a retired category keeps its code: restore it instead)",
+    ),
+    "reason.category_not_found": ("没有这个类别", "There is no such category"),
+    "reason.bad_category_code": (
+        "代码须为 2–40 个小写英文字母、数字或下划线",
+        "A code is 2 to 40 lowercase letters, digits or underscores",
+    ),
+    "reason.bad_category_name": (
+        "请填写名称（不超过 60 个字，不含控制字符）",
+        "Give a name (at most 60 characters, no control characters)",
+    ),
+    "reason.bad_category_tier": (
+        "请选择 1天、3天、5天或1个月",
+        "Choose 1 day, 3 days, 5 days or 1 month",
+    ),
+    "reason.unknown_category": (
+        "没有这个类别，请重新选择",
+        "There is no such category; choose another",
+    ),
+    "reason.category_retired": (
+        "该类别已停用，请选择其他类别",
+        "This category is retired; choose another",
     ),
     # ---- log-in ----------------------------------------------------------------------
     "login.title": ("工作人员登录", "Staff log-in"),
@@ -402,6 +428,35 @@ STRINGS: dict[str, tuple[str, str]] = {
         "您的电话只给办理和回访人员看，用于联系您。",
         "Only the staff handling and reviewing your request see your phone number.",
     ),
+    # ---- the category catalogue (admins) ----------------------------------------------
+    "catalogue.title": ("诉求类别目录", "Request categories"),
+    "catalogue.intro": (
+        "居民反映问题时可选的类别及其默认办理层级。停用的类别不再受理新的诉求，已受理的诉求保留原类别。",
+        "The categories residents choose from when they report a problem, and the tier each "
+        "starts on. A retired category takes no new requests; requests filed in it keep it.",
+    ),
+    "catalogue.count": ("共 {n} 个类别，{active} 个使用中", "{n} categories, {active} active"),
+    "catalogue.code": ("代码", "Code"),
+    "catalogue.code_hint": (
+        "2–40 个小写英文字母、数字或下划线，如 lift_fault；新增后不能修改",
+        "2 to 40 lowercase letters, digits or underscores, like lift_fault; it cannot change later",
+    ),
+    "catalogue.name_zh": ("中文名称", "Chinese name"),
+    "catalogue.name_en": ("英文名称", "English name"),
+    "catalogue.default_tier": ("默认办理层级", "Default tier"),
+    "catalogue.status": ("状态", "Status"),
+    "catalogue.active": ("使用中", "Active"),
+    "catalogue.retired": ("已停用", "Retired"),
+    "catalogue.changed": ("最后修改：{who}，{at}", "Last changed by {who}, {at}"),
+    "catalogue.add": ("新增类别", "Add a category"),
+    "catalogue.added": ("已新增类别", "Category added"),
+    "catalogue.edit": ("修改", "Edit"),
+    "catalogue.save": ("保存修改", "Save changes"),
+    "catalogue.saved": ("已保存", "Saved"),
+    "catalogue.retire": ("停用", "Retire"),
+    "catalogue.restore": ("恢复使用", "Restore"),
+    "catalogue.retired_done": ("类别已停用", "Category retired"),
+    "catalogue.restored": ("类别已恢复使用", "Category restored"),
     # ---- tracking --------------------------------------------------------------------
     "track.title": ("诉求办理进度", "Your request"),
     "track.status": ("当前状态", "Status"),
@@ -480,6 +535,7 @@ class Translator:
             "live.",
             "common.",
             "tasks.",
+            "catalogue.",
         )
         keys = [k for k in STRINGS if k.startswith(prefixes)]
         keys += ["file.filed", "file.track_link", "resident.filed", "resident.track_link"]

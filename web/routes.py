@@ -41,7 +41,7 @@ from domain.review import DIMENSIONS, MAX_UNREACHED_ATTEMPTS, Answer
 from domain.state import RESOLVED
 from projections import pages, queries
 from projections.quarantine import quarantined_count
-from web import charts
+from web import admin_categories, charts
 from web.i18n import EN, LANG_COOKIE, ZH, Translator, pick_language
 from web.present import (
     CST,
@@ -60,6 +60,7 @@ from web.present import (
 from web.session import COOKIE, WEB_HEADER, landing, page_user, safe_next, user_of_token
 
 router = APIRouter(include_in_schema=False)
+router.include_router(admin_categories.router)  # the admins' category catalogue
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 #: The board shows at most this many rows (the CSV has them all, up to CSV_LIMIT).

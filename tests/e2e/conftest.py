@@ -60,6 +60,8 @@ START_SECONDS = 180.0
 STOP_SECONDS = 90.0
 #: For the JSON API calls (a ``consistent`` command waits for the read models).
 HTTP_SECONDS = 60.0
+#: The first admin's password on the test stacks (the demo users have theirs).
+ADMIN_PASSWORD = "e2e-tests-passphrase"
 #: For Playwright's actions and its auto-waiting ``expect``.
 BROWSER_MS = 60_000
 expect.set_options(timeout=BROWSER_MS)
@@ -88,7 +90,7 @@ class Dev:
             "CLOSELOOP_API_PORT": str(self.api_port),
             "CLOSELOOP_TEMPORAL_PORT": str(temporal_port),
             "CLOSELOOP_TEMPORAL_UI_PORT": str(ui_port),
-            "CLOSELOOP_ADMIN_PASSWORD": "e2e-tests-passphrase",
+            "CLOSELOOP_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "CLOSELOOP_POLL_SECONDS": "0.1",
         }
         if self.day_seconds is not None:
@@ -326,7 +328,9 @@ class People:
 def log_in(page: Page, username: str, password: str | None = None) -> None:
     page.goto("/login")
     page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password or demo_password(username))
+    if password is None:
+        password = ADMIN_PASSWORD if username == "admin" else demo_password(username)
+    page.fill("input[name=password]", password)
     page.click("#login button[type=submit]")
     page.wait_for_url(re.compile(r"/(board|tasks|followups)"))
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from tests.e2e.conftest import BROWSER_MS, GRID1, ROOT, SCREENSHOTS, Dev, log_in
@@ -43,6 +43,7 @@ PAGES = {
     "/tasks": "worker1",
     "/followups": "caller1",
     "/requests/{request_id}": "worker1",
+    "/admin/categories": "admin",
 }
 #: Web routes that are not pages of their own: the parts a page reloads (checked inside
 #: that page) and the CSV files.
@@ -55,6 +56,7 @@ PARTS = {
     "/tasks/list": "/tasks",
     "/followups/list": "/followups",
     "/requests/{request_id}/body": "/requests/{request_id}",
+    "/admin/categories/list": "/admin/categories",
 }
 
 #: Starts axe on the page as it is (the pages' runs go on side by side); AXE_RESULT awaits it.
@@ -226,7 +228,12 @@ def visitors(request: pytest.FixtureRequest, contexts: Contexts) -> Iterator[Vis
 def _web_routes() -> set[str]:
     from web.routes import router
 
-    return {r.path for r in router.routes if isinstance(r, APIRoute) and "GET" in (r.methods or ())}
+    # the router includes each audience's router: iter_route_contexts walks into them
+    return {
+        c.path
+        for c in iter_route_contexts(router.routes)
+        if isinstance(c.original_route, APIRoute) and c.path and "GET" in (c.methods or ())
+    }
 
 
 def test_every_web_route_is_checked() -> None:
@@ -345,7 +352,12 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     login.fill("input[name=password]", "not-the-password")
     login.click("#login button[type=submit]")
     expect(login.locator("#login [data-error-for]:not([hidden])").first).to_be_visible()
-    found.check_all({"/": page, "/login": login}, "refusal", lang)
+    catalogue = pages["/admin/categories"]
+    catalogue.locator("#category-add button[type=submit]").click()  # nothing typed: 422s
+    expect(catalogue.locator("#category-add [data-error-for=code]")).to_be_visible()
+    catalogue.locator("li.category summary[data-action=edit]").first.click()
+    refusals = {"/": page, "/login": login, "/admin/categories": catalogue}
+    found.check_all(refusals, "refusal", lang)
 
     # the next success clears the refusal; the confirmation is checked too
     report = page.locator("#report")
@@ -402,7 +414,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     found.check_all(checked, state, lang, states={"/": "filed"})
 
     expected = {
-        "refusal": {"/", "/login"},
+        "refusal": {"/", "/login", "/admin/categories"},
         "filed": {"/"},
         "requests, a refusal, a live update": set(live),
     }
