@@ -16,7 +16,8 @@ from temporalio.client import Client
 import web
 from api import errors, headers
 from api.limits import BodyLimit
-from api.routes import auth, categories, requests, stream, track, units, users
+from api.routes import auth, calendar, categories, operations, requests, stream, track, units, users
+from closeloop import workcalendar
 from closeloop.keys import keyring
 from closeloop.settings import Settings
 from closeloop.store import STORE_NAME
@@ -61,7 +62,7 @@ def create_app(
     app.state.sealer = sealer if sealer is not None else keyring(settings)
     app.state.engine = engine
     app.state.temporal = temporal
-    for module in (auth, units, users, categories, requests, stream, track):
+    for module in (auth, units, users, calendar, categories, requests, operations, stream, track):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
@@ -70,6 +71,9 @@ def create_app(
 
         ``degraded`` (still 200): events wait in the projection's dead-letter table
         (``projection.quarantined``); ``closeloop projections retry`` after a fix.
+        ``warnings`` (the status unchanged): ``calendar_missing:<year>`` when deadlines
+        count working days and neither the package nor the admins' table knows this year
+        or the next (Monday to Friday is counted then).
         """
         checks: dict[str, Any] = {}
         try:
@@ -83,11 +87,18 @@ def create_app(
             checks["store"] = "ok"
         except Exception as e:  # noqa: BLE001
             checks["store"] = f"unavailable: {e}"
+        warnings: list[str] = []
+        if checks["store"] == "ok":
+            try:
+                missing = await run_in_threadpool(workcalendar.missing_years, engine, settings)
+                warnings += [f"calendar_missing:{year}" for year in missing]
+            except Exception as e:  # noqa: BLE001 - a warning never fails the check
+                warnings.append(f"calendar_unreadable: {e}")
         ok = checks["temporal"] == "ok" and checks["store"] == "ok"
         status = "ok" if ok else "unavailable"
         if ok and checks["projection"]["quarantined"]:
             status = "degraded"
-        body = {"status": status, **checks}
+        body = {"status": status, **checks, "warnings": warnings}
         return JSONResponse(body, status_code=200 if ok else 503)
 
     web.install(app)  # the browser pages (web/), their static files and session cookie

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
@@ -27,6 +27,13 @@ LATEST = date(2100, 12, 31)
 #: The pydantic error type (and ``loc``'s message) of a date outside the range.
 DATE_ERROR = "date_out_of_range"
 DATE_MESSAGE = "must be between {earliest} and {latest}"
+
+#: The years a working-day calendar may be read or set for (``/calendar/{year}``).
+FIRST_YEAR = EARLIEST.year
+LAST_YEAR = LATEST.year
+Year = Annotated[
+    int, Path(ge=FIRST_YEAR, le=LAST_YEAR, description=f"a year, {FIRST_YEAR} to {LAST_YEAR}")
+]
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"items per page, 1 to {MAX_LIMIT}")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description=f"items to skip, 0 to {MAX_OFFSET}")]

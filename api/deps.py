@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from api import roster
 from api.errors import Refusal
-from api.roster import Role, RosterError, UnknownUser, UsernameTaken
+from api.roster import Role, RosterError, UnknownUnit, UnknownUser, UsernameTaken
 from api.security import InvalidToken, decode_access_token, signing_secret
 from closeloop.settings import Settings
 from domain.privacy import Sealer
@@ -66,10 +66,22 @@ class Principal:
     display_name: str
     role: Role
     assignments: tuple[Assignment, ...]
+    #: A partner's outside organisation (others may have one too).
+    organisation: str | None = None
+    #: A dispatcher's posts: the communities and towns they dispatch for (roster.covers).
+    dispatch_units: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, user: roster.User) -> Principal:
-        return cls(user.id, user.username, user.display_name, user.role, user.assignments)
+        return cls(
+            user.id,
+            user.username,
+            user.display_name,
+            user.role,
+            user.assignments,
+            organisation=user.organisation,
+            dispatch_units=user.dispatch_units,
+        )
 
 
 def unauthorized(detail: str, code: str = "unauthorized") -> Refusal:
@@ -78,10 +90,11 @@ def unauthorized(detail: str, code: str = "unauthorized") -> Refusal:
 
 
 def refusal(error: RosterError, field: str | None = None) -> Refusal:
-    """A refused roster command as HTTP: 409 for a taken username, 404 for an unknown user,
-    422 for a broken rule. ``field`` renames the error's field as the body spells it."""
+    """A refused roster command as HTTP: 409 for a taken username, 404 for an unknown user
+    or unit (the one in the path), 422 for a broken rule. ``field`` renames the error's
+    field as the body spells it."""
     taken = isinstance(error, UsernameTaken)
-    status = 409 if taken else 404 if isinstance(error, UnknownUser) else 422
+    status = 409 if taken else 404 if isinstance(error, UnknownUser | UnknownUnit) else 422
     return Refusal(status, error.code, str(error), field=field or error.field)
 
 

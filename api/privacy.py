@@ -41,7 +41,12 @@ def viewer_of(user: Person | None) -> Viewer:
     if user is None:
         return Viewer(None)
     role = getattr(user.role, "value", user.role)
-    return Viewer(str(role), tuple(user.assignments))
+    return Viewer(
+        str(role),
+        tuple(user.assignments),
+        username=getattr(user, "username", None),
+        dispatch_units=tuple(getattr(user, "dispatch_units", ())),
+    )
 
 
 def sight_of(view: Mapping[str, Any], user: Person | None) -> Sight:

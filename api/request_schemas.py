@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from api.text import NO_CONTROL, Text
@@ -85,3 +92,63 @@ class ReviewIn(_Body):
                 MISSING_ANSWER, "a reached review answers all four dimensions; this one is missing"
             )
         return value
+
+
+# ---- street-office operations ----------------------------------------------------------
+
+TierField = Annotated[Tier, NO_CONTROL]
+
+
+class DispatchIn(_Body):
+    """分解交办: hand a waiting request to a grid of its community, on a tier."""
+
+    grid_id: Text = Field(min_length=1)
+    tier: TierField
+    category: Text | None = None
+    note: Text = Field(default="", max_length=4000)
+
+
+class ReasonIn(_Body):
+    """A move that says why: return (退单), out-of-scope closure, an appeal."""
+
+    reason: Text = NonBlank
+
+
+class RedirectIn(_Body):
+    """改派: another grid of the community, at the same level."""
+
+    grid_id: Text = Field(min_length=1)
+    reason: Text = NonBlank
+
+
+class RetierIn(_Body):
+    tier: TierField
+    reason: Text = NonBlank
+
+
+class UrgeIn(_Body):
+    note: Text = NonBlank
+
+
+class ExtensionIn(_Body):
+    """延期: ask the level above for a later deadline (an ISO date-time with its zone)."""
+
+    until: AwareDatetime
+    reason: Text = NonBlank
+
+
+class ExtensionDecisionIn(_Body):
+    approve: bool
+    note: Text = Field(default="", max_length=4000)
+
+
+class CohandlerIn(_Body):
+    """吹哨报到: call in a partner organisation's user or a staff member by username."""
+
+    username: Text = Field(min_length=1, max_length=64)
+    task: Text = NonBlank
+    due: AwareDatetime | None = None
+
+
+class CohandlerDoneIn(_Body):
+    note: Text = Field(default="", max_length=4000)

@@ -7,6 +7,14 @@ transaction, so several writes commit together). A broken rule raises
 :class:`InvalidRoster` (the API answers 422) or :class:`UsernameTaken` (409) before
 anything is written.
 
+Users have a :class:`Role`. A handler holds posts on the ladder (``assignments``: a
+:class:`~domain.ladder.Level` on a unit of its kind); a dispatcher holds dispatch posts
+(``dispatch_posts``: communities or towns whose new requests they sort and hand out; a
+post at a town covers all its communities, :func:`covers`); a partner works for an
+outside organisation (``organisation``, required for them) and holds no posts. Each
+community is dispatched ``auto`` (a new request goes straight to the level of its tier)
+or ``manual`` (it waits for a dispatcher): :func:`dispatch_mode`.
+
 Usernames are unique regardless of case: ``username_key`` (the case-folded username) has
 the unique index, and log-ins look users up by it. A user's ``token_version`` is written
 into the tokens issued to them; raising it (log-out, a new password, disabling) revokes
@@ -15,13 +23,14 @@ every token issued before.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     Boolean,
@@ -65,6 +74,8 @@ unit_table = Table(
     Column("kind", String(16), nullable=False),
     Column("parent_id", String(36), ForeignKey("units.id"), nullable=True, index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # 'auto' or 'manual' (DispatchMode); only a community's is read.
+    Column("dispatch", String(16), nullable=False, server_default="auto"),
 )
 
 user_table = Table(
@@ -80,6 +91,8 @@ user_table = Table(
     Column("username_key", String(USERNAME_KEY_LENGTH), nullable=False, server_default=""),
     Column("token_version", Integer, nullable=False, server_default="0"),
     Column("disabled", Boolean, nullable=False, server_default=sa_false()),
+    # The outside organisation a partner works for (others may name theirs, or not).
+    Column("organisation", String(NAME_LENGTH), nullable=True),
     UniqueConstraint("username", name="uq_users_username"),
     Index("uq_users_username_key", "username_key", unique=True),
 )
@@ -107,6 +120,16 @@ assignment_table = Table(
     Index("ix_assignments_unit_level", "unit_id", "level"),
 )
 
+#: A dispatcher's posts: the communities and towns whose new requests they dispatch.
+dispatch_post_table = Table(
+    "dispatch_posts",
+    metadata,
+    Column("user_id", String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_id", String(36), ForeignKey("units.id"), primary_key=True),
+    # A request's dispatchers are looked up by its community and town.
+    Index("ix_dispatch_posts_unit", "unit_id"),
+)
+
 
 class Role(StrEnum):
     """What a user may do."""
@@ -115,6 +138,19 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # 督办: watches closure, overdue and escalated requests
     HANDLER = "handler"  # works requests at the levels of their assignments
     CALLER = "caller"  # 回访员: records the four-dimension review
+    DISPATCHER = "dispatcher"  # 派单员: the platform operator of a community or town
+    PARTNER = "partner"  # 协办单位: a user of an outside organisation, a co-handler
+
+
+class DispatchMode(StrEnum):
+    """How a community's new requests reach a handler."""
+
+    AUTO = "auto"  # straight to the grid's level of the tier (the 1351 ladder)
+    MANUAL = "manual"  # they wait for a dispatcher (waiting_dispatch)
+
+
+#: The kinds of unit a dispatcher may be posted at.
+DISPATCH_UNIT_KINDS = (UnitKind.COMMUNITY, UnitKind.TOWN)
 
 
 class RosterError(Exception):
@@ -151,6 +187,8 @@ class Unit:
     kind: UnitKind
     parent_id: str | None
     created_at: datetime
+    #: How the community's new requests are dispatched (stored, unread, for other kinds).
+    dispatch: DispatchMode = DispatchMode.AUTO
 
 
 @dataclass(frozen=True)
@@ -164,12 +202,21 @@ class User:
     assignments: tuple[Assignment, ...]
     created_at: datetime
     disabled: bool = False
+    organisation: str | None = None
+    #: A dispatcher's posts: the ids of the communities and towns they dispatch for.
+    dispatch_units: tuple[str, ...] = ()
 
 
 class UnknownUser(RosterError):
     """No user has the id."""
 
     default_code = "user_not_found"
+
+
+class UnknownUnit(RosterError):
+    """No unit has the id (the one a command is about, as in ``PATCH /units/{id}``)."""
+
+    default_code = "unit_not_found"
 
 
 Db = Engine | Connection
@@ -188,16 +235,32 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _text(value: str, missing: str, limit: int) -> str:
+def _text(value: str, missing: str, limit: int, field: str | None = None) -> str:
     value = value.strip()
     if not value:
-        raise InvalidRoster(missing)
+        raise InvalidRoster(missing, field=field)
     found = control_character(value)
     if found is not None:  # the API refuses it first; this guards the CLI and the seed
-        raise InvalidRoster(f"{value[:20]!r} must not contain control characters (found {found})")
+        raise InvalidRoster(
+            f"{value[:20]!r} must not contain control characters (found {found})", field=field
+        )
     if len(value) > limit:
-        raise InvalidRoster(f"{value[:20]}... is longer than {limit} characters")
+        raise InvalidRoster(f"{value[:20]}... is longer than {limit} characters", field=field)
     return value
+
+
+def _organisation(role: Role, organisation: str | None) -> str | None:
+    """The organisation as stored: blank is none; a partner must name theirs."""
+    value = (organisation or "").strip()
+    if not value:
+        if role is Role.PARTNER:
+            raise InvalidRoster(
+                "a partner needs an organisation: the outside organisation they work for",
+                "organisation_required",
+                "organisation",
+            )
+        return None
+    return _text(value, "", NAME_LENGTH, "organisation")
 
 
 E = TypeVar("E", bound=StrEnum)
@@ -220,11 +283,21 @@ _UNIT_COLUMNS = (
     unit_table.c.kind,
     unit_table.c.parent_id,
     unit_table.c.created_at,
+    unit_table.c.dispatch,
 )
 
 
+def _mode(value: str | None) -> DispatchMode:
+    try:
+        return DispatchMode(value or DispatchMode.AUTO)
+    except ValueError:  # a hand-edited table: today's behaviour
+        return DispatchMode.AUTO
+
+
 def _unit(row: Row[Any]) -> Unit:
-    return Unit(row.id, row.name, UnitKind(row.kind), row.parent_id, row.created_at)
+    return Unit(
+        row.id, row.name, UnitKind(row.kind), row.parent_id, row.created_at, _mode(row.dispatch)
+    )
 
 
 def _find_unit(conn: Connection, unit_id: str) -> Unit | None:
@@ -260,9 +333,97 @@ def create_unit(name: str, kind: UnitKind, parent_id: str | None = None, *, db: 
                 kind=unit.kind.value,
                 parent_id=unit.parent_id,
                 created_at=unit.created_at,
+                dispatch=unit.dispatch.value,
             )
         )
     return unit
+
+
+def set_dispatch_mode(unit_id: str, mode: str, *, db: Db) -> Unit:
+    """Set how a community's new requests are dispatched: ``auto`` (straight to the grid's
+    level, today's behaviour) or ``manual`` (they wait for a dispatcher).
+    :class:`UnknownUnit` for an unknown id."""
+    try:
+        chosen = DispatchMode(mode)
+    except ValueError:
+        allowed = ", ".join(m.value for m in DispatchMode)
+        raise InvalidRoster(
+            f"{str(mode)[:20]!r} is not a dispatch mode; use one of {allowed}",
+            "bad_dispatch_mode",
+            "dispatch",
+        ) from None
+    with _connect(db) as conn:
+        unit = _find_unit(conn, unit_id)
+        if unit is None:
+            raise UnknownUnit(f"no unit has the id {unit_id}")
+        if unit.kind is not UnitKind.COMMUNITY:
+            raise InvalidRoster(
+                f"only a community is dispatched; {unit.name} is a {unit.kind.value}",
+                "not_a_community",
+                "dispatch",
+            )
+        conn.execute(
+            update(unit_table).where(unit_table.c.id == unit.id).values(dispatch=chosen.value)
+        )
+    return dataclasses.replace(unit, dispatch=chosen)
+
+
+def dispatch_mode(community_id: str, *, db: Db) -> DispatchMode:
+    """How the community's new requests are dispatched; ``auto`` for an unknown unit (or
+    one that is not a community)."""
+    with _connect(db) as conn:
+        row = conn.execute(
+            select(unit_table.c.dispatch).where(
+                unit_table.c.id == community_id, unit_table.c.kind == UnitKind.COMMUNITY.value
+            )
+        ).first()
+    return _mode(row.dispatch) if row else DispatchMode.AUTO
+
+
+class HasDispatchPosts(Protocol):
+    """A user or principal: what :func:`covers` reads of them."""
+
+    @property
+    def dispatch_units(self) -> tuple[str, ...]: ...
+
+
+def covers(
+    posts: HasDispatchPosts | Iterable[str], community_id: str | None, town_id: str | None
+) -> bool:
+    """Whether dispatch posts (a dispatcher, or their unit ids) cover a request of this
+    community and town: a post at the community, or at its town (which covers all its
+    communities). A request's own ``community_id`` and ``town_id`` are the ones to pass."""
+    if isinstance(posts, str):  # one unit id
+        units: Iterable[str] = (posts,)
+    elif hasattr(posts, "dispatch_units"):
+        units = posts.dispatch_units
+    else:
+        units = posts
+    places = {place for place in (community_id, town_id) if place}
+    return any(unit_id in places for unit_id in units)
+
+
+def dispatchers_of(unit_ids: Iterable[str], *, db: Db) -> list[User]:
+    """The enabled dispatchers posted at any of ``unit_ids`` (pass a request's community
+    and town: who may dispatch it), by username."""
+    wanted = sorted({unit_id for unit_id in unit_ids if unit_id})
+    if not wanted:
+        return []
+    query = (
+        select(*_USER_COLUMNS)
+        .where(
+            user_table.c.id.in_(
+                select(dispatch_post_table.c.user_id).where(
+                    dispatch_post_table.c.unit_id.in_(wanted)
+                )
+            ),
+            user_table.c.role == Role.DISPATCHER.value,
+            user_table.c.disabled == sa_false(),
+        )
+        .order_by(user_table.c.username)
+    )
+    with _connect(db) as conn:
+        return _users(conn, conn.execute(query))
 
 
 def list_units(*, db: Db, kind: UnitKind | None = None, parent_id: str | None = None) -> list[Unit]:
@@ -312,10 +473,12 @@ def _check_assignments(
 ) -> tuple[Assignment, ...]:
     if role is not Role.HANDLER:
         if posts:
-            raise InvalidRoster(f"only handlers have assignments, not a {role.value}")
+            raise InvalidRoster(
+                f"only handlers have assignments, not a {role.value}", field="assignments"
+            )
         return ()
     if not posts:
-        raise InvalidRoster("a handler needs at least one assignment")
+        raise InvalidRoster("a handler needs at least one assignment", field="assignments")
     checked: list[Assignment] = []
     for post in posts:
         level = _choice(Level, post.level, "level")
@@ -333,6 +496,48 @@ def _check_assignments(
     return tuple(checked)
 
 
+def _check_dispatch_posts(conn: Connection, role: Role, unit_ids: Sequence[str]) -> tuple[str, ...]:
+    """A dispatcher's posts: at least one, each a community or a town (sorted, once each)."""
+    field = "dispatch_units"
+    if role is not Role.DISPATCHER:
+        if unit_ids:
+            raise InvalidRoster(
+                f"only dispatchers have dispatch posts, not a {role.value}",
+                "dispatch_units_not_allowed",
+                field,
+            )
+        return ()
+    if not unit_ids:
+        raise InvalidRoster(
+            "a dispatcher needs at least one post: a community or a town",
+            "dispatch_unit_required",
+            field,
+        )
+    checked: set[str] = set()
+    for unit_id in unit_ids:
+        unit = _find_unit(conn, unit_id)
+        if unit is None:
+            raise InvalidRoster(f"unknown unit {str(unit_id)[:40]}", "unknown_unit", field)
+        if unit.kind not in DISPATCH_UNIT_KINDS:
+            raise InvalidRoster(
+                f"a dispatcher is posted at a community or a town; {unit.name} is a "
+                f"{unit.kind.value}",
+                "dispatch_unit_kind",
+                field,
+            )
+        checked.add(unit.id)
+    return tuple(sorted(checked))
+
+
+def _write_dispatch_posts(conn: Connection, user_id: str, unit_ids: Sequence[str]) -> None:
+    conn.execute(dispatch_post_table.delete().where(dispatch_post_table.c.user_id == user_id))
+    if unit_ids:
+        conn.execute(
+            dispatch_post_table.insert(),
+            [{"user_id": user_id, "unit_id": unit_id} for unit_id in unit_ids],
+        )
+
+
 def create_user(
     username: str,
     password: str,
@@ -341,20 +546,35 @@ def create_user(
     assignments: Sequence[Assignment] = (),
     *,
     db: Db,
+    organisation: str | None = None,
+    dispatch_units: Sequence[str] = (),
 ) -> User:
-    """Add a user; a handler's assignments must each fit the kind of their unit."""
-    username = _text(username, "a user needs a username", USERNAME_LENGTH)
-    display_name = _text(display_name, "a user needs a display name", NAME_LENGTH)
+    """Add a user; a handler's assignments must each fit the kind of their unit, a
+    dispatcher's posts (``dispatch_units``) are communities or towns, a partner names their
+    ``organisation``."""
+    username = _text(username, "a user needs a username", USERNAME_LENGTH, "username")
+    display_name = _text(display_name, "a user needs a display name", NAME_LENGTH, "display_name")
     role = _choice(Role, role, "role")
+    organisation = _organisation(role, organisation)
     check_password(password, username)
     # argon2 is slow on purpose: hash before the transaction, not while holding it.
     password_hash = hash_password(password)
     with _connect(db) as conn:
         posts = _check_assignments(conn, role, assignments)
+        dispatch_posts = _check_dispatch_posts(conn, role, dispatch_units)
         taken = _user_row(conn, username)
         if taken is not None:
             raise UsernameTaken(_taken(username, taken.username))
-        user = User(str(uuid.uuid4()), username, display_name, role, posts, _now())
+        user = User(
+            str(uuid.uuid4()),
+            username,
+            display_name,
+            role,
+            posts,
+            _now(),
+            organisation=organisation,
+            dispatch_units=dispatch_posts,
+        )
         try:
             conn.execute(
                 user_table.insert().values(
@@ -365,6 +585,7 @@ def create_user(
                     role=user.role.value,
                     password_hash=password_hash,
                     created_at=user.created_at,
+                    organisation=user.organisation,
                 )
             )
         except IntegrityError:
@@ -375,6 +596,7 @@ def create_user(
                 assignment_table.insert(),
                 [{"user_id": user.id, "unit_id": p.unit_id, "level": p.level.value} for p in posts],
             )
+        _write_dispatch_posts(conn, user.id, user.dispatch_units)
     return user
 
 
@@ -404,6 +626,7 @@ _USER_COLUMNS = (
     user_table.c.role,
     user_table.c.created_at,
     user_table.c.disabled,
+    user_table.c.organisation,
 )
 
 
@@ -426,6 +649,14 @@ def _users(conn: Connection, rows: Iterable[Row[Any]]) -> list[User]:
         )
         for user_id, unit_id, level in found:
             posts[user_id].append(Assignment(unit_id=unit_id, level=Level(level)))
+    dispatch: dict[str, list[str]] = {row.id: [] for row in rows}
+    if dispatch:
+        for user_id, unit_id in conn.execute(
+            select(dispatch_post_table.c.user_id, dispatch_post_table.c.unit_id)
+            .where(dispatch_post_table.c.user_id.in_(dispatch))
+            .order_by(dispatch_post_table.c.unit_id)
+        ):
+            dispatch[user_id].append(unit_id)
     return [
         User(
             row.id,
@@ -435,6 +666,8 @@ def _users(conn: Connection, rows: Iterable[Row[Any]]) -> list[User]:
             tuple(posts[row.id]),
             row.created_at,
             bool(row.disabled),
+            row.organisation,
+            tuple(dispatch[row.id]),
         )
         for row in rows
     ]
@@ -540,6 +773,42 @@ def set_disabled(user_id: str, disabled: bool, *, db: Db) -> None:
     """Disable a user (they cannot log in, their tokens are revoked) or enable them again."""
     with _connect(db) as conn:
         _change(conn, user_id, disabled=disabled)
+
+
+#: ``change_user``'s "leave it as it is".
+KEEP: Any = object()
+
+
+def change_user(
+    user_id: str,
+    *,
+    organisation: str | None = KEEP,
+    dispatch_units: Sequence[str] | None = KEEP,
+    db: Db,
+) -> User:
+    """Change a user's ``organisation`` (None or blank clears it; a partner must keep one)
+    and/or replace a dispatcher's posts (``dispatch_units``; only a dispatcher has any).
+    Everything is checked before anything is written; the user's tokens stay valid (each
+    request reads the roster anew, so the change counts at once)."""
+    with _connect(db) as conn:
+        found = _users(conn, conn.execute(select(*_USER_COLUMNS).where(user_table.c.id == user_id)))
+        if not found:
+            raise UnknownUser(f"no user has the id {user_id}")
+        user = found[0]
+        if organisation is not KEEP:
+            user = dataclasses.replace(user, organisation=_organisation(user.role, organisation))
+        if dispatch_units is not KEEP and dispatch_units is not None:
+            posts = _check_dispatch_posts(conn, user.role, dispatch_units)
+            user = dataclasses.replace(user, dispatch_units=posts)
+        if organisation is not KEEP:
+            conn.execute(
+                update(user_table)
+                .where(user_table.c.id == user_id)
+                .values(organisation=user.organisation)
+            )
+        if dispatch_units is not KEEP and dispatch_units is not None:
+            _write_dispatch_posts(conn, user_id, user.dispatch_units)
+    return user
 
 
 def count_users(*, db: Db) -> int:

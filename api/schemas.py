@@ -1,4 +1,4 @@
-"""Request and response bodies for sign-in and the roster (units, users, assignments).
+"""Request and response bodies for sign-in and the roster (units, users, their posts).
 
 These check types only; the roster rules (parents, levels, the password policy) live in
 :mod:`api.roster` and :mod:`api.passwords`, once. Text that cannot be stored (control
@@ -12,7 +12,7 @@ from typing import Annotated, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.roster import Role, Unit
+from api.roster import DispatchMode, Role, Unit
 from api.text import NO_CONTROL, Text
 from domain.ladder import Level, UnitKind
 from domain.state import Assignment
@@ -31,6 +31,10 @@ class StaffMember(Protocol):
     def role(self) -> Role: ...
     @property
     def assignments(self) -> tuple[Assignment, ...]: ...
+    @property
+    def organisation(self) -> str | None: ...
+    @property
+    def dispatch_units(self) -> tuple[str, ...]: ...
 
 
 class Token(BaseModel):
@@ -69,10 +73,32 @@ class UnitOut(BaseModel):
     name: str
     kind: UnitKind
     parent_id: str | None
+    #: A community's dispatch mode; None for a town or a grid.
+    dispatch: DispatchMode | None = None
 
     @classmethod
     def of(cls, unit: Unit) -> UnitOut:
-        return cls(id=unit.id, name=unit.name, kind=unit.kind, parent_id=unit.parent_id)
+        return cls(
+            id=unit.id,
+            name=unit.name,
+            kind=unit.kind,
+            parent_id=unit.parent_id,
+            dispatch=unit.dispatch if unit.kind is UnitKind.COMMUNITY else None,
+        )
+
+
+class UnitPatch(BaseModel):
+    """An admin's change to a unit: a community's dispatch mode.
+
+    Typed as text so that another value is the roster's coded refusal
+    (``bad_dispatch_mode``, field ``dispatch``); the schema still lists the two.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    dispatch: Annotated[
+        Text, Field(json_schema_extra={"enum": [mode.value for mode in DispatchMode]})
+    ]
 
 
 class UserIn(BaseModel):
@@ -83,6 +109,10 @@ class UserIn(BaseModel):
     display_name: Text
     role: Annotated[Role, NO_CONTROL]
     assignments: list[AssignmentBody] = Field(default_factory=list)
+    #: A partner's outside organisation (required for them; others may leave it out).
+    organisation: Text | None = None
+    #: A dispatcher's posts: ids of communities or towns (required for them, else none).
+    dispatch_units: list[Text] = Field(default_factory=list)
 
 
 class UserOut(BaseModel):
@@ -94,6 +124,8 @@ class UserOut(BaseModel):
     role: Role
     assignments: list[AssignmentBody]
     disabled: bool = False
+    organisation: str | None = None
+    dispatch_units: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, user: StaffMember) -> UserOut:
@@ -105,6 +137,8 @@ class UserOut(BaseModel):
             assignments=[AssignmentBody.of(post) for post in user.assignments],
             # a signed-in principal is never disabled (its tokens are refused)
             disabled=bool(getattr(user, "disabled", False)),
+            organisation=user.organisation,
+            dispatch_units=list(user.dispatch_units),
         )
 
 
@@ -118,9 +152,12 @@ class PasswordChange(BaseModel):
 
 
 class UserPatch(BaseModel):
-    """An admin's change to a user: a new password, and/or disabled or enabled again."""
+    """An admin's change to a user: a new password, disabled or enabled again, the
+    organisation (null or blank clears it), a dispatcher's posts (the whole new list)."""
 
     model_config = ConfigDict(extra="forbid")
 
     password: str | None = None
     disabled: bool | None = None
+    organisation: Text | None = None
+    dispatch_units: list[Text] | None = None

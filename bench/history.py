@@ -220,8 +220,10 @@ class _Life:
         at = self.state.created_at
         while True:  # one round of handling at the current level
             s = self.state
+            deadline = s.deadline
+            assert deadline is not None  # no request of the history waits for dispatch
             accept_at = self.after(at, _ACCEPT_HOURS[s.tier])
-            if accept_at >= s.deadline and not s.overdue:
+            if accept_at >= deadline and not s.overdue:
                 if not self._deadline():
                     return
                 at = self.times[-1]
@@ -240,17 +242,17 @@ class _Life:
                     return
                 at = self.times[-1]
                 continue
-            length = (s.deadline - accept_at).total_seconds()
+            length = (deadline - accept_at).total_seconds()
             late = rng.random() < 0.08
             work = length * (rng.uniform(1.05, 2.0) if late else rng.uniform(0.05, 0.9))
             resolve_at = accept_at + timedelta(seconds=max(60.0, work))
-            if resolve_at >= s.deadline and not s.overdue and next_tier(s.tier) is not None:
+            if resolve_at >= deadline and not s.overdue and next_tier(s.tier) is not None:
                 if not self._deadline():
                     return
                 at = self.times[-1]
                 continue
             # at the top tier a late request is marked overdue, and work goes on
-            if resolve_at >= s.deadline and not s.overdue and not self._deadline():
+            if resolve_at >= deadline and not s.overdue and not self._deadline():
                 return
             for _ in range(rng.choice((0, 0, 0, 1, 1, 2))):
                 note_at = self.times[-1] + (resolve_at - self.times[-1]) * rng.uniform(0.1, 0.6)
@@ -272,7 +274,9 @@ class _Life:
             at = self.times[-1]  # reopened at the level that resolved it
 
     def _deadline(self) -> bool:
-        change = self.state.decide_deadline(self.state.deadline, DAY)
+        deadline = self.state.deadline
+        assert deadline is not None
+        change = self.state.decide_deadline(deadline, DAY)
         assert change is not None
         return self.record(change)
 

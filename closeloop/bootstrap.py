@@ -37,7 +37,12 @@ DEMO_PASSWORDS = {
     "town1": "coordinate-31",
     "caller1": "four-questions",
     "supervisor1": "close-the-loop",
+    "dispatcher1": "sort-and-hand-out",
+    "partner1": "lend-a-hand-7",
 }
+
+#: The demo partner's outside organisation: the property company that helps the workers.
+DEMO_PARTNER_ORGANISATION = "城关物业公司"
 
 
 def demo_password(username: str) -> str:
@@ -142,4 +147,24 @@ def _seed(conn: Connection) -> dict[str, str]:
         password = demo_password(username)
         roster.create_user(username, password, display_name, role, posts, db=conn)
         passwords[username] = password
+    # Every demo community stays dispatched "auto": the dispatcher has the platform's
+    # post, and an admin may switch 医院西路社区 to "manual" to try dispatching.
+    roster.create_user(
+        "dispatcher1",
+        demo_password("dispatcher1"),
+        "社区平台派单员小周",
+        Role.DISPATCHER,
+        db=conn,
+        dispatch_units=[hospital],
+    )
+    roster.create_user(
+        "partner1",
+        demo_password("partner1"),
+        "物业管家小吴",
+        Role.PARTNER,
+        db=conn,
+        organisation=DEMO_PARTNER_ORGANISATION,
+    )
+    passwords["dispatcher1"] = demo_password("dispatcher1")
+    passwords["partner1"] = demo_password("partner1")
     return passwords

@@ -26,6 +26,7 @@ from closeloop.settings import Settings
 from closeloop.store import RequestStore, store_env
 from closeloop.temporal_client import connect_temporal
 from closeloop.temporal_server import DevServer
+from closeloop.workcalendar import Deadlines
 from projections.projection import RequestProjection
 from projections.runner import Projector
 from projections.views import RequestViews
@@ -118,9 +119,12 @@ async def _serve(server: uvicorn.Server) -> None:
 async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) -> None:
     """Run workflows and activities until ``stop``; in-flight activities get a grace period."""
     store = RequestStore(env=store_env(settings.database_url, keyring(settings)))
+    # working-day deadlines read the admins' calendar (closeloop.workcalendar)
+    engine = make_engine(settings.database_url)
+    deadlines = Deadlines(engine, settings)
     try:
         with ThreadPoolExecutor(ACTIVITY_THREADS, thread_name_prefix="activity") as pool:
-            worker = build_worker(client, settings.task_queue, store, pool)
+            worker = build_worker(client, settings.task_queue, store, pool, due=deadlines.due)
             task = asyncio.create_task(worker.run())
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -130,6 +134,7 @@ async def run_worker(settings: Settings, client: Client, stop: asyncio.Event) ->
             await task
     finally:
         store.close()
+        engine.dispose()
 
 
 async def run_projector(settings: Settings, stop: asyncio.Event) -> None:

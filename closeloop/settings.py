@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from domain.workdays import DEFAULT_RULES_TEXT, parse_rules
 
 
 class SettingsError(ValueError):
@@ -50,6 +53,62 @@ def _flag(name: str, default: bool) -> bool:
     if raw in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{name} must be 1 or 0, got {raw!r}")
+
+
+def _share(name: str, default: float) -> float | None:
+    """A share of a tier's time, above 0 and below 1; ``0`` or ``off`` turns it off."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("0", "off"):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
+    if not 0 < value < 1:
+        raise SettingsError(f"{name} must be between 0 and 1 (0 turns it off), got {raw!r}")
+    return value
+
+
+def _at_least_zero(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 or more, got {value}")
+    return value
+
+
+def _tier_rules() -> str:
+    """``CLOSELOOP_TIER_RULES``, checked (domain.workdays.parse_rules reads it)."""
+    raw = os.environ.get("CLOSELOOP_TIER_RULES", "").strip()
+    if not raw:
+        return DEFAULT_RULES_TEXT
+    try:
+        parse_rules(raw)
+    except ValueError as error:
+        raise SettingsError(f"CLOSELOOP_TIER_RULES: {error}") from None
+    return raw
+
+
+#: The local time zone of deadlines by default.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def _timezone() -> str:
+    """``CLOSELOOP_TIMEZONE``: an IANA zone name (zoneinfo), e.g. Asia/Shanghai."""
+    raw = os.environ.get("CLOSELOOP_TIMEZONE", "").strip()
+    if not raw:
+        return DEFAULT_TIMEZONE
+    # only names of the zone database: ZoneInfo would also open a file path
+    if raw not in available_timezones():
+        raise SettingsError(
+            f"CLOSELOOP_TIMEZONE must be a time zone name such as Asia/Shanghai, got {raw!r}"
+        )
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"CLOSELOOP_TIMEZONE names no known time zone: {raw!r}") from None
+    return raw
 
 
 #: The values ``CLOSELOOP_ENV`` may take.
@@ -107,6 +166,14 @@ class Settings:
     trusted_proxies: str | None = None
     max_body_bytes: int = 64 * 1024
     behind_tls: bool = False
+    #: share of a tier's time after which an open request is warned (预警); None: never
+    warn_share: float | None = 0.75
+    #: approved extensions (延期) per tier
+    max_extensions: int = 1
+    #: Each tier's time limit, as ``CLOSELOOP_TIER_RULES`` spells it (domain.workdays).
+    tier_rules: str = DEFAULT_RULES_TEXT
+    #: The zone whose days, months and working days deadlines count (a zoneinfo name).
+    timezone: str = DEFAULT_TIMEZONE
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -147,6 +214,10 @@ class Settings:
             trusted_proxies=os.environ.get("CLOSELOOP_TRUSTED_PROXIES", "").strip() or None,
             max_body_bytes=_count("CLOSELOOP_MAX_BODY_BYTES", 64 * 1024),
             behind_tls=_flag("CLOSELOOP_BEHIND_TLS", False),
+            warn_share=_share("CLOSELOOP_WARN_SHARE", 0.75),
+            max_extensions=_at_least_zero("CLOSELOOP_MAX_EXTENSIONS", 1),
+            tier_rules=_tier_rules(),
+            timezone=_timezone(),
         )
 
     @property

@@ -19,6 +19,7 @@ from domain.state import (
     ESCALATED,
     FILED,
     MARKED_OVERDUE,
+    OPERATION_TYPES,
     PROGRESS_NOTED,
     RESOLVED,
     REVIEWED,
@@ -92,6 +93,46 @@ class ResidentRequest(Aggregate):
     class Reviewed(Changed):
         pass
 
+    # street-office operations
+    class Dispatched(Changed):
+        pass
+
+    class Returned(Changed):
+        pass
+
+    class Redirected(Changed):
+        pass
+
+    class Retiered(Changed):
+        pass
+
+    class Warned(Changed):
+        pass
+
+    class Urged(Changed):
+        pass
+
+    class ExtensionAsked(Changed):
+        pass
+
+    class DeadlineExtended(Changed):
+        pass
+
+    class ExtensionRefused(Changed):
+        pass
+
+    class CohandlerAdded(Changed):
+        pass
+
+    class CohandlerDone(Changed):
+        pass
+
+    class ClosedOutOfScope(Changed):
+        pass
+
+    class Appealed(Changed):
+        pass
+
     def __init__(self, command_id: str, at: datetime, actor: str, data: dict[str, Any]):
         filed = Change(FILED, at, actor, data)
         self.state = RequestState.from_filed(filed)
@@ -145,4 +186,8 @@ _CHANGE_EVENTS: dict[str, type[ResidentRequest.Changed]] = {
     MARKED_OVERDUE: ResidentRequest.MarkedOverdue,
     RESOLVED: ResidentRequest.Resolved,
     REVIEWED: ResidentRequest.Reviewed,
+    **{
+        name: getattr(ResidentRequest, name)
+        for name in OPERATION_TYPES  # each operation's event class bears its type's name
+    },
 }

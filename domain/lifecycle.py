@@ -9,6 +9,7 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
+    WAITING_DISPATCH = "waiting_dispatch"  # at the community platform, to be handed out (分解交办)
     ASSIGNED = "assigned"  # waiting for a handler at the current level to accept (签收)
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"  # waiting for the follow-up review (回访)
@@ -22,6 +23,16 @@ class Action(StrEnum):
     RESOLVE = "resolve"
     REVIEW = "review"
     DEADLINE = "deadline"  # the tier's time limit passed (the workflow's timer)
+    DISPATCH = "dispatch"  # the platform hands the request to a grid and tier (交办)
+    RETURN = "return"  # the current level sends it back to the platform (退单)
+    REDIRECT = "redirect"  # the platform moves it to another grid, same level (改派)
+    RETIER = "retier"  # the platform moves it to another tier
+    WARN = "warn"  # most of the tier's time has passed (预警)
+    URGE = "urge"  # a supervisor or a higher level urges it (催办)
+    ASK_EXTENSION = "ask_extension"  # the current level asks for more time (延期)
+    DECIDE_EXTENSION = "decide_extension"
+    COHANDLE = "cohandle"  # co-handlers are added, note progress, finish their part
+    CLOSE_OUT_OF_SCOPE = "close_out_of_scope"  # 不予受理 / 无法办理
 
 
 #: action -> the statuses it is allowed from
@@ -32,9 +43,22 @@ ALLOWED: dict[Action, frozenset[Status]] = {
     Action.RESOLVE: frozenset({Status.IN_PROGRESS}),
     Action.REVIEW: frozenset({Status.RESOLVED}),
     Action.DEADLINE: frozenset({Status.ASSIGNED, Status.IN_PROGRESS}),
+    Action.DISPATCH: frozenset({Status.WAITING_DISPATCH}),
+    Action.RETURN: frozenset({Status.ASSIGNED, Status.IN_PROGRESS}),
+    Action.REDIRECT: frozenset({Status.ASSIGNED, Status.IN_PROGRESS}),
+    Action.RETIER: frozenset({Status.ASSIGNED, Status.IN_PROGRESS}),
+    Action.WARN: frozenset({Status.ASSIGNED, Status.IN_PROGRESS}),
+    Action.URGE: frozenset({Status.WAITING_DISPATCH, Status.ASSIGNED, Status.IN_PROGRESS}),
+    Action.ASK_EXTENSION: frozenset({Status.ASSIGNED, Status.IN_PROGRESS}),
+    Action.DECIDE_EXTENSION: frozenset({Status.ASSIGNED, Status.IN_PROGRESS}),
+    Action.COHANDLE: frozenset({Status.ASSIGNED, Status.IN_PROGRESS}),
+    Action.CLOSE_OUT_OF_SCOPE: frozenset(
+        {Status.WAITING_DISPATCH, Status.ASSIGNED, Status.IN_PROGRESS}
+    ),
 }
 
 _WHY: dict[Status, str] = {
+    Status.WAITING_DISPATCH: "the request waits to be dispatched",
     Status.ASSIGNED: "the request has not been accepted yet",
     Status.IN_PROGRESS: "the request is being handled and has not been resolved",
     Status.RESOLVED: "the request is resolved and waits for its review",
@@ -44,6 +68,7 @@ _WHY: dict[Status, str] = {
 
 #: The stable reason code of a move refused in a status (what the pages translate).
 _REASON: dict[Status, str] = {
+    Status.WAITING_DISPATCH: "waiting_dispatch",
     Status.ASSIGNED: "not_accepted",
     Status.IN_PROGRESS: "in_progress",
     Status.RESOLVED: "awaiting_review",
@@ -58,6 +83,16 @@ class Refused(Exception):
     def __init__(self, message: str, code: str = "refused") -> None:
         super().__init__(message)
         self.code = code
+
+
+class Invalid(Exception):
+    """A move whose values the rules refuse (422): ``code`` is the stable reason and
+    ``field`` the part of the command it concerns."""
+
+    def __init__(self, message: str, code: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
 
 
 class NotAssigned(Exception):

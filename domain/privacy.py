@@ -9,7 +9,11 @@ it is theirs to know of; then they see the resident's contact either in full or 
 - follow-up callers see it in full while the request waits for its review (回访);
 - everyone else who may see the request sees ``138****5678`` and ``张*``: supervisors and
   admins may *reveal* it by stating why, which leaves an audit record;
-- handlers with no post on the request's units do not see the request at all (404).
+- handlers with no post on the request's units do not see the request at all (404);
+- a dispatcher posted at the request's community or town sees it in full while it waits
+  for dispatch (they sort it, and may call to clarify), masked otherwise;
+- a co-handler called in by username (a partner organisation's user, or a staff member)
+  sees it in full while their part is open, masked after; a partner sees no other request.
 
 Supervisors, callers and admins serve the whole street office (the roster gives posts on
 units to handlers only), so every request is within their units.
@@ -43,6 +47,8 @@ class Viewer:
 
     role: str | None
     assignments: tuple[Assignment, ...] = ()
+    username: str | None = None
+    dispatch_units: tuple[str, ...] = ()  # a dispatcher's posts (communities, towns)
 
 
 @dataclass(frozen=True)
@@ -54,21 +60,27 @@ class RequestFacts:
     town_id: str
     status: Status
     levels: frozenset[Level]  # the current level and every level the request has been at
+    cohandlers: frozenset[str] = frozenset()  # co-handlers whose part is open
+    past_cohandlers: frozenset[str] = frozenset()  # co-handlers whose part is done
 
     @classmethod
     def of(cls, view: Mapping[str, Any]) -> RequestFacts:
         """From a request view (the workflow's, or the read model's)."""
         levels = {Level(view["level"])}
         for entry in view.get("timeline", ()):
-            for key in ("from_tier", "tier"):
-                if entry.get("type") == "Escalated" and entry.get(key):
-                    levels.add(TIER_LEVEL[Tier(entry[key])])
+            if entry.get("type") in _TIER_MOVES:
+                for key in ("from_tier", "tier"):
+                    if entry.get(key):
+                        levels.add(TIER_LEVEL[Tier(entry[key])])
+        cohandlers = view.get("cohandlers") or ()
         return cls(
             grid_id=view["grid_id"],
             community_id=view["community_id"],
             town_id=view["town_id"],
             status=Status(view["status"]),
             levels=frozenset(levels),
+            cohandlers=frozenset(c["username"] for c in cohandlers if not c["done"]),
+            past_cohandlers=frozenset(c["username"] for c in cohandlers if c["done"]),
         )
 
     def unit_at(self, level: Level) -> str:
@@ -84,6 +96,9 @@ class RequestFacts:
         return frozenset((self.grid_id, self.community_id, self.town_id))
 
 
+#: The timeline entries that move a request between tiers (and so between levels).
+_TIER_MOVES = frozenset({"Escalated", "Retiered", "Dispatched", "Returned", "Appealed"})
+
 #: Roles that may reveal a masked contact (with a reason, audited).
 REVEALERS = frozenset({"supervisor", "admin"})
 #: Roles that serve the whole street office (no posts on units).
@@ -92,6 +107,17 @@ OFFICE_WIDE = frozenset({"supervisor", "admin", "caller"})
 
 def sight(viewer: Viewer, request: RequestFacts) -> Sight:
     """How much of ``request``'s resident ``viewer`` sees."""
+    if viewer.username is not None and viewer.role in ("handler", "partner"):
+        if viewer.username in request.cohandlers:
+            return Sight.FULL
+        if viewer.username in request.past_cohandlers and viewer.role == "partner":
+            return Sight.MASKED
+    if viewer.role == "partner":
+        return Sight.NONE
+    if viewer.role == "dispatcher":
+        if not {request.community_id, request.town_id} & set(viewer.dispatch_units):
+            return Sight.NONE
+        return Sight.FULL if request.status is Status.WAITING_DISPATCH else Sight.MASKED
     if viewer.role == "handler":
         posts = viewer.assignments
         if any(a.level in request.levels and a.unit_id == request.unit_at(a.level) for a in posts):
@@ -169,6 +195,7 @@ def _cases() -> Sequence[Case]:
     ``t1``); ``g2`` is another grid of ``c1``, ``t2`` another town."""
     worker = Level.GRID_WORKER
     branch = Level.GRID_BRANCH
+    waiting = Status.WAITING_DISPATCH
     community = Level.COMMUNITY_COMMITTEE
     open_, resolved = Status.IN_PROGRESS, Status.RESOLVED
 
@@ -195,6 +222,27 @@ def _cases() -> Sequence[Case]:
         Case("handler of another town", handler("t2", Level.TOWN_COMMITTEE), open_, on_way),
         Case("follow-up caller, while it waits for its review", Viewer("caller"), resolved, on_way),
         Case("follow-up caller, at any other time", Viewer("caller"), open_, on_way),
+        Case(
+            "dispatcher of its community or town, while it waits for dispatch",
+            Viewer("dispatcher", dispatch_units=("c1",)), waiting, on_way,
+        ),
+        Case(
+            "dispatcher of its community or town, once dispatched",
+            Viewer("dispatcher", dispatch_units=("t1",)), open_, on_way,
+        ),
+        Case(
+            "dispatcher of another town",
+            Viewer("dispatcher", dispatch_units=("t2",)), waiting, on_way,
+        ),
+        Case(
+            "partner called in as a co-handler, while their part is open",
+            Viewer("partner", username="p1"), open_, on_way,
+        ),
+        Case(
+            "partner called in as a co-handler, once their part is done",
+            Viewer("partner", username="p2"), open_, on_way,
+        ),
+        Case("partner not called in", Viewer("partner", username="p3"), open_, on_way),
         Case("supervisor", Viewer("supervisor"), open_, on_way),
         Case("admin", Viewer("admin"), open_, on_way),
         Case("resident (no sign-in)", Viewer(None), open_, on_way),
@@ -202,7 +250,10 @@ def _cases() -> Sequence[Case]:
 
 
 def _facts(case: Case) -> RequestFacts:
-    return RequestFacts("g1", "c1", "t1", case.status, frozenset(case.levels))
+    # "p1" is a co-handler of the request with an open part, "p2" one whose part is done
+    return RequestFacts(
+        "g1", "c1", "t1", case.status, frozenset(case.levels), frozenset({"p1"}), frozenset({"p2"})
+    )
 
 
 _SHOWN = {

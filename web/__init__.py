@@ -1,9 +1,9 @@
 """Web pages for the people who use closeloop, served by the API's own FastAPI app.
 
 :func:`install` adds them to an app made by :func:`api.app.create_app`: the pages
-(:mod:`web.routes`), their script and style under ``/static`` (no build step, nothing
-fetched from elsewhere at run time) and the session cookie's bridge to the JSON API
-(:mod:`web.session`).
+(:mod:`web.routes`, which gathers one module per audience), their script and style under
+``/static`` (no build step, nothing fetched from elsewhere at run time) and the session
+cookie's bridge to the JSON API (:mod:`web.session`).
 """
 
 from __future__ import annotations

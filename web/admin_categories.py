@@ -17,11 +17,11 @@ from api.deps import EngineDep
 from api.roster import Role
 from closeloop import catalogue
 from domain.ladder import LADDER
-from web import routes as frame  # the frame every page is rendered in (it includes this router)
+from web.common import Denied, fragment, render, signed_in, translator
 from web.i18n import Translator
 from web.present import local
 
-router: APIRouter = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 ADMINS = (Role.ADMIN,)
 
@@ -53,17 +53,17 @@ def _rows(engine: Engine, t: Translator) -> dict[str, Any]:
 
 @router.get("/admin/categories", response_class=HTMLResponse)
 def categories_page(request: Request, engine: EngineDep) -> Response:
-    user = frame._signed_in(request, ADMINS)
-    if isinstance(user, frame.Denied):
+    user = signed_in(request, ADMINS)
+    if isinstance(user, Denied):
         return user.response
-    t = frame._translator(request)
-    return frame._render(request, "admin_categories.html", _rows(engine, t), user=user)
+    t = translator(request)
+    return render(request, "admin_categories.html", _rows(engine, t), user=user)
 
 
 @router.get("/admin/categories/list", response_class=HTMLResponse)
 def categories_list(request: Request, engine: EngineDep) -> Response:
-    user = frame._signed_in(request, ADMINS, fragment=True)
-    if isinstance(user, frame.Denied):
+    user = signed_in(request, ADMINS, fragment=True)
+    if isinstance(user, Denied):
         return user.response
-    t = frame._translator(request)
-    return frame._fragment(request, "_admin_categories_list.html", _rows(engine, t))
+    t = translator(request)
+    return fragment(request, "_admin_categories_list.html", _rows(engine, t))

@@ -35,6 +35,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav.catalogue": ("诉求类别", "Categories"),
     "nav.report": ("我要反映", "Report a problem"),
     "nav.login": ("工作人员登录", "Staff log-in"),
+    "nav.calendar": ("工作日历", "Working days"),
     "nav.logout": ("退出", "Log out"),
     "nav.switch_language": ("English", "中文"),
     "live.on": ("实时更新中", "Live"),
@@ -53,6 +54,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "role.supervisor": ("督办员", "supervisor"),
     "role.handler": ("办理人员", "handler"),
     "role.caller": ("回访员", "follow-up caller"),
+    "role.dispatcher": ("派单员", "dispatcher"),
+    "role.partner": ("协办单位人员", "partner"),
     # ---- errors ----------------------------------------------------------------------
     "error.400": ("请求有误", "Bad request"),
     "error.401": ("身份验证未通过", "Not signed in"),
@@ -92,6 +95,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "日期须在 {earliest} 至 {latest} 之间",
         "The date must be between {earliest} and {latest}",
     ),
+    "field.date": (
+        "“{value}”不是日期，请按 YYYY-MM-DD 填写",
+        "“{value}” is not a date: write it as YYYY-MM-DD",
+    ),
     # ---- the API's reason codes (api.errors): a refusal in the page's language ------------
     "reason.not_accepted": (
         "该诉求尚未签收，请先签收",
@@ -120,6 +127,57 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reason.still_filing": (
         "该诉求正在受理中，请稍后再试",
         "The request is still being filed; try again in a moment",
+    ),
+    "reason.waiting_dispatch": (
+        "该诉求正在等待分派，请先分派",
+        "The request waits to be dispatched; dispatch it first",
+    ),
+    "reason.bad_tier": ("请选择 1 天、3 天、5 天或 1 个月", "Choose 1d, 3d, 5d or 1m"),
+    "reason.grid_not_in_community": (
+        "请选择该诉求所在社区的网格",
+        "Choose a grid of the request's community",
+    ),
+    "reason.unknown_category": ("请选择一个在用的类别", "Choose an active category"),
+    "reason.same_grid": ("该诉求已在这个网格", "The request is already at that grid"),
+    "reason.same_tier": ("该诉求已在这个时限层级", "The request is already on that tier"),
+    "reason.no_deadline": ("该诉求当前没有办理时限", "No deadline runs for this request"),
+    "reason.extension_pending": (
+        "已有一条延期申请在等待审批",
+        "An extension ask is already waiting for its decision",
+    ),
+    "reason.extension_limit": (
+        "本层级的延期次数已用完",
+        "This tier has had all the extensions it may have",
+    ),
+    "reason.extension_not_later": (
+        "新的办理时限须晚于当前时限",
+        "The new deadline must be later than the current one",
+    ),
+    "reason.extension_too_long": (
+        "延期最多为本层级时限的一倍",
+        "An extension is at most the tier's own length",
+    ),
+    "reason.no_extension_pending": (
+        "没有等待审批的延期申请",
+        "No extension ask is waiting for a decision",
+    ),
+    "reason.unknown_cohandler": (
+        "协办人须是在用的合作单位人员或办理人员",
+        "A co-handler is an active partner or handler",
+    ),
+    "reason.cohandler_exists": ("此人已是该诉求的协办人", "That user is already a co-handler"),
+    "reason.not_cohandler": (
+        "您在该诉求中没有未完成的协办任务",
+        "You have no open part in this request",
+    ),
+    "reason.not_appealable": (
+        "只有以“不予受理”办结的诉求可以申诉",
+        "Only a request closed as out of scope can be appealed",
+    ),
+    "reason.appeal_used": ("该诉求已申诉过一次", "This request has been appealed once already"),
+    "reason.appeal_window_passed": (
+        "申诉期（7 天）已过",
+        "The 7 days to appeal have passed",
     ),
     "reason.required": ("此项必填", "This is required"),
     "reason.review_incomplete": ("请回答此项", "Please answer this"),
@@ -194,14 +252,109 @@ STRINGS: dict[str, tuple[str, str]] = {
         "请选择 1天、3天、5天或1个月",
         "Choose 1 day, 3 days, 5 days or 1 month",
     ),
-    "reason.unknown_category": (
-        "没有这个类别，请重新选择",
-        "There is no such category; choose another",
-    ),
     "reason.category_retired": (
         "该类别已停用，请选择其他类别",
         "This category is retired; choose another",
     ),
+    "reason.organisation_required": (
+        "协办单位人员须填写所属单位",
+        "A partner needs the name of their organisation",
+    ),
+    "reason.dispatch_unit_required": (
+        "派单员至少需要一个岗位（社区或镇街）",
+        "A dispatcher needs at least one post: a community or a town",
+    ),
+    "reason.dispatch_unit_kind": (
+        "派单员只能设在社区或镇街，不能设在网格",
+        "A dispatcher is posted at a community or a town, not a grid",
+    ),
+    "reason.dispatch_units_not_allowed": (
+        "只有派单员才有派单岗位",
+        "Only dispatchers have dispatch posts",
+    ),
+    "reason.unknown_unit": ("没有这个单位", "There is no such unit"),
+    "reason.unit_not_found": ("没有这个单位", "There is no such unit"),
+    "reason.bad_dispatch_mode": (
+        "派单方式须为“自动”（auto）或“人工”（manual）",
+        "The dispatch mode is auto or manual",
+    ),
+    "reason.not_a_community": (
+        "只有社区可以设置派单方式",
+        "Only a community has a dispatch mode",
+    ),
+    "reason.date_outside_year": (
+        "{date} 不在 {year} 年内",
+        "{date} is not in {year}",
+    ),
+    "reason.duplicate_date": ("{date} 重复填写", "{date} is listed twice"),
+    "reason.date_in_both": (
+        "{date} 不能既是节假日又是调休上班日",
+        "{date} cannot be both a holiday and a make-up working day",
+    ),
+    "reason.year_out_of_range": (
+        "年份须在 {first} 至 {last} 之间",
+        "The year must be between {first} and {last}",
+    ),
+    # ---- the working-day calendar (admins) --------------------------------------------
+    "calendar.title": ("{year} 年工作日历", "Working days of {year}"),
+    "calendar.intro": (
+        "3 天、5 天层级的期限按工作日计算：周一至周五上班，法定节假日放假，"
+        "调休日（周末）上班。本表填写的年份以本表为准，否则采用 chinese-calendar 包的数据；"
+        "两者都没有的年份只按周一至周五计算。",
+        "The 3-day and 5-day tiers count working days: Monday to Friday, except the "
+        "statutory holidays, plus the make-up working days on weekends. For a year set "
+        "here, this table is used; otherwise the chinese-calendar package's days; a year "
+        "that neither knows counts Monday to Friday only.",
+    ),
+    "calendar.years": ("其他年份", "Other years"),
+    "calendar.year": ("年份", "Year"),
+    "calendar.go": ("查看", "Show"),
+    "calendar.source": ("现行数据来源", "In force"),
+    "calendar.source_table": ("本表（管理员设置）", "this table (set by an admin)"),
+    "calendar.source_package": ("chinese-calendar 包", "the chinese-calendar package"),
+    "calendar.source_none": ("无（仅按周一至周五）", "none (Monday to Friday only)"),
+    "calendar.set_by": ("{who} 于 {at} 设置", "set by {who} on {at}"),
+    "calendar.missing": (
+        "chinese-calendar 包和本表都没有 {year} 年的节假日：期限只按周一至周五计算。"
+        "请按国务院办公厅的节假日安排通知填写。",
+        "Neither the chinese-calendar package nor this table knows the holidays of {year}: "
+        "deadlines count Monday to Friday only. Enter them from the State Council's notice.",
+    ),
+    "calendar.package_unknown": (
+        "chinese-calendar 包没有 {year} 年的数据。",
+        "The chinese-calendar package has no data for {year}.",
+    ),
+    "calendar.days_caption": (
+        "{year} 年的节假日与调休上班日：现行与 chinese-calendar 包对照",
+        "Holidays and make-up working days of {year}: in force, and the package's",
+    ),
+    "calendar.date": ("日期", "Date"),
+    "calendar.weekday": ("星期", "Day"),
+    "calendar.in_force": ("现行", "In force"),
+    "calendar.package": ("chinese-calendar 包", "chinese-calendar package"),
+    "calendar.kind.holiday": ("放假", "Holiday"),
+    "calendar.kind.workday": ("调休上班", "Make-up working day"),
+    "calendar.kind.none": ("—", "—"),
+    "calendar.differs": ("（不同）", "(differs)"),
+    "calendar.no_days": ("没有节假日或调休上班日。", "No holidays or make-up working days."),
+    "calendar.edit": ("修改本年", "Change this year"),
+    "calendar.holidays": ("放假日期", "Holidays"),
+    "calendar.workdays": ("调休上班日期（周末上班）", "Make-up working days (weekends worked)"),
+    "calendar.format": (
+        "每行一个日期，格式 YYYY-MM-DD。保存后以本表为准，替换该年的 chinese-calendar 数据；"
+        "两栏都清空并保存，则恢复使用 chinese-calendar 包。",
+        "One date a line, as YYYY-MM-DD. Once saved, this table replaces the package's days "
+        "for the year; save both lists empty to go back to the chinese-calendar package.",
+    ),
+    "calendar.save": ("保存", "Save"),
+    "calendar.saved": ("已保存工作日历", "The calendar is saved"),
+    "weekday.0": ("周一", "Mon"),
+    "weekday.1": ("周二", "Tue"),
+    "weekday.2": ("周三", "Wed"),
+    "weekday.3": ("周四", "Thu"),
+    "weekday.4": ("周五", "Fri"),
+    "weekday.5": ("周六", "Sat"),
+    "weekday.6": ("周日", "Sun"),
     # ---- log-in ----------------------------------------------------------------------
     "login.title": ("工作人员登录", "Staff log-in"),
     "login.username": ("用户名", "Username"),
@@ -539,7 +692,7 @@ class Translator:
         )
         keys = [k for k in STRINGS if k.startswith(prefixes)]
         keys += ["file.filed", "file.track_link", "resident.filed", "resident.track_link"]
-        keys += ["resident.keep_link", "nav.login", "request.revealed"]
+        keys += ["resident.keep_link", "nav.login", "request.revealed", "calendar.saved"]
         return {k: self(k) for k in keys}
 
 

@@ -36,6 +36,8 @@ LANDING = {
     Role.ADMIN: "/board",
     Role.HANDLER: "/tasks",
     Role.CALLER: "/followups",
+    Role.DISPATCHER: "/dispatch",
+    Role.PARTNER: "/partner",
 }
 
 

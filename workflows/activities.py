@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from uuid import UUID
 
 from temporalio import activity
@@ -10,13 +12,16 @@ from temporalio.exceptions import ApplicationError
 
 from closeloop.store import RequestStore, StoreBehind
 from domain.aggregate import ConflictingCommand
+from domain.ladder import DEFAULT_DAY_SECONDS, LADDER, Tier, deadline_for
 from domain.lifecycle import Refused
 from domain.state import RecordedChange
 from workflows.messages import (
+    DEADLINES,
     DEFECT,
     RECORD_CHANGE,
     REFUSED,
     SETTLE_CHANGE,
+    DeadlinesInput,
     RecordInput,
     SettleInput,
 )
@@ -59,3 +64,17 @@ class StoreActivities:
         except Refused as e:
             # The aggregate disagrees with the workflow: retrying cannot help.
             raise ApplicationError(str(e), type=REFUSED, non_retryable=True) from e
+
+
+class DeadlineActivities:
+    """The deadline of each tier from a moment, by the working-day calendar and the tier
+    rules (``due``: see :class:`closeloop.workcalendar.Deadlines`); run as a local activity
+    so its answer is in the workflow's history and replays unchanged."""
+
+    def __init__(self, due: Callable[[Tier, datetime], datetime] | None = None) -> None:
+        self.due = due or (lambda tier, at: deadline_for(tier, at, DEFAULT_DAY_SECONDS))
+
+    @activity.defn(name=DEADLINES)
+    def deadlines(self, inp: DeadlinesInput) -> dict[str, str]:
+        """Each tier's deadline from ``inp.at``, as ISO text."""
+        return {tier.value: self.due(tier, inp.at).isoformat() for tier in LADDER}

@@ -26,6 +26,7 @@ from workflows.messages import (
     REFUSED,
     UNKNOWN,
     HandlerCommand,
+    OpsCommand,
     RequestInput,
     ReviewCommand,
     workflow_id,
@@ -36,6 +37,20 @@ from workflows.request import RequestWorkflow
 REQUEST_LIFETIME = timedelta(days=3650)
 
 HANDLER_ACTIONS = ("accept", "progress", "escalate", "resolve")
+#: The street-office moves (workflow update names).
+OPS_ACTIONS = (
+    "dispatch",
+    "return",
+    "redirect",
+    "retier",
+    "urge",
+    "extension",
+    "extension_decision",
+    "add_cohandler",
+    "cohandler_done",
+    "close_out_of_scope",
+    "appeal",
+)
 
 
 class CommandError(Exception):
@@ -96,15 +111,33 @@ def _unavailable(error: BaseException) -> CommandError | None:
 
 
 async def file_request(
-    client: Client, task_queue: str, intake: Intake, actor: str, day_seconds: float
+    client: Client,
+    task_queue: str,
+    intake: Intake,
+    actor: str,
+    day_seconds: float,
+    *,
+    warn_share: float | None = None,
+    max_extensions: int = 1,
+    working_days: bool = False,
 ) -> dict[str, Any]:
     """Start the request's workflow (or find it running) and return the request once filed.
 
-    Raises :class:`CommandError` ``closed`` when a request with this id exists and is closed.
+    ``warn_share``, ``max_extensions`` and ``working_days`` are the rules of its clock
+    (:class:`~workflows.messages.RequestInput`). Raises :class:`CommandError` ``closed``
+    when a request with this id exists and is closed.
     """
+    inp = RequestInput(
+        intake=intake,
+        actor=actor,
+        day_seconds=day_seconds,
+        warn_share=warn_share,
+        max_extensions=max_extensions,
+        working_days=working_days,
+    )
     start = WithStartWorkflowOperation(
         RequestWorkflow.run,
-        RequestInput(intake=intake, actor=actor, day_seconds=day_seconds),
+        inp,
         id=workflow_id(intake.request_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -131,7 +164,7 @@ async def send(
     client: Client,
     request_id: str,
     action: str,
-    command: HandlerCommand | ReviewCommand,
+    command: HandlerCommand | ReviewCommand | OpsCommand,
     update_id: str | None = None,
 ) -> dict[str, Any]:
     """Send accept/progress/escalate/resolve/review; return the request as it now stands."""

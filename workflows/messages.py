@@ -6,11 +6,14 @@ Plain dataclasses from :mod:`domain` so that workflow code imports nothing with 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from domain.state import Assignment, Change, Intake
 
 #: The local activity that appends a change, or returns what the store holds in its place.
 SETTLE_CHANGE = "settle_change"
+#: The local activity that computes each tier's deadline from a moment (working days).
+DEADLINES = "deadlines"
 #: The activity of the recording paths before it (histories and requests started then).
 RECORD_CHANGE = "record_change"
 
@@ -32,6 +35,13 @@ class RequestInput:
     intake: Intake
     actor: str
     day_seconds: float
+    #: share of a tier's time after which the request is warned (预警); None: never
+    warn_share: float | None = None
+    #: approved extensions per tier (延期)
+    max_extensions: int = 1
+    #: count deadlines by the working-day calendar (a local activity computes them);
+    #: False: calendar days of ``day_seconds`` (the compressed demo clock)
+    working_days: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,29 @@ class ReviewCommand:
     effect: str | None = None
     satisfaction: str | None = None
     comment: str = ""
+
+
+@dataclass(frozen=True)
+class OpsCommand:
+    """A street-office move: dispatch, return, redirect, retier, urge, extension and its
+    decision, co-handlers, out-of-scope closure, appeal. ``text`` is its reason or note."""
+
+    actor: Actor
+    text: str = ""
+    grid_id: str | None = None
+    tier: str | None = None
+    category: str | None = None
+    until: datetime | None = None  # an extension's new deadline
+    approve: bool | None = None  # an extension's decision
+    username: str | None = None  # a co-handler
+    task: str = ""
+    due: datetime | None = None
+    organisation: str | None = None
+
+
+@dataclass(frozen=True)
+class DeadlinesInput:
+    at: datetime
 
 
 @dataclass(frozen=True)

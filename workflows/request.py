@@ -29,11 +29,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.lifecycle import NotAssigned, Refused, Status, is_open
+    from domain.ladder import LADDER, TIER_LEVEL, Level, Tier
+    from domain.lifecycle import Invalid, NotAssigned, Refused, Status, is_open
     from domain.privacy import RequestFacts, Sight, Viewer, sight
     from domain.review import Answer, IncompleteReview, Review
-    from domain.state import Change, RecordedChange, RequestState
+    from domain.state import Assignment, Change, DueRule, RecordedChange, RequestState
     from workflows.messages import (
+        DEADLINES,
         DEFECT,
         INVALID,
         NOT_ASSIGNED,
@@ -41,7 +43,10 @@ with workflow.unsafe.imports_passed_through():
         REFUSED,
         SETTLE_CHANGE,
         UNKNOWN,
+        Actor,
+        DeadlinesInput,
         HandlerCommand,
+        OpsCommand,
         RecordInput,
         RequestInput,
         ReviewCommand,
@@ -49,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 Decide = Callable[[RequestState, datetime], Change]
+Check = Callable[[RequestState], None]
 
 #: The patch that made the append a local activity (workflow.patched): histories from
 #: before it hold regular activities and still replay that way.
@@ -57,8 +63,17 @@ LOCAL_RECORD = "record-as-local-activity"
 #: histories and running requests from before it keep their recording path.
 SETTLE = "record-settles-with-store"
 
+#: The patch of the street-office operations: the warning timer (预警), working-day
+#: deadlines from a local activity, and the appeal window after an out-of-scope closure.
+OPERATIONS = "street-office-operations"
+
 #: The command id of the filing; updates use their update id, deadlines their position.
 FILED_COMMAND = "filed"
+
+#: Who may do what beyond the handlers at the current level (the API checks the role and
+#: the posts of dispatchers; the workflow checks what depends on the request's state).
+SUPERVISOR = "supervisor"
+DISPATCHER = "dispatcher"
 
 
 class StoreDisagrees(RuntimeError):
@@ -92,34 +107,93 @@ class RequestWorkflow:
         self._lock = asyncio.Lock()
         #: command ids of the changes applied (updates: "update:<update id>")
         self._applied: set[str] = set()
+        #: the deadline rule of the decision being made under the lock (None: day_seconds)
+        self._current_rule: DueRule | None = None
 
     @workflow.run
     async def run(self, inp: RequestInput) -> dict[str, Any]:
-        filed = RequestState.decide_file(inp.intake, workflow.now(), inp.actor, inp.day_seconds)
+        now = workflow.now()
+        rule = await self._due_rule(now) if not inp.intake.manual else inp.day_seconds
+        filed = RequestState.decide_file(inp.intake, now, inp.actor, rule)
         recorded = await self._record(filed, FILED_COMMAND, position=0)
         self._state = state = RequestState.from_filed(recorded[0].change)
         self._applied.add(recorded[0].command_id)
         for later in recorded[1:]:
             self._apply(state, later)
-        while state.status is not Status.CLOSED:
-            try:
-                await workflow.wait_condition(
-                    _moved_from(state, len(state.timeline)), timeout=self._time_left(state)
-                )
-            except TimeoutError:
-                async with self._lock:
-                    change = state.decide_deadline(workflow.now(), inp.day_seconds)
-                    if change is not None:
-                        await self._commit(state, change, f"deadline:{len(state.timeline)}")
+        while True:
+            while state.status is not Status.CLOSED:
+                try:
+                    await workflow.wait_condition(
+                        _moved_from(state, len(state.timeline)), timeout=self._time_left(state)
+                    )
+                except TimeoutError:
+                    async with self._lock:
+                        await self._on_time(state)
+            if not await self._appealed(state):
+                break
         await workflow.wait_condition(workflow.all_handlers_finished)
         return state.view()
 
-    @staticmethod
-    def _time_left(state: RequestState) -> timedelta | None:
-        """The tier's clock runs while the request is open and not yet overdue at the top."""
-        if not is_open(state.status) or state.overdue:
+    def _warn_share(self) -> float | None:
+        share = self._input.warn_share
+        return share if share and workflow.patched(OPERATIONS) else None
+
+    def _time_left(self, state: RequestState) -> timedelta | None:
+        """The tier's clock runs while the request is open and not yet overdue at the top;
+        it first wakes at the warning time (预警) when warnings are on."""
+        if not is_open(state.status) or state.overdue or state.deadline is None:
             return None
-        return max(state.deadline - workflow.now(), timedelta(milliseconds=1))
+        when = state.deadline
+        share = self._warn_share()
+        warn_at = state.warn_at(share) if share else None
+        if warn_at is not None and warn_at < when:
+            when = warn_at
+        return max(when - workflow.now(), timedelta(milliseconds=1))
+
+    async def _on_time(self, state: RequestState) -> None:
+        """A timer fired: warn, or escalate / mark overdue at the deadline."""
+        now = workflow.now()
+        share = self._warn_share()
+        warning = state.decide_warn(now, share) if share else None
+        if warning is not None:
+            await self._commit(state, warning, f"warn:{len(state.timeline)}")
+            return
+        if state.deadline is None or now < state.deadline or not is_open(state.status):
+            return
+        change = state.decide_deadline(now, await self._due_rule(now))  # decided at ``now``
+        if change is not None:
+            await self._commit(state, change, f"deadline:{len(state.timeline)}")
+
+    async def _appealed(self, state: RequestState) -> bool:
+        """After an out-of-scope closure the workflow waits out the appeal window: True
+        when the resident appealed (the request is open again)."""
+        until = state.appeal_until(self._input.day_seconds)
+        if until is None:
+            return False
+        try:
+            await workflow.wait_condition(
+                lambda: state.status is not Status.CLOSED,
+                timeout=max(until - workflow.now(), timedelta(milliseconds=1)),
+            )
+        except TimeoutError:
+            return False
+        return True
+
+    async def _due_rule(self, at: datetime) -> DueRule:
+        """The deadline rule for a change decided at ``at``: calendar days of
+        ``day_seconds``, or (working days) each tier's deadline from ``at`` as a local
+        activity computed it from the working-day calendar and the tier rules."""
+        if not self._input.working_days or not workflow.patched(OPERATIONS):
+            return self._input.day_seconds
+        table: dict[str, str] = await workflow.execute_local_activity(
+            DEADLINES,
+            DeadlinesInput(at),
+            result_type=dict[str, str],
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=_SETTLE_RETRY,
+            local_retry_threshold=_IN_WORKER_RETRIES,
+        )
+        return lambda tier, _at: datetime.fromisoformat(table[tier.value])
 
     # ---- intake -------------------------------------------------------------------
 
@@ -138,45 +212,133 @@ class RequestWorkflow:
 
     @workflow.update
     async def accept(self, cmd: HandlerCommand) -> dict[str, Any]:
-        return await self._handle(cmd, lambda s, at: s.decide_accept(cmd.actor.username, at))
+        return await self._handle(_assigned(cmd.actor), self._accept(cmd))
 
     @accept.validator
     def _validate_accept(self, cmd: HandlerCommand) -> None:
-        self._dry_run(cmd, lambda s, at: s.decide_accept(cmd.actor.username, at))
+        self._dry_run(_assigned(cmd.actor), self._accept(cmd))
 
     @workflow.update
     async def progress(self, cmd: HandlerCommand) -> dict[str, Any]:
-        return await self._handle(cmd, self._progress(cmd))
+        return await self._handle(_assigned_or_assisting(cmd.actor), self._progress(cmd))
 
     @progress.validator
     def _validate_progress(self, cmd: HandlerCommand) -> None:
-        self._dry_run(cmd, self._progress(cmd))
+        self._dry_run(_assigned_or_assisting(cmd.actor), self._progress(cmd))
 
     @workflow.update
     async def escalate(self, cmd: HandlerCommand) -> dict[str, Any]:
-        return await self._handle(cmd, self._escalate(cmd))
+        return await self._handle(_assigned(cmd.actor), self._escalate(cmd), needs_rule=True)
 
     @escalate.validator
     def _validate_escalate(self, cmd: HandlerCommand) -> None:
-        self._dry_run(cmd, self._escalate(cmd))
+        self._dry_run(_assigned(cmd.actor), self._escalate(cmd))
 
     @workflow.update
     async def resolve(self, cmd: HandlerCommand) -> dict[str, Any]:
-        return await self._handle(cmd, self._resolve(cmd))
+        return await self._handle(_assigned(cmd.actor), self._resolve(cmd))
 
     @resolve.validator
     def _validate_resolve(self, cmd: HandlerCommand) -> None:
-        self._dry_run(cmd, self._resolve(cmd))
+        self._dry_run(_assigned(cmd.actor), self._resolve(cmd))
 
     @workflow.update
     async def review(self, cmd: ReviewCommand) -> dict[str, Any]:
-        return await self._handle(None, lambda s, at: self._review(cmd, s, at))
+        return await self._handle(None, lambda s, at: self._review(cmd, s, at), needs_rule=True)
 
     @review.validator
     def _validate_review(self, cmd: ReviewCommand) -> None:
-        state = self._checked_state()
-        if _update_command_id() not in self._applied:
-            self._decide(lambda s, at: self._review(cmd, s, at), state)
+        self._dry_run(None, lambda s, at: self._review(cmd, s, at))
+
+    # ---- street-office operations (the API checks roles and dispatchers' posts) --------
+
+    @workflow.update
+    async def dispatch(self, cmd: OpsCommand) -> dict[str, Any]:
+        return await self._handle(None, self._dispatch(cmd), needs_rule=True)
+
+    @dispatch.validator
+    def _validate_dispatch(self, cmd: OpsCommand) -> None:
+        self._dry_run(None, self._dispatch(cmd))
+
+    @workflow.update(name="return")
+    async def return_(self, cmd: OpsCommand) -> dict[str, Any]:
+        return await self._handle(_assigned(cmd.actor), self._return(cmd))
+
+    @return_.validator
+    def _validate_return(self, cmd: OpsCommand) -> None:
+        self._dry_run(_assigned(cmd.actor), self._return(cmd))
+
+    @workflow.update
+    async def redirect(self, cmd: OpsCommand) -> dict[str, Any]:
+        return await self._handle(None, self._redirect(cmd))
+
+    @redirect.validator
+    def _validate_redirect(self, cmd: OpsCommand) -> None:
+        self._dry_run(None, self._redirect(cmd))
+
+    @workflow.update
+    async def retier(self, cmd: OpsCommand) -> dict[str, Any]:
+        return await self._handle(None, self._retier(cmd), needs_rule=True)
+
+    @retier.validator
+    def _validate_retier(self, cmd: OpsCommand) -> None:
+        self._dry_run(None, self._retier(cmd))
+
+    @workflow.update
+    async def urge(self, cmd: OpsCommand) -> dict[str, Any]:
+        return await self._handle(_above(cmd.actor, strictly_next=False), self._urge(cmd))
+
+    @urge.validator
+    def _validate_urge(self, cmd: OpsCommand) -> None:
+        self._dry_run(_above(cmd.actor, strictly_next=False), self._urge(cmd))
+
+    @workflow.update
+    async def extension(self, cmd: OpsCommand) -> dict[str, Any]:
+        return await self._handle(_assigned(cmd.actor), self._ask_extension(cmd))
+
+    @extension.validator
+    def _validate_extension(self, cmd: OpsCommand) -> None:
+        self._dry_run(_assigned(cmd.actor), self._ask_extension(cmd))
+
+    @workflow.update
+    async def extension_decision(self, cmd: OpsCommand) -> dict[str, Any]:
+        return await self._handle(_above(cmd.actor, strictly_next=True), self._decide_ext(cmd))
+
+    @extension_decision.validator
+    def _validate_extension_decision(self, cmd: OpsCommand) -> None:
+        self._dry_run(_above(cmd.actor, strictly_next=True), self._decide_ext(cmd))
+
+    @workflow.update
+    async def add_cohandler(self, cmd: OpsCommand) -> dict[str, Any]:
+        return await self._handle(_assigned_or_supervisor(cmd.actor), self._add_cohandler(cmd))
+
+    @add_cohandler.validator
+    def _validate_add_cohandler(self, cmd: OpsCommand) -> None:
+        self._dry_run(_assigned_or_supervisor(cmd.actor), self._add_cohandler(cmd))
+
+    @workflow.update
+    async def cohandler_done(self, cmd: OpsCommand) -> dict[str, Any]:
+        return await self._handle(None, self._cohandler_done(cmd))
+
+    @cohandler_done.validator
+    def _validate_cohandler_done(self, cmd: OpsCommand) -> None:
+        self._dry_run(None, self._cohandler_done(cmd))
+
+    @workflow.update
+    async def close_out_of_scope(self, cmd: OpsCommand) -> dict[str, Any]:
+        return await self._handle(_community_or_above(cmd.actor), self._out_of_scope(cmd))
+
+    @close_out_of_scope.validator
+    def _validate_close_out_of_scope(self, cmd: OpsCommand) -> None:
+        self._dry_run(_community_or_above(cmd.actor), self._out_of_scope(cmd))
+
+    @workflow.update
+    async def appeal(self, cmd: OpsCommand) -> dict[str, Any]:
+        return await self._handle(None, self._appeal(cmd), needs_rule=True)
+
+    @appeal.validator
+    def _validate_appeal(self, cmd: OpsCommand) -> None:
+        self._dry_run(None, self._appeal(cmd))
 
     @workflow.update
     async def sync(self) -> dict[str, Any]:
@@ -193,12 +355,26 @@ class RequestWorkflow:
 
     # ---- decisions -----------------------------------------------------------------
 
+    def _rule(self) -> DueRule:
+        """The deadline rule of the decision being made (see :meth:`_handle`)."""
+        return self._current_rule if self._current_rule is not None else self._input.day_seconds
+
+    @staticmethod
+    def _accept(cmd: HandlerCommand) -> Decide:
+        return lambda s, at: s.decide_accept(cmd.actor.username, at)
+
     def _progress(self, cmd: HandlerCommand) -> Decide:
-        return lambda s, at: s.decide_progress(cmd.actor.username, _required(cmd.text, "note"), at)
+        def decide(s: RequestState, at: datetime) -> Change:
+            note = _required(cmd.text, "note")
+            if s.may_handle(cmd.actor.assignments):
+                return s.decide_progress(cmd.actor.username, note, at)
+            return s.decide_assist_note(cmd.actor.username, note, at)
+
+        return decide
 
     def _escalate(self, cmd: HandlerCommand) -> Decide:
         return lambda s, at: s.decide_escalate(
-            cmd.actor.username, _required(cmd.text, "reason"), at, self._input.day_seconds
+            cmd.actor.username, _required(cmd.text, "reason"), at, self._rule()
         )
 
     def _resolve(self, cmd: HandlerCommand) -> Decide:
@@ -218,7 +394,102 @@ class RequestWorkflow:
             )
         except IncompleteReview as e:
             raise _refusal(INVALID, e, e.code, field=e.missing[0], missing=e.missing) from None
-        return state.decide_review(cmd.actor.username, review, at, self._input.day_seconds)
+        return state.decide_review(cmd.actor.username, review, at, self._rule())
+
+    def _dispatch(self, cmd: OpsCommand) -> Decide:
+        return lambda s, at: s.decide_dispatch(
+            cmd.actor.username,
+            _required(cmd.grid_id or "", "grid_id"),
+            _tier(cmd.tier),
+            at,
+            self._rule(),
+            category=cmd.category,
+            note=cmd.text.strip(),
+        )
+
+    @staticmethod
+    def _return(cmd: OpsCommand) -> Decide:
+        return lambda s, at: s.decide_return(cmd.actor.username, _required(cmd.text, "reason"), at)
+
+    @staticmethod
+    def _redirect(cmd: OpsCommand) -> Decide:
+        return lambda s, at: s.decide_redirect(
+            cmd.actor.username,
+            _required(cmd.grid_id or "", "grid_id"),
+            _required(cmd.text, "reason"),
+            at,
+        )
+
+    def _retier(self, cmd: OpsCommand) -> Decide:
+        return lambda s, at: s.decide_retier(
+            cmd.actor.username, _tier(cmd.tier), _required(cmd.text, "reason"), at, self._rule()
+        )
+
+    @staticmethod
+    def _urge(cmd: OpsCommand) -> Decide:
+        return lambda s, at: s.decide_urge(cmd.actor.username, _required(cmd.text, "note"), at)
+
+    def _ask_extension(self, cmd: OpsCommand) -> Decide:
+        def decide(s: RequestState, at: datetime) -> Change:
+            if cmd.until is None:
+                raise _refusal(INVALID, "a new deadline (until) is required", "required", "until")
+            return s.decide_ask_extension(
+                cmd.actor.username,
+                cmd.until,
+                _required(cmd.text, "reason"),
+                at,
+                self._input.max_extensions,
+            )
+
+        return decide
+
+    @staticmethod
+    def _decide_ext(cmd: OpsCommand) -> Decide:
+        def decide(s: RequestState, at: datetime) -> Change:
+            if cmd.approve is None:
+                raise _refusal(INVALID, "approve is true or false", "required", "approve")
+            return s.decide_extension(cmd.actor.username, cmd.approve, cmd.text.strip(), at)
+
+        return decide
+
+    @staticmethod
+    def _add_cohandler(cmd: OpsCommand) -> Decide:
+        return lambda s, at: s.decide_add_cohandler(
+            cmd.actor.username,
+            _required(cmd.username or "", "username"),
+            _required(cmd.task, "task"),
+            at,
+            due=cmd.due,
+            organisation=cmd.organisation,
+        )
+
+    @staticmethod
+    def _cohandler_done(cmd: OpsCommand) -> Decide:
+        def decide(s: RequestState, at: datetime) -> Change:
+            if cmd.username != cmd.actor.username and cmd.actor.role != SUPERVISOR:
+                raise _refusal(
+                    NOT_ASSIGNED, "only the co-handler marks their part done", "not_cohandler"
+                )
+            return s.decide_cohandler_done(
+                _required(cmd.username or "", "username"), cmd.text.strip(), at
+            )
+
+        return decide
+
+    @staticmethod
+    def _out_of_scope(cmd: OpsCommand) -> Decide:
+        return lambda s, at: s.decide_close_out_of_scope(
+            cmd.actor.username, _required(cmd.text, "reason"), at
+        )
+
+    def _appeal(self, cmd: OpsCommand) -> Decide:
+        return lambda s, at: s.decide_appeal(
+            cmd.actor.username,
+            _required(cmd.text, "reason"),
+            at,
+            self._input.day_seconds,
+            self._rule(),
+        )
 
     # ---- machinery -------------------------------------------------------------------
 
@@ -227,45 +498,48 @@ class RequestWorkflow:
             raise _refusal(REFUSED, "the request is still being filed", "still_filing")
         return self._state
 
-    def _dry_run(self, cmd: HandlerCommand, decide: Decide) -> None:
-        """Validator: the handler is assigned here and the state allows the move (or the
-        store already holds this update's change: a retried workflow task adopted it)."""
+    def _dry_run(self, check: Check | None, decide: Decide) -> None:
+        """Validator: the actor may make this move and the state allows it (or the store
+        already holds this update's change: a retried workflow task adopted it)."""
         state = self._checked_state()
         if _update_command_id() in self._applied:
             return
-        self._check_assigned(cmd, state)
+        if check is not None:
+            check(state)
         self._decide(decide, state)
 
     @staticmethod
-    def _check_assigned(cmd: HandlerCommand, state: RequestState) -> None:
+    def _decide(decide: Decide, state: RequestState, at: datetime | None = None) -> Change:
         try:
-            state.check_handler(cmd.actor.assignments)
-        except NotAssigned as e:
-            viewer = Viewer("handler", tuple(cmd.actor.assignments))
-            if sight(viewer, RequestFacts.of(state.view())) is Sight.NONE:
-                # not a request of their units: no hint that it exists
-                raise _refusal(UNKNOWN, "no such request", "request_not_found") from None
-            raise _refusal(NOT_ASSIGNED, e, e.code) from None
-
-    @staticmethod
-    def _decide(decide: Decide, state: RequestState) -> Change:
-        try:
-            return decide(state, workflow.now())
+            return decide(state, at or workflow.now())
         except Refused as e:
             raise _refusal(REFUSED, e, e.code) from None
+        except Invalid as e:
+            raise _refusal(INVALID, e, e.code, field=e.field) from None
 
-    async def _handle(self, cmd: HandlerCommand | None, decide: Decide) -> dict[str, Any]:
+    async def _handle(
+        self, check: Check | None, decide: Decide, needs_rule: bool = False
+    ) -> dict[str, Any]:
         """Decide under the lock (the state may have moved since validation), settle with
-        the store, and decide again if the store held other changes at that position."""
+        the store, and decide again if the store held other changes at that position.
+        ``needs_rule``: the move sets a deadline, so the rule is fetched first."""
         command_id = _update_command_id()
         async with self._lock:
             while True:
                 state = self._checked_state()
                 if command_id in self._applied:
                     return state.view()
-                if cmd is not None:
-                    self._check_assigned(cmd, state)
-                change = self._decide(decide, state)
+                if check is not None:
+                    check(state)
+                # a move that sets a deadline is decided at the moment its rule was
+                # fetched for, so the deadline counts from the change's own time
+                at = workflow.now()
+                if needs_rule:
+                    self._current_rule = await self._due_rule(at)
+                try:
+                    change = self._decide(decide, state, at)
+                finally:
+                    self._current_rule = None
                 if await self._commit(state, change, command_id):
                     return state.view()
 
@@ -357,6 +631,108 @@ def _refusal(
     pages translate, ``field`` the part of the body it concerns (all in the details)."""
     reason = {"code": code, "field": field, "params": params}
     return ApplicationError(str(why), reason, type=kind, non_retryable=True)
+
+
+def _not_known(actor: Actor, state: RequestState, e: NotAssigned) -> ApplicationError:
+    """A handler outside the request's units gets "no such request" (no hint that it
+    exists); one inside them is told they are not assigned."""
+    viewer = Viewer("handler", tuple(actor.assignments))
+    if sight(viewer, RequestFacts.of(state.view())) is Sight.NONE:
+        return _refusal(UNKNOWN, "no such request", "request_not_found")
+    return _refusal(NOT_ASSIGNED, e, e.code)
+
+
+def _assigned(actor: Actor) -> Check:
+    """The actor is a handler at the request's current level and unit."""
+
+    def check(state: RequestState) -> None:
+        try:
+            state.check_handler(actor.assignments)
+        except NotAssigned as e:
+            raise _not_known(actor, state, e) from None
+
+    return check
+
+
+def _assigned_or_supervisor(actor: Actor) -> Check:
+    check = _assigned(actor)
+    return (lambda state: None) if actor.role == SUPERVISOR else check
+
+
+def _assigned_or_assisting(actor: Actor) -> Check:
+    """A handler at the current level, one assisting from a level it left, or one of
+    its co-handlers (a partner or a staff member called in)."""
+    check = _assigned(actor)
+
+    def either(state: RequestState) -> None:
+        if state.is_assisting(actor.assignments) or state.is_cohandler(actor.username):
+            return
+        check(state)
+
+    return either
+
+
+def _above(actor: Actor, strictly_next: bool) -> Check:
+    """A supervisor, or a handler posted above the request's current level on its units
+    (``strictly_next``: exactly one level up, as extension decisions need)."""
+
+    def check(state: RequestState) -> None:
+        if actor.role == SUPERVISOR:
+            return
+        current = LADDER.index(_tier_of(state.level))
+        for post in actor.assignments:
+            above = LADDER.index(_tier_of(post.level)) - current
+            if (above == 1 if strictly_next else above >= 1) and _posted_for(post, state):
+                return
+        what = "the level just above" if strictly_next else "a level above"
+        try:
+            raise NotAssigned(f"this needs a supervisor or a handler at {what} the current one")
+        except NotAssigned as e:
+            raise _not_known(actor, state, e) from None
+
+    return check
+
+
+def _community_or_above(actor: Actor) -> Check:
+    """A supervisor, or a handler of the community or town party committee of the
+    request's units (不予受理 is decided there, not at a grid)."""
+    high = (Level.COMMUNITY_COMMITTEE, Level.TOWN_COMMITTEE)
+
+    def check(state: RequestState) -> None:
+        if actor.role == SUPERVISOR:
+            return
+        if any(p.level in high and _posted_for(p, state) for p in actor.assignments):
+            return
+        try:
+            raise NotAssigned("this needs a supervisor or a community or town committee handler")
+        except NotAssigned as e:
+            raise _not_known(actor, state, e) from None
+
+    return check
+
+
+def _tier_of(level: Level) -> Tier:
+    return next(tier for tier, owner in TIER_LEVEL.items() if owner is level)
+
+
+def _posted_for(post: Assignment, state: RequestState) -> bool:
+    """The post is on the unit that its level would own this request at."""
+    units = {
+        Level.GRID_WORKER: state.grid_id,
+        Level.GRID_BRANCH: state.grid_id,
+        Level.COMMUNITY_COMMITTEE: state.community_id,
+        Level.TOWN_COMMITTEE: state.town_id,
+    }
+    return units[post.level] == post.unit_id
+
+
+def _tier(value: str | None) -> Tier:
+    try:
+        return Tier(value or "")
+    except ValueError:
+        raise _refusal(
+            INVALID, f"tier is one of {', '.join(t.value for t in LADDER)}", "bad_tier", "tier"
+        ) from None
 
 
 def _required(text: str, name: str) -> str:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
 
 from closeloop.store import RequestStore
-from workflows.activities import StoreActivities
+from domain.ladder import Tier
+from workflows.activities import DeadlineActivities, StoreActivities
 from workflows.request import RequestWorkflow
 
 #: Activities still running at shutdown get this long to finish before they are cancelled
@@ -26,14 +27,17 @@ def build_worker(
     executor: ThreadPoolExecutor,
     activity_threads: int = ACTIVITY_THREADS,
     interceptors: Sequence[Interceptor] = (),
+    due: Callable[[Tier, datetime], datetime] | None = None,
 ) -> Worker:
-    """A worker for ``task_queue``; activities append through ``store`` in ``executor``."""
+    """A worker for ``task_queue``; activities append through ``store`` in ``executor``;
+    ``due`` computes working-day deadlines (None: calendar days)."""
     activities = StoreActivities(store)
+    deadlines = DeadlineActivities(due)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[RequestWorkflow],
-        activities=[activities.settle_change, activities.record_change],
+        activities=[activities.settle_change, activities.record_change, deadlines.deadlines],
         activity_executor=executor,
         max_concurrent_activities=activity_threads,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminUser, EngineDep, OptionalUser, unauthorized
@@ -40,6 +41,24 @@ class CategoryPatch(_Body):
     name_en: Text | None = None
     default_tier: Text | None = None
     retired: bool | None = None
+
+
+def fileable(code: str, engine: Engine) -> catalogue.Category:
+    """The catalogue's category ``code`` when a request may be filed in it (or moved into
+    it), read from the database, not the cache: a retirement binds every process at once;
+    else the 422 (``unknown_category`` or ``category_retired``, ``field`` ``category``)
+    that names the active categories."""
+    found = catalogue.get_category(code, db=engine)
+    if found is not None and not found.retired:
+        return found
+    active = catalogue.active_codes(db=engine)
+    choices = "; file in one of: " + ", ".join(active)
+    if found is None:
+        error, detail = "unknown_category", f"unknown category {code[:50]!r}{choices}"
+    else:
+        error, detail = "category_retired", f"the category {code} is retired{choices}"
+    params = {"category": code[:50], "active": active}
+    raise Refusal(422, error, detail, field="category", params=params)
 
 
 def refusal(error: CatalogueError) -> Refusal:

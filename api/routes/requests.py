@@ -38,16 +38,16 @@ from api.request_schemas import (
     ReviewIn,
 )
 from api.roster import InvalidRoster, Role
+from api.routes.categories import fileable
 from api.routes.track import public_of
 from api.text import Text
-from closeloop import catalogue
 from closeloop.settings import Settings
-from domain.ladder import Level
+from domain.ladder import DEFAULT_DAY_SECONDS, Level
 from domain.privacy import Sealer, Sight
 from domain.state import Intake
 from projections import queries
 from workflows.commands import CommandError, file_request, send
-from workflows.messages import Actor, HandlerCommand, ReviewCommand
+from workflows.messages import Actor, HandlerCommand, OpsCommand, ReviewCommand
 
 router = APIRouter(tags=["requests"])
 
@@ -77,6 +77,8 @@ def get_temporal(request: Request) -> Client:
 
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 Handler = Annotated[Principal, Depends(require_roles(Role.HANDLER))]
+#: Progress notes come from the handlers and from partners called in as co-handlers.
+Noter = Annotated[Principal, Depends(require_roles(Role.HANDLER, Role.PARTNER))]
 Caller = Annotated[Principal, Depends(require_roles(Role.CALLER))]
 Supervisor = Annotated[Principal, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN))]
 Consistent = Annotated[
@@ -105,13 +107,13 @@ def _shown(
     return _with_assignees(shown, engine)
 
 
-def _shown_all(
+def shown_all(
     views: list[dict[str, Any]], user: Principal, engine: Engine, sealer: Sealer
 ) -> list[dict[str, Any]]:
     return [_with_assignees(v, engine) for v in privacy.visible(views, user, sealer)]
 
 
-async def _read(engine: Engine, request_id: str) -> dict[str, Any] | None:
+async def read_view(engine: Engine, request_id: str) -> dict[str, Any] | None:
     """The request's read model (its contact masked and sealed), or None."""
 
     def read() -> dict[str, Any] | None:
@@ -126,7 +128,7 @@ async def _wait_projected(engine: Engine, request_id: str, changes: int) -> None
     loop = asyncio.get_running_loop()
     end = loop.time() + CONSISTENCY_WAIT_SECONDS
     while True:
-        view = await _read(engine, request_id)
+        view = await read_view(engine, request_id)
         if view is not None and len(view["timeline"]) >= changes:
             return
         if loop.time() > end:
@@ -162,7 +164,17 @@ def _count_filing(http: Request, settings: Settings, phone: str, sealer: Sealer)
         ) from None
 
 
-def _refusal(error: CommandError) -> Refusal:
+def clock_of(settings: Settings) -> dict[str, Any]:
+    """The rules of a new request's clock: warnings, extensions, and working days (which
+    need real days: the compressed demo clock counts calendar days)."""
+    return {
+        "warn_share": settings.warn_share,
+        "max_extensions": settings.max_extensions,
+        "working_days": settings.day_seconds == DEFAULT_DAY_SECONDS,
+    }
+
+
+def refusal_of(error: CommandError) -> Refusal:
     # Temporal could not be reached: the client may retry
     retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if error.kind == "unavailable" else None
     return Refusal(
@@ -199,7 +211,7 @@ async def file_a_request(
             "only staff set a request's tier; a resident may mark it urgent",
             field="tier",
         )
-    category = await run_in_threadpool(_fileable, body.category, engine)
+    category = await run_in_threadpool(fileable, body.category, engine)
     try:
         grid, community, town = await run_in_threadpool(roster.unit_chain, body.grid_id, db=engine)
     except InvalidRoster as e:
@@ -238,16 +250,19 @@ async def file_a_request(
         resident_phone=body.resident.phone,
         tier=body.tier or category.default_tier,
         urgent=body.urgent,
+        manual=await run_in_threadpool(roster.dispatch_mode, community.id, db=engine) == "manual",
     )
     actor = user.username if user else "resident"
     try:
-        view = await file_request(client, settings.task_queue, intake, actor, settings.day_seconds)
+        view = await file_request(
+            client, settings.task_queue, intake, actor, settings.day_seconds, **clock_of(settings)
+        )
     except CommandError as e:
         if e.kind != "closed":
-            raise _refusal(e) from None
-        existing = await _read(engine, request_id)
+            raise refusal_of(e) from None
+        existing = await read_view(engine, request_id)
         if existing is None:
-            raise _refusal(e) from None
+            raise refusal_of(e) from None
         view = existing
     if consistent:
         await _wait_projected(engine, request_id, len(view["timeline"]))
@@ -258,23 +273,6 @@ async def file_a_request(
     return {**await run_in_threadpool(_shown, view, user, engine, sealer), **link}
 
 
-def _fileable(code: str, engine: Engine) -> catalogue.Category:
-    """The catalogue's category ``code`` when a new request may be filed in it (read from
-    the database, not the cache: a retirement binds every process at once); else the 422
-    that names the active categories."""
-    found = catalogue.get_category(code, db=engine)
-    if found is not None and not found.retired:
-        return found
-    active = catalogue.active_codes(db=engine)
-    choices = "; file in one of: " + ", ".join(active)
-    if found is None:
-        error, detail = "unknown_category", f"unknown category {code[:50]!r}{choices}"
-    else:
-        error, detail = "category_retired", f"the category {code} is retired{choices}"
-    params = {"category": code[:50], "active": active}
-    raise Refusal(422, error, detail, field="category", params=params)
-
-
 @router.get("/requests/{request_id}")
 async def read_a_request(
     request_id: str, user: CurrentUser, engine: EngineDep, sealer: SealerDep
@@ -282,7 +280,7 @@ async def read_a_request(
     """One request with its timeline (staff who may know of it: domain.privacy); the
     resident's contact in full or masked (``contact``), ``may_reveal`` when it can be
     revealed with ``POST /requests/{id}/reveal``."""
-    view = await _read(engine, request_id) if _is_uuid(request_id) else None
+    view = await read_view(engine, request_id) if is_uuid(request_id) else None
     if view is None:
         raise request_not_found()
     return await run_in_threadpool(_shown, view, user, engine, sealer)
@@ -294,7 +292,7 @@ async def reveal(
 ) -> dict[str, Any]:
     """Show a masked contact to a supervisor or admin who states why; the record of who,
     when, which request and why is written first (``GET /reveals``)."""
-    view = await _read(engine, request_id) if _is_uuid(request_id) else None
+    view = await read_view(engine, request_id) if is_uuid(request_id) else None
     if view is None or privacy.sight_of(view, user) is Sight.NONE:
         raise request_not_found()
     contact = privacy.clear_contact(view, sealer)
@@ -351,35 +349,35 @@ async def board(
                 conn, status=status_, tier=tier, unit_id=unit_id, overdue=overdue,
                 category=category, limit=limit, offset=offset,
             )  # fmt: skip
-        page["items"] = _shown_all(page["items"], user, engine, sealer)
+        page["items"] = shown_all(page["items"], user, engine, sealer)
         return page
 
     return await run_in_threadpool(read)
 
 
-async def _act(
+async def act(
     http: Request,
     request_id: str,
     action: str,
-    command: HandlerCommand | ReviewCommand,
+    command: HandlerCommand | ReviewCommand | OpsCommand,
     user: Principal,
     consistent: bool,
     update_id: str | None,
 ) -> dict[str, Any]:
     engine: Engine = http.app.state.engine
     sealer: Sealer = http.app.state.sealer
-    if not _is_uuid(request_id):
+    if not is_uuid(request_id):
         raise request_not_found()
     try:
         view = await send(get_temporal(http), request_id, action, command, update_id=update_id)
     except CommandError as e:
-        raise _refusal(e) from None
+        raise refusal_of(e) from None
     if consistent:
         await _wait_projected(engine, request_id, len(view["timeline"]))
     return await run_in_threadpool(_shown, view, user, engine, sealer)
 
 
-def _actor(user: Principal) -> Actor:
+def actor_of(user: Principal) -> Actor:
     return Actor(user.username, user.role.value, list(user.assignments))
 
 
@@ -392,18 +390,19 @@ async def accept(
     consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:  # fmt: skip
     """签收: a handler at the current level takes the request on."""
-    cmd = HandlerCommand(_actor(user))
-    return await _act(http, request_id, "accept", cmd, user, consistent, idempotency_key)
+    cmd = HandlerCommand(actor_of(user))
+    return await act(http, request_id, "accept", cmd, user, consistent, idempotency_key)
 
 
 @router.post("/requests/{request_id}/progress")
 async def progress(
-    http: Request, request_id: str, body: ProgressIn, user: Handler,
+    http: Request, request_id: str, body: ProgressIn, user: Noter,
     consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Add a progress note."""
-    cmd = HandlerCommand(_actor(user), body.note)
-    return await _act(http, request_id, "progress", cmd, user, consistent, idempotency_key)
+    """Add a progress note: a handler at the current level, one assisting from a level it
+    went up from, or a co-handler (``assisting`` on the timeline entry)."""
+    cmd = HandlerCommand(actor_of(user), body.note)
+    return await act(http, request_id, "progress", cmd, user, consistent, idempotency_key)
 
 
 @router.post("/requests/{request_id}/escalate")
@@ -412,8 +411,8 @@ async def escalate(
     consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:  # fmt: skip
     """上报: push the request up one level at once, with a reason."""
-    cmd = HandlerCommand(_actor(user), body.reason)
-    return await _act(http, request_id, "escalate", cmd, user, consistent, idempotency_key)
+    cmd = HandlerCommand(actor_of(user), body.reason)
+    return await act(http, request_id, "escalate", cmd, user, consistent, idempotency_key)
 
 
 @router.post("/requests/{request_id}/resolve")
@@ -422,8 +421,8 @@ async def resolve(
     consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Resolve: the request goes to the follow-up caller."""
-    cmd = HandlerCommand(_actor(user), body.resolution)
-    return await _act(http, request_id, "resolve", cmd, user, consistent, idempotency_key)
+    cmd = HandlerCommand(actor_of(user), body.resolution)
+    return await act(http, request_id, "resolve", cmd, user, consistent, idempotency_key)
 
 
 @router.post("/requests/{request_id}/review")
@@ -433,7 +432,7 @@ async def review(
 ) -> dict[str, Any]:  # fmt: skip
     """回访: record the four-dimension review; it closes, reopens or counts an attempt."""
     cmd = ReviewCommand(
-        actor=_actor(user),
+        actor=actor_of(user),
         reached=body.reached,
         completion=body.completion.value if body.completion else None,
         progress=body.progress.value if body.progress else None,
@@ -441,7 +440,7 @@ async def review(
         satisfaction=body.satisfaction.value if body.satisfaction else None,
         comment=body.comment,
     )
-    return await _act(http, request_id, "review", cmd, user, consistent, idempotency_key)
+    return await act(http, request_id, "review", cmd, user, consistent, idempotency_key)
 
 
 @router.get("/tasks")
@@ -452,7 +451,7 @@ async def my_tasks(user: Handler, engine: EngineDep, sealer: SealerDep) -> list[
     def read() -> list[dict[str, Any]]:
         with engine.connect() as conn:
             items = queries.tasks(conn, assignments=posts)
-        return _shown_all(items, user, engine, sealer)
+        return shown_all(items, user, engine, sealer)
 
     return await run_in_threadpool(read)
 
@@ -472,7 +471,7 @@ async def followups(
     def read() -> tuple[list[dict[str, Any]], int]:
         with engine.connect() as conn:
             items = queries.followups(conn, limit=limit, offset=offset)
-            return _shown_all(items, user, engine, sealer), queries.count_followups(conn)
+            return shown_all(items, user, engine, sealer), queries.count_followups(conn)
 
     items, total = await run_in_threadpool(read)
     response.headers["X-Total-Count"] = str(total)
@@ -508,7 +507,7 @@ def _instant(value: datetime | date | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _is_uuid(value: str) -> bool:
+def is_uuid(value: str) -> bool:
     try:
         uuid.UUID(value)
     except ValueError:

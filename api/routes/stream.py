@@ -183,6 +183,7 @@ class Following:
 
     request_id: str | None = None
     units: frozenset[str] | None = None
+    cohandler: str | None = None  # a partner: the requests they are a co-handler of
 
 
 def _followed(
@@ -213,6 +214,10 @@ def _followed(
         return Following(request_id=request_id)
     if user.role is Role.HANDLER:
         return Following(units=frozenset(a.unit_id for a in user.assignments))
+    if user.role is Role.DISPATCHER:  # the communities and towns of their posts
+        return Following(units=frozenset(user.dispatch_units))
+    if user.role is Role.PARTNER:  # only the requests they are called in to
+        return Following(cohandler=user.username)
     return Following()
 
 
@@ -269,6 +274,14 @@ async def _event(feed: ChangeFeed, moved: Moved, following: Following) -> Server
         ids = [only]
     elif ids is not None and following.units is not None:
         ids = await run_in_threadpool(_within, feed.engine, ids, following.units)
+        if not ids:
+            return None
+    elif following.cohandler is not None:
+        if ids is None:  # too many to name: a partner hears only of their own
+            return None
+        ids = await run_in_threadpool(
+            queries.cohandled_among, feed.engine, ids, following.cohandler
+        )
         if not ids:
             return None
     return ServerSentEvent(

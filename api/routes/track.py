@@ -15,6 +15,7 @@ resolution staff wrote for the resident.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -22,9 +23,9 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api import ledger, roster
-from api.deps import EngineDep
+from api.deps import EngineDep, SettingsDep
 from api.errors import request_not_found
-from domain.state import SYSTEM_ACTOR
+from domain.state import APPEAL_DAYS, SYSTEM_ACTOR
 from projections import queries
 
 router = APIRouter(tags=["track"])
@@ -49,7 +50,18 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "MarkedOverdue": (),
     "Resolved": ("resolution",),
     "Reviewed": ("reached", "outcome"),
+    "Dispatched": ("tier", "level", "deadline"),
+    "Returned": (),
+    "Redirected": (),
+    "Retiered": ("tier", "level", "deadline"),
+    "DeadlineExtended": ("until",),
+    "CohandlerAdded": ("organisation",),
+    "CohandlerDone": (),
+    "ClosedOutOfScope": ("reason", "outcome"),
+    "Appealed": ("reason", "tier", "level", "deadline"),
 }
+#: The staff's own moves, which the resident's page does not list.
+STAFF_ONLY = frozenset({"Warned", "Urged", "ExtensionAsked", "ExtensionRefused"})
 
 _PUBLIC_REQUEST_FIELDS = (
     "id",
@@ -76,10 +88,20 @@ def _by(actor: str) -> str:
     return "staff"
 
 
-def public_of(view: dict[str, Any], grid_name: str | None) -> dict[str, Any]:
-    """A request view as its resident may see it."""
+def public_of(
+    view: dict[str, Any], grid_name: str | None, day_seconds: float = 86400.0
+) -> dict[str, Any]:
+    """A request view as its resident may see it: with an out-of-scope closure's reason,
+    and until when it may be appealed (``appeal_until``, None when it may not)."""
     result: dict[str, Any] = {name: view[name] for name in _PUBLIC_REQUEST_FIELDS}
     result["grid"] = {"id": view["grid_id"], "name": grid_name}
+    closed_out = view.get("out_of_scope")
+    result["out_of_scope"] = (
+        {"reason": closed_out["reason"], "at": closed_out["at"]} if closed_out else None
+    )
+    appeal = view.get("appeal")
+    result["appeal"] = {"reason": appeal["reason"], "at": appeal["at"]} if appeal else None
+    result["appeal_until"] = _appeal_until(view, day_seconds)
     result["timeline"] = [
         {
             "type": entry["type"],
@@ -88,8 +110,17 @@ def public_of(view: dict[str, Any], grid_name: str | None) -> dict[str, Any]:
             **{k: entry[k] for k in PUBLIC_FIELDS.get(entry["type"], ()) if k in entry},
         }
         for entry in view["timeline"]
+        if entry["type"] not in STAFF_ONLY
     ]
     return result
+
+
+def _appeal_until(view: dict[str, Any], day_seconds: float) -> str | None:
+    """Until when an out-of-scope closure may be appealed, as the domain decides."""
+    if view["status"] != "closed" or not view.get("out_of_scope") or view.get("appeal"):
+        return None
+    closed = datetime.fromisoformat(view["out_of_scope"]["at"])
+    return (closed + timedelta(seconds=APPEAL_DAYS * day_seconds)).isoformat()
 
 
 def tracked_request(engine: Engine, token: str) -> str | None:
@@ -108,7 +139,7 @@ def tracked_request(engine: Engine, token: str) -> str | None:
     return None if ledger.has_token(engine, legacy) else legacy
 
 
-def public_view(engine: Engine, token: str) -> dict[str, Any] | None:
+def public_view(engine: Engine, token: str, day_seconds: float = 86400.0) -> dict[str, Any] | None:
     """The request a tracking link names, as its resident may see it; None when there is
     no such request."""
     request_id = tracked_request(engine, token)
@@ -119,15 +150,17 @@ def public_view(engine: Engine, token: str) -> dict[str, Any] | None:
     if view is None:
         return None
     grid = roster.get_unit(view["grid_id"], db=engine)
-    return public_of(view, grid.name if grid else None)
+    return public_of(view, grid.name if grid else None, day_seconds)
 
 
 @router.get("/track/{token}")
-async def track(token: str, engine: EngineDep, response: Response) -> dict[str, Any]:
+async def track(
+    token: str, engine: EngineDep, settings: SettingsDep, response: Response
+) -> dict[str, Any]:
     """A request's progress for the resident who filed it (no sign-in: the tracking token
     is the secret)."""
     response.headers.update(SECRET_LINK_HEADERS)
-    view = await run_in_threadpool(public_view, engine, token)
+    view = await run_in_threadpool(public_view, engine, token, settings.day_seconds)
     if view is None:
         raise request_not_found()
     return view

@@ -1,9 +1,10 @@
-"""Staff users: admins, supervisors, handlers (with their posts) and follow-up callers; an
-admin resets a password or disables a user."""
+"""Staff users: admins, supervisors, handlers (with their posts), follow-up callers,
+dispatchers (with their dispatch posts) and partners (with their organisation); an admin
+resets a password, disables a user, or changes an organisation or dispatch posts."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, status
 
@@ -30,6 +31,8 @@ def create_user(body: UserIn, _admin: AdminUser, engine: EngineDep) -> UserOut:
             body.role,
             [post.post() for post in body.assignments],
             db=engine,
+            organisation=body.organisation,
+            dispatch_units=body.dispatch_units,
         )
     except RosterError as error:
         raise refusal(error) from None
@@ -44,12 +47,23 @@ def list_users(_reader: RosterReader, engine: EngineDep, role: Role | None = Non
 
 @router.patch("/{user_id}", response_model=UserOut)
 def change_user(user_id: str, body: UserPatch, admin: AdminUser, engine: EngineDep) -> UserOut:
-    """Reset a user's password and/or disable them (or enable them again). A new password
-    or disabling revokes every token the user holds; a disabled user cannot log in."""
+    """Reset a user's password, disable them (or enable them again), change their
+    organisation or (a dispatcher's) dispatch posts. A new password or disabling revokes
+    every token the user holds; a disabled user cannot log in. Every check runs before
+    anything is written."""
     refuse(user_id, "path", "user_id")
-    if body.password is None and body.disabled is None:
+    given = body.model_fields_set
+    profile: dict[str, Any] = {}
+    if "organisation" in given:  # null clears it
+        profile["organisation"] = body.organisation
+    if body.dispatch_units is not None:
+        profile["dispatch_units"] = body.dispatch_units
+    if body.password is None and body.disabled is None and not profile:
         raise Refusal(
-            422, "nothing_to_change", "send a new password, disabled, or both", field="password"
+            422,
+            "nothing_to_change",
+            "send a new password, disabled, organisation or dispatch_units",
+            field="password",
         )
     if body.disabled and user_id == admin.id:
         raise Refusal(
@@ -59,8 +73,13 @@ def change_user(user_id: str, body: UserPatch, admin: AdminUser, engine: EngineD
             field="disabled",
         )
     try:
-        if roster.get_user(user_id, db=engine) is None:
+        found = roster.get_user(user_id, db=engine)
+        if found is None:
             raise roster.UnknownUser(f"no user has the id {user_id}")
+        if body.password is not None:  # refused before the profile is written
+            roster.check_password(body.password, found.username)
+        if profile:
+            roster.change_user(user_id, db=engine, **profile)
         if body.password is not None:
             roster.set_password(user_id, body.password, db=engine)
         if body.disabled is not None:

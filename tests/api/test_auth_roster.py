@@ -15,7 +15,7 @@ from api.roster import Role
 from api.security import SECRET_FILE, create_access_token, signing_secret
 from closeloop.bootstrap import DEMO_PASSWORDS, ensure_admin, seed_demo
 from closeloop.settings import Settings
-from domain.ladder import Level
+from domain.ladder import Level, UnitKind
 from tests.api.conftest import Login
 
 UNITS = "/api/v1/units"
@@ -199,6 +199,7 @@ def test_an_admin_builds_town_community_and_grid(client: TestClient, admin: dict
         "name": "城关镇",
         "kind": "town",
         "parent_id": None,
+        "dispatch": None,  # only a community is dispatched
     }
     community = client.post(
         UNITS,
@@ -206,6 +207,7 @@ def test_an_admin_builds_town_community_and_grid(client: TestClient, admin: dict
         headers=admin,
     )
     assert community.status_code == 201
+    assert community.json()["dispatch"] == "auto"
     grid = client.post(
         UNITS,
         json={"name": "祥和苑社区第一网格", "kind": "grid", "parent_id": community.json()["id"]},
@@ -304,6 +306,8 @@ def test_an_admin_adds_a_handler_who_can_then_sign_in(
         "role": "handler",
         "assignments": posts,
         "disabled": False,
+        "organisation": None,
+        "dispatch_units": [],
     }
     me = client.get(ME, headers=login("wang", "long-enough")).json()
     assert me["id"] == body["id"]
@@ -514,9 +518,11 @@ def test_the_demo_town_is_seeded_once_and_its_users_sign_in(
         "town1",
         "caller1",
         "supervisor1",
+        "dispatcher1",
+        "partner1",
     }
     assert seed_demo(engine) is None
-    assert written(engine) == (7, 7, 6)
+    assert written(engine) == (7, 9, 6)
 
     units = {u.name: u for u in roster.list_units(db=engine)}
     first, second = units["医院西路社区第一网格"], units["医院西路社区第二网格"]
@@ -541,6 +547,15 @@ def test_the_demo_town_is_seeded_once_and_its_users_sign_in(
     assert posts("town1") == {(town.id, "town_committee")}
     assert me("caller1")["role"] == "caller"
     assert me("supervisor1")["role"] == "supervisor"
+    dispatcher = me("dispatcher1")
+    assert (dispatcher["role"], dispatcher["dispatch_units"]) == ("dispatcher", [community.id])
+    assert dispatcher["assignments"] == []
+    partner = me("partner1")
+    assert (partner["role"], partner["organisation"]) == ("partner", "城关物业公司")
+    assert partner["assignments"] == partner["dispatch_units"] == []
+    # every demo community is dispatched as before
+    communities = [u for u in units.values() if u.kind is UnitKind.COMMUNITY]
+    assert [roster.dispatch_mode(c.id, db=engine) for c in communities] == ["auto", "auto"]
 
 
 def test_the_demo_is_not_seeded_over_an_existing_roster(

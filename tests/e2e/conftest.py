@@ -51,6 +51,14 @@ DESKTOP = ViewportSize(width=1366, height=900)
 #: A font with Chinese glyphs, so that the screenshots can be read (Debian's package name).
 CJK_FONT_PACKAGE = "fonts-wqy-microhei"
 
+#: The admin's password in every ``closeloop dev`` the tests start.
+ADMIN_PASSWORD = "e2e-tests-passphrase"
+
+
+def _password(username: str) -> str:
+    return ADMIN_PASSWORD if username == "admin" else demo_password(username)
+
+
 GRID1 = "医院西路社区第一网格"
 GRID2 = "医院西路社区第二网格"
 
@@ -60,8 +68,6 @@ START_SECONDS = 180.0
 STOP_SECONDS = 90.0
 #: For the JSON API calls (a ``consistent`` command waits for the read models).
 HTTP_SECONDS = 60.0
-#: The first admin's password on the test stacks (the demo users have theirs).
-ADMIN_PASSWORD = "e2e-tests-passphrase"
 #: For Playwright's actions and its auto-waiting ``expect``.
 BROWSER_MS = 60_000
 expect.set_options(timeout=BROWSER_MS)
@@ -162,7 +168,7 @@ class Dev:
         if username not in self._tokens:
             answer = httpx.post(
                 f"{self.api}/auth/token",
-                data={"username": username, "password": demo_password(username)},
+                data={"username": username, "password": _password(username)},
                 timeout=HTTP_SECONDS,
             )
             assert answer.status_code == 200, answer.text
@@ -328,9 +334,7 @@ class People:
 def log_in(page: Page, username: str, password: str | None = None) -> None:
     page.goto("/login")
     page.fill("input[name=username]", username)
-    if password is None:
-        password = ADMIN_PASSWORD if username == "admin" else demo_password(username)
-    page.fill("input[name=password]", password)
+    page.fill("input[name=password]", password or _password(username))
     page.click("#login button[type=submit]")
     page.wait_for_url(re.compile(r"/(board|tasks|followups)"))
 

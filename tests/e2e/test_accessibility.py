@@ -7,8 +7,9 @@ axe-core is pinned in the repository's ``package.json`` / ``package-lock.json``;
 installs it (``npm ci``) when ``node_modules`` lacks it. It is injected into each page from
 that file; nothing is fetched while the tests run.
 
-The pages checked are the web routes' pages: a GET route added to :mod:`web.routes` that is
-neither in :data:`PAGES` nor in :data:`PARTS` fails :func:`test_every_web_route_is_checked`.
+The pages checked are the web routes' pages: a GET route added to the pages (one module per
+audience, gathered in :data:`web.routes.router`) that is neither in :data:`PAGES` nor in
+:data:`PARTS` fails :func:`test_every_web_route_is_checked`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ PAGES = {
     "/followups": "caller1",
     "/requests/{request_id}": "worker1",
     "/admin/categories": "admin",
+    "/admin/calendar/{year}": "admin",
 }
+#: The year the calendar page shows: one the package knows, its days listed.
+CALENDAR_YEAR = "2026"
 #: Web routes that are not pages of their own: the parts a page reloads (checked inside
 #: that page) and the CSV files.
 PARTS = {
@@ -57,6 +61,8 @@ PARTS = {
     "/followups/list": "/followups",
     "/requests/{request_id}/body": "/requests/{request_id}",
     "/admin/categories/list": "/admin/categories",
+    "/admin/calendar": "a redirect to /admin/calendar/{year}",
+    "/admin/calendar/{year}/days": "/admin/calendar/{year}",
 }
 
 #: Starts axe on the page as it is (the pages' runs go on side by side); AXE_RESULT awaits it.
@@ -207,6 +213,7 @@ class Visitors:
         page = self.contexts.of(PAGES[route]).new_page()
         self.pages.append(page)
         path = route.replace("{request_id}", request_id).replace("{token}", request_id)
+        path = path.replace("{year}", CALENDAR_YEAR)
         page.goto(path + f"?lang={self.lang}")
         expect(page.locator("html")).to_have_attribute("lang", self.lang)
         return page
@@ -356,7 +363,18 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     catalogue.locator("#category-add button[type=submit]").click()  # nothing typed: 422s
     expect(catalogue.locator("#category-add [data-error-for=code]")).to_be_visible()
     catalogue.locator("li.category summary[data-action=edit]").first.click()
-    refusals = {"/": page, "/login": login, "/admin/categories": catalogue}
+    calendar = pages["/admin/calendar/{year}"]  # a day of another year
+    calendar.locator("textarea[name=holidays]").fill("2025-12-31")
+    calendar.locator("#calendar-form button[type=submit]").click()
+    holidays = calendar.locator("textarea[name=holidays]")
+    expect(holidays).to_have_attribute("aria-invalid", "true")
+    expect(holidays).to_have_attribute("aria-describedby", re.compile(r"calendar-format cl-error-"))
+    refusals = {
+        "/": page,
+        "/login": login,
+        "/admin/categories": catalogue,
+        "/admin/calendar/{year}": calendar,
+    }
     found.check_all(refusals, "refusal", lang)
 
     # the next success clears the refusal; the confirmation is checked too
@@ -414,7 +432,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     found.check_all(checked, state, lang, states={"/": "filed"})
 
     expected = {
-        "refusal": {"/", "/login", "/admin/categories"},
+        "refusal": {"/", "/login", "/admin/categories", "/admin/calendar/{year}"},
         "filed": {"/"},
         "requests, a refusal, a live update": set(live),
     }

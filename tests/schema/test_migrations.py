@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from api import roster
-from closeloop import catalogue
+from closeloop import catalogue, workcalendar
 from closeloop.db import make_engine
 from closeloop.schema import (
     INITIAL_REVISION,
@@ -58,8 +59,15 @@ def test_migrations_build_what_the_code_declares(engine: Engine) -> None:
     assert current_revision(engine) is not None
     assert _differences(engine) == []
     names = set(inspect(engine).get_table_names())
-    assert {"units", "users", "assignments", "view_requests", "view_tracking"} <= names
-    assert "categories" in names
+    assert {
+        "units",
+        "users",
+        "assignments",
+        "view_requests",
+        "view_tracking",
+        "calendar_days",
+        "categories",
+    } <= names
 
 
 def test_migrate_twice_changes_nothing_and_leaves_event_tables_alone(engine: Engine) -> None:
@@ -86,11 +94,72 @@ def test_a_database_from_before_migrations_is_adopted(engine: Engine) -> None:
     assert [u.name for u in roster.list_units(db=engine)] == ["城关镇"]
 
 
-def _upgrade_to(engine: Engine, revision: str) -> None:
+def _upgrade_to(engine: Engine, revision: str, *, down: bool = False) -> None:
     config = _config(engine)
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def test_the_roles_migration_keeps_the_roster_and_dispatches_every_community_auto(
+    engine: Engine,
+) -> None:
+    _upgrade_to(engine, "0005")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO units (id, name, kind, parent_id, created_at) VALUES "
+                "('t', '城关镇', 'town', NULL, :at), ('c', '医院西路社区', 'community', 't', :at)"
+            ),
+            {"at": datetime(2026, 1, 1, tzinfo=UTC)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, username_key, display_name, role, "
+                "password_hash, created_at) VALUES ('u', 'sun', 'sun', '小孙', 'caller', 'x', :at)"
+            ),
+            {"at": datetime(2026, 1, 1, tzinfo=UTC)},
+        )
+
+    migrate(engine)
+
+    assert roster.dispatch_mode("c", db=engine) == "auto"
+    user = roster.get_user("u", db=engine)
+    assert user is not None and (user.organisation, user.dispatch_units) == (None, ())
+    assert {"dispatch_posts"} <= set(inspect(engine).get_table_names())
+    assert _differences(engine) == []
+    # and back down, and up again
+    _upgrade_to(engine, "0005", down=True)
+    assert "dispatch_posts" not in inspect(engine).get_table_names()
+    assert "dispatch" not in {c["name"] for c in inspect(engine).get_columns("units")}
+    migrate(engine)
+    assert _differences(engine) == []
+    assert {u.name for u in roster.list_units(db=engine)} == {"城关镇", "医院西路社区"}
+
+
+def test_the_calendar_table_comes_with_0006_and_goes_with_its_downgrade(engine: Engine) -> None:
+    migrate(engine)
+    assert "calendar_days" in inspect(engine).get_table_names()
+    config = _config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0005")
+    assert current_revision(engine) == "0005"
+    assert "calendar_days" not in inspect(engine).get_table_names()
+    # a table made meanwhile (by create_all in a tool) is adopted, not made twice
+    workcalendar.metadata.create_all(engine)
+    migrate(engine)
+    assert current_revision(engine) == _head(engine)
+    assert _differences(engine) == []
+    workcalendar.set_year(2027, [date(2027, 1, 1)], [], "admin", db=engine)
+    assert workcalendar.year_of(2027, db=engine).source == "table"
+
+
+def _head(engine: Engine) -> str | None:
+    """The newest revision of the migrations."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config(engine)).get_current_head()
 
 
 def test_the_catalogue_starts_with_the_twelve_categories(engine: Engine) -> None:

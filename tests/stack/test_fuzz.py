@@ -30,7 +30,7 @@ from schemathesis.checks import not_a_server_error
 from sqlalchemy import func, select, text
 
 from api import ledger, roster
-from closeloop import catalogue
+from closeloop import catalogue, workcalendar
 from closeloop.store import STORE_NAME
 from tests.stack.conftest import Stack, StackFactory
 
@@ -64,17 +64,19 @@ CALLER: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/tasks"): "worker1",
     ("GET", "/api/v1/followups"): "caller1",
     ("GET", "/api/v1/stats"): "supervisor1",
+    ("GET", "/api/v1/calendar/{year}"): "worker1",
+    ("PUT", "/api/v1/calendar/{year}"): "admin",
 }
 
 
 def _written(stack: Stack) -> tuple[int, ...]:
-    """The event store's last position; how many units, users, reveal records and
-    tracking tokens there are; the category catalogue (a digest of its rows)."""
+    """The event store's last position; how many units, users, reveal records, tracking
+    tokens and calendar days there are; the category catalogue (a digest of its rows)."""
     with stack.engine.connect() as conn:
         last = conn.execute(text(f"SELECT max(id) FROM {STORE_NAME}_events")).scalar()
         counts = [
             int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
-            for table in (ledger.reveals, ledger.tracking_tokens)
+            for table in (ledger.reveals, ledger.tracking_tokens, workcalendar.calendar_days)
         ]
         categories = hash(tuple(conn.execute(select(catalogue.category_table)).all()))
     units, users = roster.count_units(db=stack.engine), roster.count_users(db=stack.engine)

@@ -223,7 +223,7 @@ async def test_a_resident_cannot_set_the_tier_but_may_mark_it_urgent(
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_a_formula_in_a_csv_cell_is_text(start: str) -> None:
-    from web.routes import csv_cell
+    from web.common import csv_cell
 
     assert csv_cell(start + "HYPERLINK(1)") == "'" + start + "HYPERLINK(1)"
     assert csv_cell("路面塌陷") == "路面塌陷" and csv_cell(-3) == -3

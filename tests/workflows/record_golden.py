@@ -13,6 +13,7 @@ import sys
 import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -20,10 +21,10 @@ from temporalio.testing import WorkflowEnvironment
 from closeloop.store import RequestStore, store_env
 from closeloop.temporal_client import connect_temporal
 from closeloop.temporal_server import DevServer
-from domain.ladder import Tier
+from domain.ladder import Level, Tier, deadline_for
 from domain.state import Assignment, Intake
 from workflows.commands import file_request, send
-from workflows.messages import Actor, HandlerCommand, ReviewCommand, workflow_id
+from workflows.messages import Actor, HandlerCommand, OpsCommand, ReviewCommand, workflow_id
 from workflows.worker import build_worker
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -69,5 +70,70 @@ async def record(name: str) -> Path:
     return path
 
 
+async def record_operations(name: str) -> Path:
+    """The street-office operations' history (a name with ``operations`` in it): manual
+    dispatch, a warning, an extension, urging, a partner co-handler, a return and a new
+    dispatch, a re-tier with the grid worker assisting, a deadline escalation, an
+    out-of-scope closure, the resident's appeal and the closing review; deadlines come
+    from the deadline activity (working days)."""
+    worker = Actor("worker1", "handler", [Assignment("g1", Level.GRID_WORKER)])
+    branch = Actor("branch1", "handler", [Assignment("g1", Level.GRID_BRANCH)])
+    community = Actor("community1", "handler", [Assignment("c1", Level.COMMUNITY_COMMITTEE)])
+    supervisor = Actor("supervisor1", "supervisor")
+    partner = Actor("partner1", "partner")
+    caller = Actor("caller1", "caller")
+    day = 1.0
+
+    def due(tier: Tier, at: datetime) -> datetime:
+        return deadline_for(tier, at, day)
+
+    server = DevServer(None, 0, None, Path(tempfile.gettempdir()) / "golden-temporal.log")
+    await server.start_on_free_ports()
+    env = WorkflowEnvironment.from_client(await connect_temporal(server.address, "default"))
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(4) as pool:
+        store = RequestStore(env=store_env(f"sqlite:///{tmp}/golden.db"))
+        async with build_worker(env.client, "golden", store, pool, due=due):
+            rid = str(uuid.uuid4())
+            intake = Intake(
+                rid, "g1", "c1", "t1", "water_leak", "ceiling leak", "app", "李", "1", Tier.D1,
+                manual=True,
+            )  # fmt: skip
+            c = env.client
+            await file_request(
+                c, "golden", intake, "resident", day, warn_share=0.5, working_days=True
+            )
+            view = await send(c, rid, "dispatch", OpsCommand(supervisor, grid_id="g1", tier="1d"))
+            await asyncio.sleep(0.7 * day)  # warned at half the tier's time
+            until = datetime.fromisoformat(view["deadline"]) + timedelta(seconds=0.5 * day)
+            await send(c, rid, "extension", OpsCommand(worker, "parts", until=until))
+            await send(c, rid, "extension_decision", OpsCommand(branch, "ok", approve=True))
+            await send(c, rid, "urge", OpsCommand(supervisor, "today please"))
+            await send(
+                c, rid, "add_cohandler", OpsCommand(worker, username="partner1", task="pipe")
+            )
+            await send(c, rid, "progress", HandlerCommand(partner, "pipe ordered"))
+            await send(c, rid, "cohandler_done", OpsCommand(partner, "done", username="partner1"))
+            await send(c, rid, "return", OpsCommand(worker, "a wage dispute, not a leak"))
+            await send(c, rid, "dispatch", OpsCommand(supervisor, grid_id="g1", tier="1d"))
+            await send(c, rid, "retier", OpsCommand(supervisor, "bigger", tier="3d"))
+            await send(c, rid, "progress", HandlerCommand(worker, "assisting"))
+            await asyncio.sleep(3 * day + 1)  # the 3d deadline passes: up to the community
+            await send(c, rid, "close_out_of_scope", OpsCommand(community, "a court matter"))
+            await send(c, rid, "appeal", OpsCommand(Actor("resident", "resident"), "stairwell"))
+            await send(c, rid, "accept", HandlerCommand(community))
+            await send(c, rid, "resolve", HandlerCommand(community, "stairwell repaired"))
+            await send(c, rid, "review", ReviewCommand(caller, True, "yes", "yes", "yes", "yes"))
+            handle = c.get_workflow_handle(workflow_id(rid))
+            await handle.result()
+            history = await handle.fetch_history()
+        store.close()
+    await asyncio.to_thread(server.stop)
+    path = GOLDEN / f"{name}.json"
+    path.write_text(history.to_json())
+    return path
+
+
 if __name__ == "__main__":
-    print(asyncio.run(record(sys.argv[1] if len(sys.argv) > 1 else "v1-full-loop")))
+    name = sys.argv[1] if len(sys.argv) > 1 else "v1-full-loop"
+    recorder = record_operations if "operations" in name else record
+    print(asyncio.run(recorder(name)))

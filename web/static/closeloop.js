@@ -142,6 +142,8 @@
       if ((el.type === "radio" || el.type === "checkbox") && !el.checked) return;
       var value = el.value;
       if (el.dataset.type === "bool") value = value === "true";
+      // a list of dates: one a line (or separated by spaces or commas)
+      if (el.dataset.type === "dates") value = value.split(/[\s,，、;；]+/).filter(Boolean);
       setPath(out, el.name.split("."), value);
     });
     return out;
@@ -169,6 +171,9 @@
       case "review_answer_missing": return t("field.review_answer_missing");
       case "date_out_of_range":
         return t("field.date_out_of_range", { earliest: ctx.earliest, latest: ctx.latest });
+      case "date_type": case "date_parsing": case "date_from_datetime_parsing":
+      case "date_from_datetime_inexact":
+        return t("field.date", { value: item.input });
       default:
         return String(item.msg || "").replace(/^Value error, /, "");
     }
@@ -244,6 +249,11 @@
         var loc = (item.loc || []).slice();
         if (loc.length && (loc[0] === "body" || loc[0] === "query")) loc.shift();
         var key = loc.join(".");
+        // an item of a list (holidays.3) is shown at the list's field
+        if (key && !form.querySelector('[name="' + sel(key) + '"]')) {
+          var list = key.replace(/(\.\d+)+$/, "");
+          if (form.querySelector('[name="' + sel(list) + '"]')) key = list;
+        }
         var field = key ? form.querySelector('[name="' + sel(key) + '"]') : null;
         var text = field && field.tagName === "SELECT" ? t("field.choose") : fieldMessage(item);
         if (!markField(form, key, text)) rest.push(key ? key + ": " + text : text);

@@ -1,7 +1,7 @@
 """the category catalogue: categories an admin edits, seeded with the twelve of before
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0008
 ``categories`` holds each kind of request: its code, its Chinese and English names, the
 tier it starts on, whether it is retired, and who made and last changed it when. The
 twelve categories that were a constant in the code are written here (those missing only,
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,89 @@
+"""The resident's pages: filing a report (``/``) and tracking it by its secret link
+(``/track/{token}``), no account needed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import Engine
+
+from api.deps import EngineDep
+from api.errors import body_of, request_not_found
+from api.routes.track import SECRET_LINK_HEADERS, public_view
+from web.common import fragment, intake_choices, render, translator
+from web.i18n import Translator
+from web.present import OPEN, local, parse, time_left_text, timeline_lines, urgency
+from web.session import page_user
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def resident_page(request: Request, engine: EngineDep) -> HTMLResponse:
+    t = translator(request)
+    return render(request, "resident.html", intake_choices(engine, t), user=page_user(request))
+
+
+def _track_context(engine: Engine, token: str, t: Translator) -> dict[str, Any] | None:
+    view = public_view(engine, token)
+    if view is None:
+        return None
+    is_open = view["status"] in OPEN
+    start = _window_from_public(view)
+    return {
+        "view": view,
+        "token": token,
+        "lines": timeline_lines(view["timeline"], t),
+        "category_label": t.category(view["category"]),
+        "is_open": is_open,
+        "deadline_local": local(view["deadline"]),
+        "time_left": time_left_text(view["deadline"], t) if is_open else "",
+        "created_local": local(view["created_at"]),
+        "urgency": urgency(start, view["deadline"], view["overdue"]) if is_open else "none",
+        "window_start": start.isoformat(),
+    }
+
+
+def _window_from_public(view: dict[str, Any]) -> datetime:
+    """When the request's current deadline window opened, from the resident's timeline."""
+    start = parse(view["created_at"])
+    for entry in view["timeline"]:
+        if entry["type"] == "Escalated" or (
+            entry["type"] == "Reviewed" and entry.get("outcome") == "reopened"
+        ):
+            start = parse(entry["at"])
+    return start
+
+
+def _secret_page(response: Response) -> Response:
+    """A page whose address is a secret: never sent on as a referrer, never indexed."""
+    response.headers.update(SECRET_LINK_HEADERS)
+    return response
+
+
+@router.get("/track/{token}", response_class=HTMLResponse)
+def track_page(request: Request, token: str, engine: EngineDep) -> Response:
+    t = translator(request)
+    context = _track_context(engine, token, t)
+    if context is None:
+        return _secret_page(
+            render(
+                request,
+                "error.html",
+                {"message": t("track.not_found"), "code": 404},
+                status_code=404,
+            )
+        )
+    return _secret_page(render(request, "track.html", context, user=page_user(request)))
+
+
+@router.get("/track/{token}/body", response_class=HTMLResponse)
+def track_body(request: Request, token: str, engine: EngineDep) -> Response:
+    t = translator(request)
+    context = _track_context(engine, token, t)
+    if context is None:
+        return _secret_page(JSONResponse(body_of(request_not_found()), status_code=404))
+    return _secret_page(fragment(request, "_track_body.html", context))

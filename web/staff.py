@@ -1,0 +1,78 @@
+"""One request's page (``/requests/{request_id}``), shared by all staff: its details and
+timeline, with the actions the user's role may take on it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import Engine
+
+from api import privacy
+from api.deps import EngineDep, Principal, get_sealer
+from api.roster import Role
+from api.text import control_character
+from domain.lifecycle import Status
+from domain.privacy import Sealer
+from projections import pages, queries
+from web.common import STAFF, Denied, fragment, render, review_context, signed_in, translator
+from web.i18n import Translator
+from web.present import Directory, row, timeline_lines
+
+router = APIRouter(include_in_schema=False)
+
+
+def _request_context(
+    engine: Engine, request_id: str, user: Principal, t: Translator, sealer: Sealer
+) -> dict[str, Any] | None:
+    if control_character(request_id) is not None:  # no request has it (PostgreSQL: an error)
+        return None
+    with engine.connect() as conn:
+        stored = queries.get_request(conn, request_id)
+        view = privacy.present(stored, user, sealer) if stored is not None else None
+        if view is None:  # no such request, or not one this user may know of
+            return None
+        starts = pages.window_starts(conn, [request_id])
+    directory = Directory.load(engine)
+    shown = row(view, directory, t, starts.get(request_id), datetime.now(UTC))
+    names = {e["actor"]: directory.display_name(e["actor"]) for e in view["timeline"]}
+    return {
+        "r": shown,
+        "lines": timeline_lines(view["timeline"], t, names),
+        "channel_label": t(f"channel.{view['channel']}"),
+        "can_handle": user.role is Role.HANDLER and shown["is_open"],
+        "can_review": user.role is Role.CALLER and view["status"] == Status.RESOLVED.value,
+        **review_context(t),
+    }
+
+
+@router.get("/requests/{request_id}", response_class=HTMLResponse)
+def request_page(request: Request, request_id: str, engine: EngineDep) -> Response:
+    user = signed_in(request, STAFF)
+    if isinstance(user, Denied):
+        return user.response
+    t = translator(request)
+    context = _request_context(engine, request_id, user, t, get_sealer(request))
+    if context is None:
+        return render(
+            request,
+            "error.html",
+            {"message": t("error.not_found_request"), "code": 404},
+            user=user,
+            status_code=404,
+        )
+    return render(request, "request.html", context, user=user)
+
+
+@router.get("/requests/{request_id}/body", response_class=HTMLResponse)
+def request_body(request: Request, request_id: str, engine: EngineDep) -> Response:
+    user = signed_in(request, STAFF, fragment=True)
+    if isinstance(user, Denied):
+        return user.response
+    t = translator(request)
+    context = _request_context(engine, request_id, user, t, get_sealer(request))
+    if context is None:
+        return JSONResponse({"detail": "no such request"}, status_code=404)
+    return fragment(request, "_request_body.html", context)
