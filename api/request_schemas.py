@@ -19,7 +19,6 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from api.text import NO_CONTROL, Text
-from domain.categories import CATEGORIES
 from domain.ladder import Tier
 from domain.review import DIMENSIONS, Answer
 
@@ -45,19 +44,12 @@ class RequestIn(_Body):
     """A resident's request (诉求) as filed."""
 
     grid_id: Text = Field(min_length=1)
-    category: Text
+    category: Text = Field(min_length=1)  # a category of the catalogue, checked at intake
     description: Text = NonBlank
     channel: Channel
     resident: Resident
     tier: Annotated[Tier | None, NO_CONTROL] = None  # staff only (a resident: 422)
     urgent: Annotated[bool, NO_CONTROL] = False  # the resident's own mark, seen on the board
-
-    @field_validator("category")
-    @classmethod
-    def _known_category(cls, value: str) -> str:
-        if value not in CATEGORIES:
-            raise ValueError("unknown category; one of: " + ", ".join(CATEGORIES))
-        return value
 
 
 class ProgressIn(_Body):

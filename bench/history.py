@@ -37,7 +37,7 @@ from closeloop.bootstrap import DEMO_TOWN, seed_demo
 from closeloop.db import make_engine
 from closeloop.store import RequestStore, store_env
 from domain.aggregate import ResidentRequest
-from domain.categories import CATEGORIES, default_tier
+from domain.categories import SEED, seed_tier
 from domain.ladder import Tier, UnitKind, next_tier
 from domain.review import Answer, Review
 from domain.state import Change, Intake, RequestState
@@ -61,7 +61,7 @@ _NAMESPACE = uuid.UUID("b3c8d1a0-1351-4e0b-8c1e-be0c40000000")
 
 #: Mean hours before a handler accepts, by tier.
 _ACCEPT_HOURS = {Tier.D1: 2.0, Tier.D3: 8.0, Tier.D5: 24.0, Tier.M1: 72.0}
-_CATEGORIES = list(CATEGORIES)
+_CATEGORIES = list(SEED)
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 _DESCRIPTIONS = (
     "楼上漏水，天花板泡坏了",
@@ -390,7 +390,7 @@ def generate(
 
 def _file(rng: random.Random, n: int, place: Place, at: datetime) -> ResidentRequest:
     category = _CATEGORIES[rng.randrange(len(_CATEGORIES))]
-    tier = default_tier(category)
+    tier = seed_tier(category)
     if rng.random() < 0.05:  # the community platform sometimes grades it higher
         tier = next_tier(tier) or tier
     request_id = str(uuid.uuid5(_NAMESPACE, str(n)))

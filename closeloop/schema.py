@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, inspect, text
 
 from api import ledger, roster
-from closeloop import workcalendar
+from closeloop import catalogue, workcalendar
 from projections import tables
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,7 +32,13 @@ FIGURES_REVISION = "0002"
 def owned_metadata() -> MetaData:
     """One MetaData holding every table closeloop owns, for comparisons with migrations."""
     combined = MetaData()
-    for source in (roster.metadata, ledger.metadata, workcalendar.metadata, tables.metadata):
+    for source in (
+        roster.metadata,
+        ledger.metadata,
+        catalogue.metadata,
+        workcalendar.metadata,
+        tables.metadata,
+    ):
         for table in source.tables.values():
             table.to_metadata(combined)
     tables.tracking_table.to_metadata(combined)

@@ -16,7 +16,7 @@ from api.roster import Role
 from domain.privacy import Sealer
 from domain.state import RESOLVED
 from projections import pages, queries
-from web.common import Denied, fragment, language, render, review_context, signed_in
+from web.common import Denied, fragment, render, review_context, signed_in, translator
 from web.i18n import Translator
 from web.present import Directory, local, row
 
@@ -48,7 +48,7 @@ def followups_page(request: Request, engine: EngineDep) -> Response:
     user = signed_in(request, (Role.CALLER,))
     if isinstance(user, Denied):
         return user.response
-    t = Translator(language(request))
+    t = translator(request)
     return render(
         request,
         "followups.html",
@@ -62,6 +62,6 @@ def followups_list(request: Request, engine: EngineDep) -> Response:
     user = signed_in(request, (Role.CALLER,), fragment=True)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(language(request))
+    t = translator(request)
     rows = _queue(engine, user, t, get_sealer(request))
     return fragment(request, "_queue.html", {"rows": rows, **review_context(t)})

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from api.bounds import date_error, refuse_date
 from api.deps import Principal
 from api.roster import Role
-from domain.categories import CATEGORIES
+from closeloop import catalogue
 from domain.review import DIMENSIONS, MAX_UNREACHED_ATTEMPTS, Answer
 from web.i18n import EN, LANG_COOKIE, ZH, Translator, pick_language
 from web.present import CST, Directory
@@ -52,6 +52,12 @@ def language(request: Request) -> str:
     return pick_language(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE))
 
 
+def translator(request: Request) -> Translator:
+    """The page's language, naming the categories as the catalogue does."""
+    engine: Engine = request.app.state.engine
+    return Translator(language(request), catalogue.names(db=engine))
+
+
 def _switch_url(request: Request, lang: str) -> str:
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
     params.append(("lang", EN if lang == ZH else ZH))
@@ -66,8 +72,8 @@ def render(
     user: Principal | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    lang = language(request)
-    t = Translator(lang)
+    t = translator(request)
+    lang = t.lang
     response = templates.TemplateResponse(
         request,
         template,
@@ -92,7 +98,7 @@ def render(
 
 
 def fragment(request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
-    t = Translator(language(request))
+    t = translator(request)
     return templates.TemplateResponse(
         request,
         template,
@@ -122,7 +128,7 @@ def signed_in(
         )
         return Denied(RedirectResponse(f"/login?{target}", status_code=status.HTTP_303_SEE_OTHER))
     if user.role not in allowed:
-        t = Translator(language(request))
+        t = translator(request)
         message = t(
             "error.page_role",
             roles=" / ".join(t(f"role.{r.value}") for r in allowed),
@@ -145,7 +151,10 @@ def intake_choices(engine: Engine, t: Translator) -> dict[str, Any]:
     directory = Directory.load(engine)
     return {
         "grid_groups": directory.grids_by_community(),
-        "categories": [(key, t.category(key)) for key in CATEGORIES],
+        "categories": [
+            (c.code, t.category(c.code))
+            for c in catalogue.list_categories(db=engine, include_retired=False)
+        ],
     }
 
 

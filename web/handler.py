@@ -14,7 +14,7 @@ from api.deps import EngineDep, Principal, get_sealer
 from api.roster import Role
 from domain.privacy import Sealer
 from projections import pages, queries
-from web.common import Denied, fragment, intake_choices, language, render, signed_in
+from web.common import Denied, fragment, intake_choices, render, signed_in, translator
 from web.i18n import Translator
 from web.present import Directory, row
 
@@ -38,7 +38,7 @@ def tasks_page(request: Request, engine: EngineDep) -> Response:
     user = signed_in(request, (Role.HANDLER,))
     if isinstance(user, Denied):
         return user.response
-    t = Translator(language(request))
+    t = translator(request)
     mine = {a.unit_id for a in user.assignments}
     choices = intake_choices(engine, t)
     # the handler's own grids first in the picker
@@ -59,6 +59,6 @@ def tasks_list(request: Request, engine: EngineDep) -> Response:
     user = signed_in(request, (Role.HANDLER,), fragment=True)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(language(request))
+    t = translator(request)
     rows = _task_rows(engine, user, t, get_sealer(request))
     return fragment(request, "_task_list.html", {"rows": rows})

@@ -1,18 +1,21 @@
 """Every string the web pages show, in Chinese (zh-CN, the default) and English.
 
 ``STRINGS`` maps a key to its two translations; ``{name}`` placeholders are filled by
-:meth:`Translator.__call__`. Category names and the review's questions come from the
-domain (``domain.categories``, ``domain.review``) and are looked up here too, so a page
-asks this module for every word it shows. The language is ``?lang=`` (which also sets the
+:meth:`Translator.__call__`. Category names come from the catalogue
+(:mod:`closeloop.catalogue`, handed to the :class:`Translator` by the pages; the seed's
+names when none is given) and the review's questions from the domain
+(``domain.review``); both are looked up here too, so a page asks this module for every
+word it shows. The language is ``?lang=`` (which also sets the
 ``closeloop_lang`` cookie), else the cookie, else Chinese.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from domain.categories import CATEGORIES
+from domain.categories import SEED
 from domain.review import DIMENSIONS
 
 ZH = "zh-CN"
@@ -29,6 +32,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav.board": ("督办看板", "Supervisor board"),
     "nav.tasks": ("我的任务", "My tasks"),
     "nav.followups": ("回访队列", "Follow-up queue"),
+    "nav.catalogue": ("诉求类别", "Categories"),
     "nav.report": ("我要反映", "Report a problem"),
     "nav.login": ("工作人员登录", "Staff log-in"),
     "nav.calendar": ("工作日历", "Working days"),
@@ -224,13 +228,33 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reason.wrong_password": ("原密码不正确", "The old password is wrong"),
     "reason.user_not_found": ("没有这个用户", "There is no such user"),
     "reason.nothing_to_change": (
-        "请填写新密码、选择停用/启用，或修改所属单位、派单岗位",
-        "Give a new password, disable or enable the user, or change the organisation or "
-        "dispatch posts",
+        "没有要修改的内容：请填写要改的项",
+        "Nothing to change: fill in what should change",
     ),
     "reason.disable_self": (
         "管理员不能停用自己的账号",
         "An admin cannot disable their own account",
+    ),
+    "reason.category_exists": (
+        "该代码已被使用（停用的类别仍占用其代码，可将其恢复使用）",
+        "This code is taken (a retired category keeps its code: restore it instead)",
+    ),
+    "reason.category_not_found": ("没有这个类别", "There is no such category"),
+    "reason.bad_category_code": (
+        "代码须为 2–40 个小写英文字母、数字或下划线",
+        "A code is 2 to 40 lowercase letters, digits or underscores",
+    ),
+    "reason.bad_category_name": (
+        "请填写名称（不超过 60 个字，不含控制字符）",
+        "Give a name (at most 60 characters, no control characters)",
+    ),
+    "reason.bad_category_tier": (
+        "请选择 1天、3天、5天或1个月",
+        "Choose 1 day, 3 days, 5 days or 1 month",
+    ),
+    "reason.category_retired": (
+        "该类别已停用，请选择其他类别",
+        "This category is retired; choose another",
     ),
     "reason.organisation_required": (
         "协办单位人员须填写所属单位",
@@ -373,6 +397,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "channel.visit": ("入户走访", "Home visit"),
     "channel.walk_in": ("来访", "Walk-in"),
     "category.any": ("全部类别", "Any category"),
+    "category.retired": ("{name}（已停用）", "{name} (retired)"),
     "unit.any": ("全部单位", "All units"),
     # ---- the timeline ----------------------------------------------------------------
     "event.Filed": ("登记受理", "Filed"),
@@ -556,6 +581,35 @@ STRINGS: dict[str, tuple[str, str]] = {
         "您的电话只给办理和回访人员看，用于联系您。",
         "Only the staff handling and reviewing your request see your phone number.",
     ),
+    # ---- the category catalogue (admins) ----------------------------------------------
+    "catalogue.title": ("诉求类别目录", "Request categories"),
+    "catalogue.intro": (
+        "居民反映问题时可选的类别及其默认办理层级。停用的类别不再受理新的诉求，已受理的诉求保留原类别。",
+        "The categories residents choose from when they report a problem, and the tier each "
+        "starts on. A retired category takes no new requests; requests filed in it keep it.",
+    ),
+    "catalogue.count": ("共 {n} 个类别，{active} 个使用中", "{n} categories, {active} active"),
+    "catalogue.code": ("代码", "Code"),
+    "catalogue.code_hint": (
+        "2–40 个小写英文字母、数字或下划线，如 lift_fault；新增后不能修改",
+        "2 to 40 lowercase letters, digits or underscores, like lift_fault; it cannot change later",
+    ),
+    "catalogue.name_zh": ("中文名称", "Chinese name"),
+    "catalogue.name_en": ("英文名称", "English name"),
+    "catalogue.default_tier": ("默认办理层级", "Default tier"),
+    "catalogue.status": ("状态", "Status"),
+    "catalogue.active": ("使用中", "Active"),
+    "catalogue.retired": ("已停用", "Retired"),
+    "catalogue.changed": ("最后修改：{who}，{at}", "Last changed by {who}, {at}"),
+    "catalogue.add": ("新增类别", "Add a category"),
+    "catalogue.added": ("已新增类别", "Category added"),
+    "catalogue.edit": ("修改", "Edit"),
+    "catalogue.save": ("保存修改", "Save changes"),
+    "catalogue.saved": ("已保存", "Saved"),
+    "catalogue.retire": ("停用", "Retire"),
+    "catalogue.restore": ("恢复使用", "Restore"),
+    "catalogue.retired_done": ("类别已停用", "Category retired"),
+    "catalogue.restored": ("类别已恢复使用", "Category restored"),
     # ---- tracking --------------------------------------------------------------------
     "track.title": ("诉求办理进度", "Your request"),
     "track.status": ("当前状态", "Status"),
@@ -580,11 +634,19 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 
-def category_label(category: str, lang: str) -> str:
-    entry = CATEGORIES.get(category)
+#: code -> (Chinese name, English name) of the seed's categories.
+SEED_NAMES: dict[str, tuple[str, str]] = {code: (zh, en) for code, (_, zh, en) in SEED.items()}
+
+
+def category_label(
+    category: str, lang: str, names: Mapping[str, tuple[str, str]] | None = None
+) -> str:
+    """The category's name in ``lang`` from ``names`` (code -> (Chinese, English), the
+    catalogue's; the seed's when None); the code itself when it has no name there."""
+    entry = (SEED_NAMES if names is None else names).get(category)
     if entry is None:
         return category
-    return entry[1] if lang == ZH else entry[2]
+    return entry[0] if lang == ZH else entry[1]
 
 
 def dimension_question(dimension: str, lang: str) -> str:
@@ -595,9 +657,12 @@ def dimension_question(dimension: str, lang: str) -> str:
 
 @dataclass(frozen=True)
 class Translator:
-    """``t("key", name=value)`` in one language; unknown keys come back as themselves."""
+    """``t("key", name=value)`` in one language; unknown keys come back as themselves.
+    ``categories`` names the categories (code -> (Chinese, English), from the catalogue);
+    None: the seed's names."""
 
     lang: str
+    categories: Mapping[str, tuple[str, str]] | None = field(default=None, compare=False)
 
     def __call__(self, key: str, **values: Any) -> str:
         entry = STRINGS.get(key)
@@ -607,7 +672,7 @@ class Translator:
         return text.format(**values) if values else text
 
     def category(self, category: str) -> str:
-        return category_label(category, self.lang)
+        return category_label(category, self.lang, self.categories)
 
     def question(self, dimension: str) -> str:
         return dimension_question(dimension, self.lang)
@@ -623,6 +688,7 @@ class Translator:
             "live.",
             "common.",
             "tasks.",
+            "catalogue.",
         )
         keys = [k for k in STRINGS if k.startswith(prefixes)]
         keys += ["file.filed", "file.track_link", "resident.filed", "resident.track_link"]

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from api.deps import EngineDep
 from api.errors import body_of, request_not_found
 from api.routes.track import SECRET_LINK_HEADERS, public_view
-from web.common import fragment, intake_choices, language, render
+from web.common import fragment, intake_choices, render, translator
 from web.i18n import Translator
 from web.present import OPEN, local, parse, time_left_text, timeline_lines, urgency
 from web.session import page_user
@@ -23,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/", response_class=HTMLResponse)
 def resident_page(request: Request, engine: EngineDep) -> HTMLResponse:
-    t = Translator(language(request))
+    t = translator(request)
     return render(request, "resident.html", intake_choices(engine, t), user=page_user(request))
 
 
@@ -66,7 +66,7 @@ def _secret_page(response: Response) -> Response:
 
 @router.get("/track/{token}", response_class=HTMLResponse)
 def track_page(request: Request, token: str, engine: EngineDep) -> Response:
-    t = Translator(language(request))
+    t = translator(request)
     context = _track_context(engine, token, t)
     if context is None:
         return _secret_page(
@@ -82,7 +82,7 @@ def track_page(request: Request, token: str, engine: EngineDep) -> Response:
 
 @router.get("/track/{token}/body", response_class=HTMLResponse)
 def track_body(request: Request, token: str, engine: EngineDep) -> Response:
-    t = Translator(language(request))
+    t = translator(request)
     context = _track_context(engine, token, t)
     if context is None:
         return _secret_page(JSONResponse(body_of(request_not_found()), status_code=404))

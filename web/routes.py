@@ -11,6 +11,7 @@ page's code is found by whom it serves.
 - :mod:`web.handler`: the handler: their tasks (``/tasks...``).
 - :mod:`web.caller`: the caller: the follow-up queue (``/followups...``).
 - :mod:`web.admin`: admins: the working-day calendar of a year (``/admin/calendar...``).
+- :mod:`web.admin_categories`: admins: the category catalogue (``/admin/categories...``).
 - :mod:`web.staff`: all staff: one request's page (``/requests/{request_id}...``).
 
 The routers are included in this order, which is the order their paths are matched in: a
@@ -21,7 +22,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from web import admin, caller, handler, resident, session_pages, staff, supervisor
+from web import (
+    admin,
+    admin_categories,
+    caller,
+    handler,
+    resident,
+    session_pages,
+    staff,
+    supervisor,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(session_pages.router)
@@ -32,4 +42,5 @@ router.include_router(caller.router)
 # Future audiences' pages go here: web/dispatcher.py, web/partner.py (before web.staff,
 # whose /requests/{request_id} would match a fixed path under /requests/).
 router.include_router(admin.router)
+router.include_router(admin_categories.router)
 router.include_router(staff.router)

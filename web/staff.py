@@ -17,7 +17,7 @@ from api.text import control_character
 from domain.lifecycle import Status
 from domain.privacy import Sealer
 from projections import pages, queries
-from web.common import STAFF, Denied, fragment, language, render, review_context, signed_in
+from web.common import STAFF, Denied, fragment, render, review_context, signed_in, translator
 from web.i18n import Translator
 from web.present import Directory, row, timeline_lines
 
@@ -53,7 +53,7 @@ def request_page(request: Request, request_id: str, engine: EngineDep) -> Respon
     user = signed_in(request, STAFF)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(language(request))
+    t = translator(request)
     context = _request_context(engine, request_id, user, t, get_sealer(request))
     if context is None:
         return render(
@@ -71,7 +71,7 @@ def request_body(request: Request, request_id: str, engine: EngineDep) -> Respon
     user = signed_in(request, STAFF, fragment=True)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(language(request))
+    t = translator(request)
     context = _request_context(engine, request_id, user, t, get_sealer(request))
     if context is None:
         return JSONResponse({"detail": "no such request"}, status_code=404)

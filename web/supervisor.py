@@ -5,6 +5,7 @@ CSV exports of both."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy import Engine
 
 from api.bounds import EARLIEST, LATEST
 from api.deps import EngineDep
-from domain.categories import CATEGORIES
+from closeloop import catalogue
 from domain.ladder import LADDER, UnitKind
 from domain.lifecycle import Status
 from domain.review import DIMENSIONS, Answer
@@ -29,10 +30,10 @@ from web.common import (
     Denied,
     csv_response,
     fragment,
-    language,
     query_date,
     render,
     signed_in,
+    translator,
 )
 from web.i18n import ZH, Translator
 from web.present import CST, OPEN, Directory, day_start, parse, percent, row, today
@@ -58,7 +59,7 @@ class BoardFilters:
     date_to: date  # inclusive
 
     @classmethod
-    def of(cls, request: Request, directory: Directory) -> BoardFilters:
+    def of(cls, request: Request, directory: Directory, categories: Iterable[str]) -> BoardFilters:
         q = request.query_params
         unit_id = q.get("unit_id") or None
         if unit_id is not None and unit_id not in directory.units:
@@ -70,7 +71,7 @@ class BoardFilters:
         if state not in {"open", "any", *(s.value for s in Status)}:
             state = "open"
         category = q.get("category") or None
-        if category not in CATEGORIES:
+        if category not in set(categories):
             category = None
         end = query_date(q, "to") or today()
         start = query_date(q, "from") or max(
@@ -281,7 +282,17 @@ def _field_message(error: Any, t: Translator) -> str:
 
 def _board_context(request: Request, engine: Engine) -> tuple[BoardFilters, Directory]:
     directory = Directory.load(engine)
-    return BoardFilters.of(request, directory), directory
+    return BoardFilters.of(request, directory, catalogue.names(db=engine)), directory
+
+
+def _filter_categories(engine: Engine, t: Translator) -> list[tuple[str, str]]:
+    """The board's category filter: every category, a retired one marked so (requests
+    filed in it are still on the board)."""
+    choices = []
+    for c in catalogue.list_categories(db=engine):
+        name = t.category(c.code)
+        choices.append((c.code, t("category.retired", name=name) if c.retired else name))
+    return choices
 
 
 @router.get("/board", response_class=HTMLResponse)
@@ -289,7 +300,7 @@ def board_page(request: Request, engine: EngineDep) -> Response:
     user = signed_in(request, SUPERVISORS)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(language(request))
+    t = translator(request)
     try:
         filters, directory = _board_context(request, engine)
     except RequestValidationError as refused:  # a date out of range: say which, as a page
@@ -309,7 +320,7 @@ def board_page(request: Request, engine: EngineDep) -> Response:
             "units": directory.tree(),
             "tiers": [tier.value for tier in LADDER],
             "statuses": ["open", *[s.value for s in Status], "any"],
-            "categories": [(key, t.category(key)) for key in CATEGORIES],
+            "categories": _filter_categories(engine, t),
             "rows": rows,
             "total": total,
             # events in the projection's dead-letter table: a banner asks for a retry
@@ -325,7 +336,7 @@ def board_list(request: Request, engine: EngineDep) -> Response:
     user = signed_in(request, SUPERVISORS, fragment=True)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(language(request))
+    t = translator(request)
     filters, directory = _board_context(request, engine)
     rows, total = _board_rows(engine, filters, t, directory, BOARD_LIMIT)
     return fragment(
@@ -338,7 +349,7 @@ def board_figures(request: Request, engine: EngineDep) -> Response:
     user = signed_in(request, SUPERVISORS, fragment=True)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(language(request))
+    t = translator(request)
     filters, directory = _board_context(request, engine)
     return fragment(
         request, "_figures.html", {"filters": filters, **_figures(engine, filters, t, directory)}
@@ -351,7 +362,7 @@ def board_csv(request: Request, engine: EngineDep) -> Response:
     user = signed_in(request, SUPERVISORS, fragment=True)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(language(request))
+    t = translator(request)
     filters, directory = _board_context(request, engine)
     rows, _ = _board_rows(engine, filters, t, directory, CSV_LIMIT)
     header = [
@@ -389,7 +400,7 @@ def stats_csv(request: Request, engine: EngineDep) -> Response:
     user = signed_in(request, SUPERVISORS, fragment=True)
     if isinstance(user, Denied):
         return user.response
-    t = Translator(language(request))
+    t = translator(request)
     filters, directory = _board_context(request, engine)
     f = _figures(engine, filters, t, directory)
     stats = f["stats"]

@@ -32,6 +32,7 @@ from api.request_schemas import (
     UrgeIn,
 )
 from api.roster import InvalidRoster, Role
+from api.routes.categories import fileable
 from api.routes.requests import (
     Consistent,
     IdempotencyKey,
@@ -44,7 +45,6 @@ from api.routes.requests import (
     shown_all,
 )
 from api.routes.track import RESIDENT_ACTOR, SECRET_LINK_HEADERS, public_of, tracked_request
-from domain.categories import CATEGORIES
 from domain.privacy import Sight
 from projections import queries
 from workflows.commands import CommandError, send
@@ -278,12 +278,6 @@ def _why_not_appealable(view: dict[str, Any] | None) -> Refusal:
 
 
 def _active_category(engine: Any, code: str) -> str:
-    """``code`` when it is an active category; else 422 naming the active ones."""
-    if code not in CATEGORIES:
-        raise Refusal(
-            422,
-            "unknown_category",
-            "unknown category; one of: " + ", ".join(CATEGORIES),
-            field="category",
-        )
-    return code
+    """``code`` when it is an active category of the catalogue; else 422 naming the active
+    ones (:func:`api.routes.categories.fileable`)."""
+    return fileable(code, engine).code

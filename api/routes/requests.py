@@ -38,10 +38,10 @@ from api.request_schemas import (
     ReviewIn,
 )
 from api.roster import InvalidRoster, Role
+from api.routes.categories import fileable
 from api.routes.track import public_of
 from api.text import Text
 from closeloop.settings import Settings
-from domain.categories import default_tier
 from domain.ladder import DEFAULT_DAY_SECONDS, Level
 from domain.privacy import Sealer, Sight
 from domain.state import Intake
@@ -211,6 +211,7 @@ async def file_a_request(
             "only staff set a request's tier; a resident may mark it urgent",
             field="tier",
         )
+    category = await run_in_threadpool(fileable, body.category, engine)
     try:
         grid, community, town = await run_in_threadpool(roster.unit_chain, body.grid_id, db=engine)
     except InvalidRoster as e:
@@ -247,7 +248,7 @@ async def file_a_request(
         channel=body.channel,
         resident_name=body.resident.name,
         resident_phone=body.resident.phone,
-        tier=body.tier or default_tier(body.category),
+        tier=body.tier or category.default_tier,
         urgent=body.urgent,
         manual=await run_in_threadpool(roster.dispatch_mode, community.id, db=engine) == "manual",
     )

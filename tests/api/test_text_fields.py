@@ -27,6 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 from api import roster
 from api.app import create_app
 from api.routes.requests import IDEMPOTENCY_NAMESPACE
+from closeloop import catalogue
 from closeloop.bootstrap import ensure_admin, seed_demo
 from closeloop.runtime import prepare
 from closeloop.settings import Settings
@@ -76,7 +77,9 @@ class Town:
             (u.id, u.username, u.display_name, u.role, u.assignments)
             for u in roster.list_users(db=self.engine)
         ]
-        return self.store.recorder.max_notification_id(), units, users
+        with self.engine.connect() as conn:  # a connection reads past the cache
+            categories = catalogue.list_categories(db=conn)
+        return self.store.recorder.max_notification_id(), units, users, categories
 
     async def started(self, idempotency_key: str) -> bool:
         """Whether the request an Idempotency-Key names has a workflow."""
@@ -192,6 +195,11 @@ def _bodies(town: Town) -> dict[str, tuple[str, str | None, dict[str, Any]]]:
             "admin",
             {"name": "第三网格", "kind": "grid", "parent_id": town.community_id},
         ),
+        "category": (
+            "/api/v1/categories",
+            "admin",
+            {"code": "lift_fault", "name_zh": "电梯故障", "name_en": "Lift", "default_tier": "5d"},
+        ),
         "user": (
             "/api/v1/users",
             "admin",
@@ -231,6 +239,10 @@ FIELDS: list[tuple[str, tuple[str | int, ...]]] = [
     ("user", ("role",)),
     ("user", ("assignments", 0, "unit_id")),
     ("user", ("assignments", 0, "level")),
+    ("category", ("code",)),
+    ("category", ("name_zh",)),
+    ("category", ("name_en",)),
+    ("category", ("default_tier",)),
 ]
 
 

@@ -44,6 +44,7 @@ PAGES = {
     "/tasks": "worker1",
     "/followups": "caller1",
     "/requests/{request_id}": "worker1",
+    "/admin/categories": "admin",
     "/admin/calendar/{year}": "admin",
 }
 #: The year the calendar page shows: one the package knows, its days listed.
@@ -59,6 +60,7 @@ PARTS = {
     "/tasks/list": "/tasks",
     "/followups/list": "/followups",
     "/requests/{request_id}/body": "/requests/{request_id}",
+    "/admin/categories/list": "/admin/categories",
     "/admin/calendar": "a redirect to /admin/calendar/{year}",
     "/admin/calendar/{year}/days": "/admin/calendar/{year}",
 }
@@ -357,15 +359,23 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     login.fill("input[name=password]", "not-the-password")
     login.click("#login button[type=submit]")
     expect(login.locator("#login [data-error-for]:not([hidden])").first).to_be_visible()
+    catalogue = pages["/admin/categories"]
+    catalogue.locator("#category-add button[type=submit]").click()  # nothing typed: 422s
+    expect(catalogue.locator("#category-add [data-error-for=code]")).to_be_visible()
+    catalogue.locator("li.category summary[data-action=edit]").first.click()
     calendar = pages["/admin/calendar/{year}"]  # a day of another year
     calendar.locator("textarea[name=holidays]").fill("2025-12-31")
     calendar.locator("#calendar-form button[type=submit]").click()
     holidays = calendar.locator("textarea[name=holidays]")
     expect(holidays).to_have_attribute("aria-invalid", "true")
     expect(holidays).to_have_attribute("aria-describedby", re.compile(r"calendar-format cl-error-"))
-    found.check_all(
-        {"/": page, "/login": login, "/admin/calendar/{year}": calendar}, "refusal", lang
-    )
+    refusals = {
+        "/": page,
+        "/login": login,
+        "/admin/categories": catalogue,
+        "/admin/calendar/{year}": calendar,
+    }
+    found.check_all(refusals, "refusal", lang)
 
     # the next success clears the refusal; the confirmation is checked too
     report = page.locator("#report")
@@ -422,7 +432,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     found.check_all(checked, state, lang, states={"/": "filed"})
 
     expected = {
-        "refusal": {"/", "/login", "/admin/calendar/{year}"},
+        "refusal": {"/", "/login", "/admin/categories", "/admin/calendar/{year}"},
         "filed": {"/"},
         "requests, a refusal, a live update": set(live),
     }

@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from api import roster
-from closeloop import workcalendar
+from closeloop import catalogue, workcalendar
 from closeloop.db import make_engine
 from closeloop.schema import (
     INITIAL_REVISION,
@@ -23,6 +23,7 @@ from closeloop.schema import (
     owned_metadata,
 )
 from closeloop.store import STORE_NAME, RequestStore, store_env
+from domain.categories import SEED
 from projections import tables
 from tests.databases import BACKENDS, postgres_database
 
@@ -65,6 +66,7 @@ def test_migrations_build_what_the_code_declares(engine: Engine) -> None:
         "view_requests",
         "view_tracking",
         "calendar_days",
+        "categories",
     } <= names
 
 
@@ -158,3 +160,30 @@ def _head(engine: Engine) -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_config(engine)).get_current_head()
+
+
+def test_the_catalogue_starts_with_the_twelve_categories(engine: Engine) -> None:
+    _upgrade_to(engine, "0005")
+    assert "categories" not in inspect(engine).get_table_names()
+    migrate(engine)
+    found = catalogue.list_categories(db=engine)
+    assert [(c.code, c.default_tier, c.name_zh, c.name_en) for c in found] == [
+        (code, tier, zh, en) for code, (tier, zh, en) in SEED.items()
+    ]
+    assert {(c.retired, c.created_by, c.updated_by) for c in found} == {(False, "seed", "seed")}
+
+
+def test_the_catalogue_migration_keeps_what_is_there(engine: Engine) -> None:
+    """A catalogue made before the migration ran (``create_all``, a tool) keeps its rows;
+    the migration adds the seed's missing ones only."""
+    _upgrade_to(engine, "0005")
+    catalogue.metadata.create_all(engine)
+    catalogue.add_category("noise", "噪声", "Loud neighbours", "3d", by="admin", db=engine)
+    catalogue.add_category("lift_fault", "电梯故障", "Lift fault", "5d", by="admin", db=engine)
+    migrate(engine)
+    assert _differences(engine) == []
+    with engine.connect() as conn:  # past the cache
+        found = {c.code: c for c in catalogue.list_categories(db=conn)}
+    assert set(found) == {*SEED, "lift_fault"}
+    assert (found["noise"].name_en, found["noise"].default_tier) == ("Loud neighbours", "3d")
+    assert found["water_leak"].created_by == "seed"

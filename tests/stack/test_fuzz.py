@@ -6,9 +6,9 @@ and reach the rules behind it) and invalid ones (which the schema should refuse)
 every operation but the event stream (it streams until the client leaves). Each call
 goes as the role the operation is for, so that it gets past sign-in; the request
 actions go both to ids that do not exist and to a real request, which the run moves
-through its states. Before and after every call the event store's last position and the
-roster's, reveal audit's and tracking tokens' sizes are read: a call answered 4xx
-must leave them as they were.
+through its states. Before and after every call the event store's last position, the
+roster's, reveal audit's and tracking tokens' sizes and the category catalogue are read: a
+call answered 4xx must leave them as they were.
 
 The run is deterministic (``derandomize``: the same cases every time, no example
 database), about 370 calls in 10 to 40 seconds.
@@ -30,7 +30,7 @@ from schemathesis.checks import not_a_server_error
 from sqlalchemy import func, select, text
 
 from api import ledger, roster
-from closeloop import workcalendar
+from closeloop import catalogue, workcalendar
 from closeloop.store import STORE_NAME
 from tests.stack.conftest import Stack, StackFactory
 
@@ -50,6 +50,8 @@ CALLER: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/units"): "admin",
     ("POST", "/api/v1/users"): "admin",
     ("GET", "/api/v1/users"): "admin",
+    ("POST", "/api/v1/categories"): "admin",
+    ("PATCH", "/api/v1/categories/{code}"): "admin",
     ("GET", "/api/v1/requests"): "supervisor1",
     ("GET", "/api/v1/requests/{request_id}"): "supervisor1",
     ("POST", "/api/v1/requests/{request_id}/reveal"): "supervisor1",
@@ -69,15 +71,16 @@ CALLER: dict[tuple[str, str], str] = {
 
 def _written(stack: Stack) -> tuple[int, ...]:
     """The event store's last position; how many units, users, reveal records, tracking
-    tokens and calendar days there are."""
+    tokens and calendar days there are; the category catalogue (a digest of its rows)."""
     with stack.engine.connect() as conn:
         last = conn.execute(text(f"SELECT max(id) FROM {STORE_NAME}_events")).scalar()
         counts = [
             int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
             for table in (ledger.reveals, ledger.tracking_tokens, workcalendar.calendar_days)
         ]
+        categories = hash(tuple(conn.execute(select(catalogue.category_table)).all()))
     units, users = roster.count_units(db=stack.engine), roster.count_users(db=stack.engine)
-    return int(last or 0), units, users, *counts
+    return int(last or 0), units, users, *counts, categories
 
 
 async def test_generated_calls_get_no_server_error_and_refusals_write_nothing(
@@ -169,6 +172,7 @@ async def test_generated_calls_get_no_server_error_and_refusals_write_nothing(
     await asyncio.to_thread(run)
     assert not failures, "\n".join(failures[:10])
     # the run reached every operation, and got past the schema to the rules behind it
-    assert len(seen) == len(CALLER) + 4, sorted(seen)
+    # (and the public ones: health, log-in, filing, tracking, the categories)
+    assert len(seen) == len(CALLER) + 5, sorted(seen)
     assert any(code < 300 for codes in seen.values() for code in codes)
     assert 201 in seen[("POST", "/api/v1/requests")]
