@@ -40,6 +40,7 @@ ALL = "*"
 
 Part = tuple[int, ...]
 ZERO: Part = (0,) * len(FIGURE_COUNTS)
+_SIZE = len(FIGURE_COUNTS)
 
 _AT = {name: i for i, name in enumerate(FIGURE_COUNTS)}
 _OPEN = frozenset(OPEN_STATUSES)
@@ -131,19 +132,28 @@ class Tally:
         self.buckets: dict[tuple[str, date], list[int]] = {}
 
     def add(self, units: Iterable[str], created_at: datetime, difference: Part) -> None:
+        self._add(units, created_at, [(i, value) for i, value in enumerate(difference) if value])
+
+    def move(self, units: Iterable[str], created_at: datetime, before: Part, after: Part) -> None:
+        if before != after:
+            changes = [
+                (i, a - b) for i, (a, b) in enumerate(zip(after, before, strict=True)) if a != b
+            ]
+            self._add(units, created_at, changes)
+
+    def _add(
+        self, units: Iterable[str], created_at: datetime, changes: list[tuple[int, int]]
+    ) -> None:
+        """Add ``changes`` (the counts' positions and differences, the others 0)."""
+        if not changes:
+            return
         day = created_at.astimezone(UTC).date()
         for unit in units:
             bucket = self.buckets.get((unit, day))
             if bucket is None:
-                self.buckets[(unit, day)] = list(difference)
-            else:
-                for i, value in enumerate(difference):
-                    if value:
-                        bucket[i] += value
-
-    def move(self, units: Iterable[str], created_at: datetime, before: Part, after: Part) -> None:
-        if before != after:
-            self.add(units, created_at, tuple(a - b for a, b in zip(after, before, strict=True)))
+                bucket = self.buckets[(unit, day)] = [0] * _SIZE
+            for i, value in changes:
+                bucket[i] += value
 
     def write(self, conn: Connection) -> None:
         """Add the differences to the table (rows are made where missing)."""

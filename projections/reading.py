@@ -40,8 +40,9 @@ def iso_or_none(at: datetime | None) -> str | None:
     return None if at is None else iso(at)
 
 
-#: The operations' part of a view for rows projected before it was kept (``ops`` NULL):
-#: what ``RequestState.operations()`` gives for a request that saw none of them.
+#: What ``RequestState.operations()`` gives for a request that saw none of them: the
+#: ``ops`` column keeps only the values that differ from these (most requests hold one,
+#: their tier's start), and rows projected before it was kept (``ops`` NULL) read as these.
 NO_OPERATIONS: dict[str, Any] = {
     "tier_started_at": None,
     "warned": False,
@@ -60,13 +61,22 @@ NO_OPERATIONS: dict[str, Any] = {
 }
 
 
+def pack_operations(ops: dict[str, Any]) -> str:
+    """``RequestState.operations()`` as the ``ops`` column keeps it: JSON of the values
+    that differ from :data:`NO_OPERATIONS`."""
+    kept = {k: v for k, v in ops.items() if k not in NO_OPERATIONS or v != NO_OPERATIONS[k]}
+    return json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
+
+
+def unpack_operations(ops: str) -> dict[str, Any]:
+    """The ``ops`` column's text as ``RequestState.operations()`` gave it."""
+    return {**NO_OPERATIONS, "cohandlers": [], "assisting": [], **json.loads(ops)}
+
+
 def operations(row: Row[Any]) -> dict[str, Any] | None:
     """The row's ``RequestState.operations()`` part; None for a row projected before it
     was kept (``ops`` NULL)."""
-    if row.ops is None:
-        return None
-    ops: dict[str, Any] = json.loads(row.ops)
-    return ops
+    return None if row.ops is None else unpack_operations(row.ops)
 
 
 def request_item(row: Row[Any]) -> dict[str, Any]:

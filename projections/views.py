@@ -23,7 +23,6 @@ order, in the transaction that tracks it, so a request is never half applied. A 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -54,6 +53,7 @@ from domain.ladder import Level, Tier
 from domain.lifecycle import Status
 from domain.privacy import Sealer, mask_name, mask_phone, seal_contact
 from domain.state import (
+    ACCEPTED,
     COHANDLER_ADDED,
     COHANDLER_DONE,
     DEADLINE_EXTENDED,
@@ -62,6 +62,8 @@ from domain.state import (
     EXTENSION_ASKED,
     FILED,
     MARKED_OVERDUE,
+    OPERATION_TYPES,
+    PROGRESS_NOTED,
     RESOLVED,
     RETIERED,
     REVIEWED,
@@ -71,6 +73,7 @@ from domain.state import (
 )
 from projections.failures import PositionMoved, caused_by, is_passing
 from projections.figures import ZERO, Part, Tally, request_part, review_part, units_of
+from projections.reading import pack_operations, unpack_operations
 from projections.tables import (
     ASSIST,
     BLOCKED,
@@ -427,6 +430,10 @@ class _Request:
     extensions_granted: int = 0
     dispatched: bool = False  # ever dispatched: its dispatch wait counts
     people_moved: bool = False  # its assisting levels or co-handlers moved in this batch
+    ops: str | None = None  # the ``ops`` column as last packed; None: to pack again
+    # no operation ever moved it: the operations' columns hold their defaults, and are
+    # left out of its writes (most requests: fewer parameters per row)
+    plain: bool = True
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> _Request:
@@ -453,7 +460,7 @@ class _Request:
             urgent=bool(row.urgent),
         )
         if row.ops is not None:  # NULL: projected before the operations, none happened
-            state.restore_operations(json.loads(row.ops))
+            state.restore_operations(unpack_operations(row.ops))
         request = cls(
             state=state,
             version=row.version,
@@ -466,6 +473,8 @@ class _Request:
             extensions_asked=row.extensions_asked,
             extensions_granted=row.extensions_granted,
             dispatched=row.dispatch_wait_seconds is not None,
+            ops=row.ops,
+            plain=_has_defaults(row),
         )
         request.counted = request.part()
         return request
@@ -495,10 +504,17 @@ class _Request:
     def apply(self, change: Change, version: int) -> None:
         """Move the state with the domain's rule, and the figures' columns beside it."""
         was_closed = self.state.status is Status.CLOSED
+        kind = change.type
+        if kind not in _OPERATIONS_KEPT or (kind == RESOLVED and self.state.extension):
+            self.ops = None  # packed again when written
+        if kind in _OPERATION_TYPES:
+            self.plain = False
         self.state.apply(change)
         self.version = version
         self.touched = True
         d = change.data
+        if kind == REVIEWED and self.state.status is Status.ASSIGNED:
+            self.ops = None  # reopened: the tier's clock starts again
         if (
             (change.type == ESCALATED and d["automatic"])
             or change.type == MARKED_OVERDUE
@@ -527,6 +543,12 @@ class _Request:
             self.extensions_granted += 1
         elif kind == DISPATCHED:
             self.dispatched = True
+
+    def packed(self) -> str:
+        """The ``ops`` column: packed again only after a change that may have moved it."""
+        if self.ops is None:
+            self.ops = pack_operations(self.state.operations())
+        return self.ops
 
     def people_rows(self) -> list[dict[str, Any]]:
         """Its ``view_request_people`` rows: the levels it went up from, its co-handlers
@@ -575,7 +597,14 @@ class _Request:
             "resolved_at": self.resolved_at,
             "closed_at": self.closed_at,
             "closed_outcome": self.closed_outcome,
-            "ops": json.dumps(s.operations(), separators=(",", ":"), ensure_ascii=False),
+            "ops": self.packed(),
+        }
+
+    def operation_columns(self) -> dict[str, Any]:
+        """The operations' columns beside ``ops`` (left to their defaults while
+        :attr:`plain`)."""
+        s = self.state
+        return {
             "warned": s.warned,
             "urges": s.urges,
             "last_urged_at": s.last_urged_at,
@@ -591,10 +620,37 @@ class _Request:
         }
 
 
+#: The operations' columns and their defaults (the server's, for rows inserted plain).
+_OPERATION_DEFAULTS: dict[str, Any] = {
+    "warned": False,
+    "urges": 0,
+    "last_urged_at": None,
+    "extension_pending": False,
+    "cohandlers_open": 0,
+    "waiting_since": None,
+    "dispatch_wait_seconds": None,
+    "returns": 0,
+    "redirects": 0,
+    "warnings": 0,
+    "extensions_asked": 0,
+    "extensions_granted": 0,
+}
+_OPERATION_TYPES = frozenset(OPERATION_TYPES)
+
+
+def _has_defaults(row: Row[Any]) -> bool:
+    """Whether the row's operations' columns all hold their defaults."""
+    return all(getattr(row, name) == value for name, value in _OPERATION_DEFAULTS.items())
+
+
 def assist_key(left: dict[str, str]) -> str:
     """An ``assist`` row's key: ``<level>:<unit_id>`` of a level the request went up from."""
     return f"{left['level']}:{left['unit_id']}"
 
+
+#: The changes that leave ``RequestState.operations()`` as it was (a resolve too, unless
+#: it lets an extension ask lapse; a review too, unless it reopens the request).
+_OPERATIONS_KEPT = frozenset({ACCEPTED, PROGRESS_NOTED, MARKED_OVERDUE, RESOLVED, REVIEWED})
 
 #: The changes that move what the figures count beyond the state, or the people rows.
 _PEOPLE = frozenset({ESCALATED, RETIERED, COHANDLER_ADDED, COHANDLER_DONE})
@@ -683,6 +739,8 @@ class _Batch:
                 raise ViewsOutOfStep(f"request {request_id} was filed before")
             state = RequestState.from_filed(change)
             request = _Request(state, version, is_new=True, touched=True)
+            # waiting for dispatch from its filing: not plain
+            request.plain = state.waiting_since is None
             if views.sealer is not None:
                 request.sealed = seal_contact(views.sealer, state.resident)
             self.requests[request_id] = request
@@ -763,8 +821,9 @@ class _Batch:
     def write(self) -> None:
         """Insert new requests, update the others once each, insert timeline and reviews,
         and add what moved to the figures."""
-        new = []
-        changed = []
+        # plain rows and the others apart: each executemany needs the same keys in each row
+        new: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+        changed: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
         moved: list[str] = []  # requests whose people rows are written again
         people_rows: list[dict[str, Any]] = []
         tally = self.tally
@@ -774,20 +833,24 @@ class _Batch:
             part = r.part()
             tally.move(r.units(), r.state.created_at, r.counted, part)
             r.counted = part
+            row = r.columns()
+            if not r.plain:
+                row.update(r.operation_columns())
             if r.is_new:
-                new.append(r.columns())
+                new[r.plain].append(row)
             else:
-                row = r.columns()
                 row["request_id"] = row.pop("id")
-                changed.append(row)
+                changed[r.plain].append(row)
             if r.people_moved:
                 if not r.is_new:
                     moved.append(r.state.id)
                 people_rows += r.people_rows()
-        if new:
-            self.conn.execute(_INSERT_REQUEST, new)
-        if changed:
-            self.conn.execute(_UPDATE_REQUEST, changed)
+        for rows in new:
+            if rows:
+                self.conn.execute(_INSERT_REQUEST, rows)
+        for rows in changed:
+            if rows:
+                self.conn.execute(_UPDATE_REQUEST, rows)
         for i in range(0, len(moved), _FETCH_CHUNK):
             chunk = moved[i : i + _FETCH_CHUNK]
             self.conn.execute(delete(people).where(people.c.request_id.in_(chunk)))
