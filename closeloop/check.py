@@ -7,7 +7,12 @@ For every request (or one, or those changed since a time) it compares three thin
 - the read models: the request's row and its timeline rows.
 
 Each change is compared position by position on every field (type, time, actor, data,
-deadlines), and the request's summary (status, tier, level, deadline, counts) as well.
+deadlines), and the request's summary (status, tier, level, deadline, counts) as well,
+with the street-office operations' part of it (warned, urges, returns, redirects,
+approved extensions, whether an extension ask is pending, each co-handler's username and
+whether their part is done, whether it was closed out of scope, whether it was
+appealed). A read-model row projected before the operations were kept (``ops`` NULL) is
+compared without them.
 It also lists what exists on one side only (a workflow with no events, events with no
 workflow, a request missing from the read models) and every workflow that ended Failed,
 Terminated, Timed out or Canceled. A system in use keeps changing while it is checked, so
@@ -35,7 +40,7 @@ from closeloop.settings import Settings
 from closeloop.store import STORE_NAME, RequestStore, store_env
 from domain.aggregate import ResidentRequest
 from domain.privacy import masked
-from projections.reading import request_item, timeline_item
+from projections.reading import operations, request_item, timeline_item
 from projections.tables import TRACKING_TABLE_NAME, requests, timeline
 
 #: The request's summary fields that all three must agree on.
@@ -60,6 +65,22 @@ SUMMARY = (
     "created_at",
     "updated_at",
 )
+
+#: The operations' part of the summary (:func:`operations_summary`).
+OPERATIONS_SUMMARY = (
+    "warned",
+    "urges",
+    "returns",
+    "redirects",
+    "extensions_approved",
+    "extension_pending",
+    "cohandlers",
+    "out_of_scope",
+    "appeal",
+)
+
+#: Marks a read-model view whose row was projected before the operations were kept.
+OPS_UNKNOWN = "_ops_unknown"
 
 #: How often a disagreeing request is read again, and how long apart (it may be moving).
 RECHECKS = 3
@@ -117,6 +138,23 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def operations_summary(view: dict[str, Any]) -> dict[str, Any]:
+    """The operations' part of a request's summary, from a view (the workflow's, the
+    store's, or the read model's, whose columns say whether an extension is pending)."""
+    pending = view.get("extension_pending")
+    return {
+        "warned": view.get("warned"),
+        "urges": view.get("urges"),
+        "returns": view.get("returns"),
+        "redirects": view.get("redirects"),
+        "extensions_approved": view.get("extensions_approved"),
+        "extension_pending": (view.get("extension") is not None) if pending is None else pending,
+        "cohandlers": [(c["username"], c["done"]) for c in view.get("cohandlers") or []],
+        "out_of_scope": view.get("out_of_scope") is not None,
+        "appeal": view.get("appeal") is not None,
+    }
+
+
 def compare(
     request_id: str, names: tuple[str, str], left: dict[str, Any], right: dict[str, Any]
 ) -> list[Disagreement]:
@@ -129,6 +167,12 @@ def compare(
             x, y = masked(x), masked(y)
         if not _same(x, y):
             found.append(Disagreement(request_id, f"{a} / {b}: {name}", x, y))
+    if not (left.get(OPS_UNKNOWN) or right.get(OPS_UNKNOWN)):
+        ops_left, ops_right = operations_summary(left), operations_summary(right)
+        for name in OPERATIONS_SUMMARY:
+            x, y = ops_left[name], ops_right[name]
+            if not _same(x, y):
+                found.append(Disagreement(request_id, f"{a} / {b}: {name}", x, y))
     lt, rt = left.get("timeline", []), right.get("timeline", [])
     for position in range(max(len(lt), len(rt))):
         if position >= len(lt) or position >= len(rt):
@@ -243,7 +287,14 @@ class Checker:
             row = conn.execute(select(requests).where(requests.c.id == request_id)).first()
             if row is None:
                 return None
+            # the columns (warned, urges, extension_pending...) and the rest from ``ops``
             view = request_item(row)
+            ops = operations(row)
+            if ops is None:
+                view[OPS_UNKNOWN] = True
+            else:
+                for key, value in ops.items():
+                    view.setdefault(key, value)
             rows = conn.execute(
                 select(timeline)
                 .where(timeline.c.request_id == request_id)

@@ -444,13 +444,23 @@ async def review(
 
 
 @router.get("/tasks")
-async def my_tasks(user: Handler, engine: EngineDep, sealer: SealerDep) -> list[dict[str, Any]]:
-    """Open requests at the handler's levels and units, soonest deadline first."""
+async def my_tasks(
+    user: Annotated[Principal, Depends(require_roles(Role.HANDLER, Role.PARTNER))],
+    engine: EngineDep,
+    sealer: SealerDep,
+) -> list[dict[str, Any]]:
+    """A handler's open requests at their posts, soonest deadline first, then those they
+    assist (``assisting``: a level the request went up from, or called in as a
+    co-handler). A partner's: the requests they are a co-handler of, their open parts
+    first (``cohandler``: their part)."""
     posts = [(a.unit_id, a.level.value) for a in user.assignments]
 
     def read() -> list[dict[str, Any]]:
         with engine.connect() as conn:
-            items = queries.tasks(conn, assignments=posts)
+            if user.role is Role.PARTNER:
+                items = queries.cohandled(conn, user.username, limit=None)["items"]
+            else:
+                items = queries.tasks(conn, assignments=posts, username=user.username)
         return shown_all(items, user, engine, sealer)
 
     return await run_in_threadpool(read)

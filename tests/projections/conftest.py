@@ -64,7 +64,10 @@ class RequestLog:
         category: str = "water",
         name: str = "Wang Fang",
         phone: str = "13800000000",
+        manual: bool = False,
+        urgent: bool = False,
     ) -> str:
+        """File a request; ``manual``: its community dispatches by hand (it waits)."""
         request_id = str(uuid.uuid4())
         intake = Intake(
             request_id=request_id,
@@ -77,6 +80,8 @@ class RequestLog:
             resident_name=name,
             resident_phone=phone,
             tier=tier,
+            manual=manual,
+            urgent=urgent,
         )
         change = RequestState.decide_file(intake, at, "intake", DAY)
         self._record(request_id, change)
@@ -116,6 +121,82 @@ class RequestLog:
             a = [Answer(word) for word in answers.split()]
             review = Review(True, a[0], a[1], a[2], a[3], comment)
         self._move(request_id, self.states[request_id].decide_review("caller", review, at, DAY))
+
+    # ---- street-office operations ---------------------------------------------------
+
+    def dispatch(
+        self,
+        request_id: str,
+        at: datetime,
+        *,
+        grid: str = "g1",
+        tier: Tier = Tier.D1,
+        category: str | None = None,
+    ) -> None:
+        state = self.states[request_id]
+        change = state.decide_dispatch("dispatcher", grid, tier, at, DAY, category=category)
+        self._move(request_id, change)
+
+    def return_(self, request_id: str, at: datetime, reason: str = "not ours") -> None:
+        self._move(request_id, self.states[request_id].decide_return("worker", reason, at))
+
+    def redirect(
+        self, request_id: str, at: datetime, grid: str, reason: str = "wrong grid"
+    ) -> None:
+        change = self.states[request_id].decide_redirect("dispatcher", grid, reason, at)
+        self._move(request_id, change)
+
+    def retier(self, request_id: str, at: datetime, tier: Tier, reason: str = "heavier") -> None:
+        change = self.states[request_id].decide_retier("dispatcher", tier, reason, at, DAY)
+        self._move(request_id, change)
+
+    def warn(self, request_id: str, at: datetime, share: float = 0.8) -> None:
+        change = self.states[request_id].decide_warn(at, share)
+        assert change is not None, "no warning is due"
+        self._move(request_id, change)
+
+    def urge(self, request_id: str, at: datetime, note: str = "hurry") -> None:
+        self._move(request_id, self.states[request_id].decide_urge("supervisor", note, at))
+
+    def ask_extension(self, request_id: str, at: datetime, until: datetime) -> None:
+        state = self.states[request_id]
+        change = state.decide_ask_extension("worker", until, "parts ordered", at, max_approved=2)
+        self._move(request_id, change)
+
+    def decide_extension(self, request_id: str, at: datetime, approve: bool) -> None:
+        change = self.states[request_id].decide_extension("branch", approve, "ok", at)
+        self._move(request_id, change)
+
+    def add_cohandler(
+        self,
+        request_id: str,
+        at: datetime,
+        username: str,
+        task: str = "open the meter room",
+        organisation: str | None = None,
+    ) -> None:
+        state = self.states[request_id]
+        change = state.decide_add_cohandler(
+            "worker", username, task, at, due=at + timedelta(days=1), organisation=organisation
+        )
+        self._move(request_id, change)
+
+    def cohandler_done(self, request_id: str, at: datetime, username: str) -> None:
+        change = self.states[request_id].decide_cohandler_done(username, "done", at)
+        self._move(request_id, change)
+
+    def assist_note(self, request_id: str, at: datetime, actor: str) -> None:
+        """An assisting handler or a co-handler notes progress."""
+        change = self.states[request_id].decide_assist_note(actor, "helped", at)
+        self._move(request_id, change)
+
+    def close_out_of_scope(self, request_id: str, at: datetime) -> None:
+        change = self.states[request_id].decide_close_out_of_scope("worker", "a court case", at)
+        self._move(request_id, change)
+
+    def appeal(self, request_id: str, at: datetime) -> None:
+        change = self.states[request_id].decide_appeal("resident", "it is ours", at, DAY, DAY)
+        self._move(request_id, change)
 
     def _move(self, request_id: str, change: Change) -> None:
         self._record(request_id, change)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -187,3 +187,65 @@ def test_the_catalogue_migration_keeps_what_is_there(engine: Engine) -> None:
     assert set(found) == {*SEED, "lift_fault"}
     assert (found["noise"].name_en, found["noise"].default_tier) == ("Loud neighbours", "3d")
     assert found["water_leak"].created_by == "seed"
+
+
+def test_rows_projected_before_the_operations_are_kept_and_counted(engine: Engine) -> None:
+    """Revision 0009 on a database at 0005 that holds requests: the rows keep their values,
+    take the operations' defaults, and the figures are counted again (closed_unreached)."""
+    from alembic import command
+    from sqlalchemy import MetaData, Table, insert, select
+
+    from closeloop.schema import _config
+    from projections.queries import get_request, list_requests, stats
+
+    with engine.begin() as conn:
+        config = _config(engine)
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0005")
+    old = Table("view_requests", MetaData(), autoload_with=engine)
+    assert "ops" not in old.c and not old.c.deadline.nullable
+    at = datetime(2025, 3, 3, 8, tzinfo=UTC)
+    row = {
+        "status": "closed",
+        "tier": "1d",
+        "level": "grid_worker",
+        "level_unit_id": "g1",
+        "deadline": at + timedelta(days=1),
+        "overdue": False,
+        "escalations": 0,
+        "reopens": 0,
+        "unreached_attempts": 3,
+        "urgent": False,
+        "grid_id": "g1",
+        "community_id": "c1",
+        "town_id": "t1",
+        "category": "water",
+        "description": "漏水",
+        "channel": "app",
+        "resident_name": "张*",
+        "resident_phone": "138****0000",
+        "created_at": at,
+        "updated_at": at + timedelta(hours=5),
+        "version": 6,
+        "missed_deadline": False,
+        "resolved_at": at + timedelta(hours=2),
+        "closed_at": at + timedelta(hours=5),
+        "closed_outcome": "unreachable",
+    }
+    with engine.begin() as conn:
+        conn.execute(insert(old), [{**row, "id": "r1"}, {**row, "id": "r2", "status": "assigned",
+                                   "closed_at": None, "closed_outcome": None}])  # fmt: skip
+    migrate(engine)
+    assert _differences(engine) == []
+    new = Table("view_requests", MetaData(), autoload_with=engine)
+    assert new.c.deadline.nullable
+    with engine.connect() as conn:
+        r1 = conn.execute(select(new).where(new.c.id == "r1")).one()
+    assert r1.ops is None and r1.urges == 0 and not r1.warned and r1.waiting_since is None
+    read = get_request(engine, "r1")
+    assert read is not None and read["cohandlers"] == [] and read["out_of_scope"] is None
+    assert read["status"] == "closed" and read["timeline"] == []
+    figures = stats(engine)
+    assert (figures["received"], figures["closed"], figures["closed_unreached"]) == (2, 1, 1)
+    assert figures["closed_reached"] == 0 and figures["dispatch_wait"]["count"] == 0
+    assert list_requests(engine, urged=False)["total"] == 2
