@@ -206,7 +206,7 @@ def tasks(
 
 
 def _task(row: Row[Any], *, assisting: bool) -> dict[str, Any]:
-    item = request_item(row)
+    item = _with_cohandlers(request_item(row), row)
     item["assisting"] = assisting
     item["_deadline"] = row.deadline  # open requests have one
     return item
@@ -280,7 +280,7 @@ def cohandled(
     items = []
     with connected(bind) as conn:
         for row in conn.execute(page):
-            item = request_item(row)
+            item = _with_cohandlers(request_item(row), row)
             parts = [
                 c
                 for c in (operations(row) or {}).get("cohandlers", [])
@@ -291,6 +291,13 @@ def cohandled(
             items.append(item)
         count = int(conn.execute(total).scalar_one())
     return {"items": items, "total": count}
+
+
+def _with_cohandlers(item: dict[str, Any], row: Row[Any]) -> dict[str, Any]:
+    """A work list's item with the request's co-handlers (who they are decides what each
+    of them sees of the resident: domain.privacy)."""
+    item["cohandlers"] = (operations(row) or {}).get("cohandlers", [])
+    return item
 
 
 def cohandled_among(bind: Bind, request_ids: Iterable[str], username: str) -> list[str]:

@@ -67,7 +67,9 @@ async def test_the_street_office_scenario(
     assert view["status"] == "assigned" and view["deadline"] is not None
 
     # the grid worker returns it (退单); it waits again; a fresh dispatch starts a new clock
-    refused(await s.act("worker2", rid, "return", {"reason": "不是我的"}), 403, "not_assigned")
+    # a grid worker of another grid does not know of the request at all
+    refused(await s.act("worker2", rid, "return", {"reason": "不是我的"}), 404, "request_not_found")
+    refused(await s.act("branch1", rid, "return", {"reason": "不是我的"}), 403, "not_assigned")
     view = ok(await s.act("worker1", rid, "return", {"reason": "属于欠薪纠纷"}))
     assert view["status"] == "waiting_dispatch" and view["returns"] == 1
     await s.projected(rid, lambda r: r["status"] == "waiting_dispatch")
