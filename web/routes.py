@@ -10,6 +10,9 @@ page's code is found by whom it serves.
   (``/board...``).
 - :mod:`web.handler`: the handler: their tasks (``/tasks...``).
 - :mod:`web.caller`: the caller: the follow-up queue (``/followups...``).
+- :mod:`web.dispatcher`: dispatchers (and supervisors, admins): the queue of requests
+  waiting for dispatch (``/dispatch...``).
+- :mod:`web.partner`: partners: the requests they co-handle (``/partner...``).
 - :mod:`web.admin`: admins: the working-day calendar of a year (``/admin/calendar...``).
 - :mod:`web.staff`: all staff: one request's page (``/requests/{request_id}...``).
 
@@ -21,7 +24,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from web import admin, caller, handler, resident, session_pages, staff, supervisor
+from web import (
+    admin,
+    caller,
+    dispatcher,
+    handler,
+    partner,
+    resident,
+    session_pages,
+    staff,
+    supervisor,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(session_pages.router)
@@ -29,7 +42,7 @@ router.include_router(resident.router)
 router.include_router(supervisor.router)
 router.include_router(handler.router)
 router.include_router(caller.router)
-# Future audiences' pages go here: web/dispatcher.py, web/partner.py (before web.staff,
-# whose /requests/{request_id} would match a fixed path under /requests/).
+router.include_router(dispatcher.router)
+router.include_router(partner.router)
 router.include_router(admin.router)
 router.include_router(staff.router)
