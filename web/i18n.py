@@ -130,6 +130,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "调整层级：{from_tier} → {tier}（{level}）",
         "Moved to another tier: {from_tier} → {tier} ({level})",
     ),
+    "event.appealed": (
+        "居民申诉，重新办理：{tier}（{level}）",
+        "Appealed by the resident: reopened at {tier} ({level})",
+    ),
     "event.retiered": ("调整层级至{tier}（{level}）", "Moved to {tier} ({level})"),
     "event.warned": ("预警：已过{share}时限", "Warning: {share} of the time has passed"),
     "event.extension_asked": ("申请延期至 {until}", "Extension asked until {until}"),
