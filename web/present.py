@@ -191,20 +191,138 @@ def row(
     }
 
 
+def _tier_level(t: Translator, entry: dict[str, Any]) -> dict[str, str]:
+    return {
+        "tier": t("tier." + str(entry.get("tier"))),
+        "level": t("level." + str(entry.get("level"))),
+    }
+
+
+def _operations_line(
+    kind: str,
+    entry: dict[str, Any],
+    t: Translator,
+    who: dict[str, str],
+    places: dict[str, str],
+) -> tuple[str, list[tuple[str, str]]] | None:
+    """The title and details of a street-office operation's entry (dispatch, return,
+    redirect, re-tier, warning, urging, extension, co-handlers, out of scope, appeal);
+    None for the other entries. The resident's entries carry fewer fields (api.routes.
+    track.PUBLIC_FIELDS): what is missing is left out."""
+    details: list[tuple[str, str]] = []
+
+    def say(label_key: str, field: str) -> None:
+        if entry.get(field):
+            details.append((t(label_key), str(entry[field])))
+
+    if kind == "Dispatched":
+        title = (
+            t("event.dispatched", **_tier_level(t, entry))
+            if entry.get("tier")
+            else t("event.Dispatched")
+        )
+        if entry.get("grid_id") in places:
+            details.append((t("event.grid"), places[entry["grid_id"]]))
+        if entry.get("category"):
+            details.append((t("event.category"), t.category(str(entry["category"]))))
+        say("event.note", "note")
+    elif kind == "Returned":
+        title = t("event.Returned")
+        say("event.reason", "reason")
+    elif kind == "Redirected":
+        title = t("event.Redirected")
+        if entry.get("from_grid_id") in places and entry.get("grid_id") in places:
+            moved = t("event.from_to", a=places[entry["from_grid_id"]], b=places[entry["grid_id"]])
+            details.append((t("event.grid"), moved))
+        say("event.reason", "reason")
+    elif kind == "Retiered":
+        if entry.get("from_tier"):
+            title = t(
+                "event.retiered_from",
+                from_tier=t("tier." + str(entry["from_tier"])),
+                **_tier_level(t, entry),
+            )
+        elif entry.get("tier"):
+            title = t("event.retiered", **_tier_level(t, entry))
+        else:
+            title = t("event.Retiered")
+        say("event.reason", "reason")
+    elif kind == "Warned":
+        share = entry.get("share")
+        title = (
+            t("event.warned", share=f"{float(share) * 100:.0f}%")
+            if isinstance(share, int | float)
+            else t("event.Warned")
+        )
+    elif kind == "Urged":
+        title = t("event.Urged")
+        say("event.note", "note")
+    elif kind == "ExtensionAsked":
+        title = t("event.extension_asked", until=local(entry.get("until")))
+        say("event.reason", "reason")
+    elif kind == "DeadlineExtended":
+        title = t("event.deadline_extended", until=local(entry.get("until")))
+        if entry.get("previous_deadline"):
+            details.append((t("event.previous_deadline"), local(entry["previous_deadline"])))
+        say("event.note", "note")
+    elif kind == "ExtensionRefused":
+        title = t("event.extension_refused", until=local(entry.get("until")))
+        say("event.note", "note")
+    elif kind == "CohandlerAdded":
+        organisation = entry.get("organisation")
+        username = entry.get("username")
+        if organisation:
+            title = t("event.cohandler_added_org", org=organisation)
+        elif username:
+            title = t("event.cohandler_added_who", who=who.get(str(username), str(username)))
+        else:
+            title = t("event.CohandlerAdded")
+        if organisation and username:
+            details.append((t("event.cohandler"), who.get(str(username), str(username))))
+        say("event.task", "task")
+        if entry.get("due"):
+            details.append((t("event.due"), local(entry["due"])))
+    elif kind == "CohandlerDone":
+        title = t("event.CohandlerDone")
+        say("event.note", "note")
+    elif kind == "ClosedOutOfScope":
+        title = t("event.ClosedOutOfScope")
+        say("event.reason", "reason")
+    elif kind == "Appealed":
+        title = (
+            t("event.appealed", **_tier_level(t, entry))
+            if entry.get("tier")
+            else t("event.Appealed")
+        )
+        say("event.appeal_reason", "reason")
+    else:
+        return None
+    if entry.get("extension_lapsed"):
+        details.append(("", t("event.extension_lapsed")))
+    return title, details
+
+
 def timeline_lines(
-    entries: list[dict[str, Any]], t: Translator, who: dict[str, str] | None = None
+    entries: list[dict[str, Any]],
+    t: Translator,
+    who: dict[str, str] | None = None,
+    places: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Timeline entries as lines: a title, the time, who acted and the details.
 
     ``who`` names each actor (username -> display name) for staff pages; on the resident's
-    page entries carry ``by`` (resident, staff, system) instead of an actor.
+    page entries carry ``by`` (resident, staff, system) instead of an actor. ``places``
+    names units (id -> name) for the entries that move a request between grids.
     """
     lines = []
     for entry in entries:
         kind = entry["type"]
         details: list[tuple[str, str]] = []
         title = t("event." + kind)
-        if kind == "Escalated":
+        operation = _operations_line(kind, entry, t, who or {}, places or {})
+        if operation is not None:
+            title, details = operation
+        elif kind == "Escalated":
             key = "event.escalated_auto" if entry.get("automatic") else "event.escalated_manual"
             title = t(
                 key,
@@ -215,6 +333,8 @@ def timeline_lines(
             if entry.get("reason") and not entry.get("automatic"):
                 details.append((t("event.reason"), str(entry["reason"])))
         elif kind == "ProgressNoted" and entry.get("note"):
+            if entry.get("assisting"):
+                title = t("event.progress_assisting")
             details.append((t("event.note"), str(entry["note"])))
         elif kind == "Resolved":
             if entry.get("resolution"):
@@ -233,6 +353,8 @@ def timeline_lines(
                         details.append((t.question(dimension), t("answer." + str(answer))))
             if entry.get("comment"):
                 details.append((t("event.comment"), str(entry["comment"])))
+        if operation is None and entry.get("extension_lapsed"):
+            details.append(("", t("event.extension_lapsed")))
         if "by" in entry:
             actor = t("by." + str(entry["by"]))
         elif entry.get("actor") == "system":

@@ -27,8 +27,10 @@ def resident_page(request: Request, engine: EngineDep) -> HTMLResponse:
     return render(request, "resident.html", intake_choices(engine, t), user=page_user(request))
 
 
-def _track_context(engine: Engine, token: str, t: Translator) -> dict[str, Any] | None:
-    view = public_view(engine, token)
+def _track_context(
+    request: Request, engine: Engine, token: str, t: Translator
+) -> dict[str, Any] | None:
+    view = public_view(engine, token, request.app.state.settings.day_seconds)
     if view is None:
         return None
     is_open = view["status"] in OPEN
@@ -44,14 +46,20 @@ def _track_context(engine: Engine, token: str, t: Translator) -> dict[str, Any] 
         "created_local": local(view["created_at"]),
         "urgency": urgency(start, view["deadline"], view["overdue"]) if is_open else "none",
         "window_start": start.isoformat(),
+        "appeal_until_local": local(view.get("appeal_until")),
+        "out_of_scope_local": local((view.get("out_of_scope") or {}).get("at")),
     }
+
+
+#: The timeline entries that open a new deadline window (a tier's clock starts).
+_NEW_WINDOW = frozenset({"Escalated", "Dispatched", "Retiered", "Appealed"})
 
 
 def _window_from_public(view: dict[str, Any]) -> datetime:
     """When the request's current deadline window opened, from the resident's timeline."""
     start = parse(view["created_at"])
     for entry in view["timeline"]:
-        if entry["type"] == "Escalated" or (
+        if entry["type"] in _NEW_WINDOW or (
             entry["type"] == "Reviewed" and entry.get("outcome") == "reopened"
         ):
             start = parse(entry["at"])
@@ -67,7 +75,7 @@ def _secret_page(response: Response) -> Response:
 @router.get("/track/{token}", response_class=HTMLResponse)
 def track_page(request: Request, token: str, engine: EngineDep) -> Response:
     t = translator(request)
-    context = _track_context(engine, token, t)
+    context = _track_context(request, engine, token, t)
     if context is None:
         return _secret_page(
             render(
@@ -83,7 +91,7 @@ def track_page(request: Request, token: str, engine: EngineDep) -> Response:
 @router.get("/track/{token}/body", response_class=HTMLResponse)
 def track_body(request: Request, token: str, engine: EngineDep) -> Response:
     t = translator(request)
-    context = _track_context(engine, token, t)
+    context = _track_context(request, engine, token, t)
     if context is None:
         return _secret_page(JSONResponse(body_of(request_not_found()), status_code=404))
     return _secret_page(fragment(request, "_track_body.html", context))

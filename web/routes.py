@@ -10,6 +10,9 @@ page's code is found by whom it serves.
   (``/board...``).
 - :mod:`web.handler`: the handler: their tasks (``/tasks...``).
 - :mod:`web.caller`: the caller: the follow-up queue (``/followups...``).
+- :mod:`web.dispatcher`: dispatchers (and supervisors, admins): the queue of requests
+  waiting for dispatch (``/dispatch...``).
+- :mod:`web.partner`: partners: the requests they co-handle (``/partner...``).
 - :mod:`web.admin`: admins: the working-day calendar of a year (``/admin/calendar...``).
 - :mod:`web.admin_categories`: admins: the category catalogue (``/admin/categories...``).
 - :mod:`web.staff`: all staff: one request's page (``/requests/{request_id}...``).
@@ -26,7 +29,9 @@ from web import (
     admin,
     admin_categories,
     caller,
+    dispatcher,
     handler,
+    partner,
     resident,
     session_pages,
     staff,
@@ -39,8 +44,8 @@ router.include_router(resident.router)
 router.include_router(supervisor.router)
 router.include_router(handler.router)
 router.include_router(caller.router)
-# Future audiences' pages go here: web/dispatcher.py, web/partner.py (before web.staff,
-# whose /requests/{request_id} would match a fixed path under /requests/).
+router.include_router(dispatcher.router)
+router.include_router(partner.router)
 router.include_router(admin.router)
 router.include_router(admin_categories.router)
 router.include_router(staff.router)

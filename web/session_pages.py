@@ -63,7 +63,7 @@ def _may_open(user: Principal, path: str) -> bool:
         "/board": SUPERVISORS,
         "/tasks": (Role.HANDLER,),
         "/followups": (Role.CALLER,),
-        "/dispatch": (Role.DISPATCHER,),
+        "/dispatch": (Role.DISPATCHER, *SUPERVISORS),
         "/partner": (Role.PARTNER,),
     }
     for prefix, roles in needs.items():

@@ -336,7 +336,7 @@ def log_in(page: Page, username: str, password: str | None = None) -> None:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password or _password(username))
     page.click("#login button[type=submit]")
-    page.wait_for_url(re.compile(r"/(board|tasks|followups)"))
+    page.wait_for_url(re.compile(r"/(board|tasks|followups|dispatch|partner)"))
 
 
 @pytest.fixture

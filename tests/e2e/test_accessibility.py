@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
@@ -46,6 +47,8 @@ PAGES = {
     "/requests/{request_id}": "worker1",
     "/admin/categories": "admin",
     "/admin/calendar/{year}": "admin",
+    "/dispatch": "dispatcher1",
+    "/partner": "partner1",
 }
 #: The year the calendar page shows: one the package knows, its days listed.
 CALENDAR_YEAR = "2026"
@@ -63,6 +66,8 @@ PARTS = {
     "/admin/categories/list": "/admin/categories",
     "/admin/calendar": "a redirect to /admin/calendar/{year}",
     "/admin/calendar/{year}/days": "/admin/calendar/{year}",
+    "/dispatch/list": "/dispatch",
+    "/partner/list": "/partner",
 }
 
 #: Starts axe on the page as it is (the pages' runs go on side by side); AXE_RESULT awaits it.
@@ -259,15 +264,44 @@ def test_empty_pages(visitors: Visitors) -> None:
     found = Findings()
     nobody = str(uuid.uuid4())
     pages = {route: visitors.open(route, nobody) for route in set(PAGES) - {"/", "/login"}}
-    for route in ("/board", "/tasks", "/followups"):
+    for route in ("/board", "/tasks", "/followups", "/dispatch", "/partner"):
         expect(pages[route].locator("p.empty").first).to_be_visible()
     found.check_all(pages, "empty", visitors.lang)
     assert {r for r, _ in found.checked} == set(PAGES) - {"/", "/login"}
     found.assert_none()
 
 
+def _dispatch_mode(dev: Dev, mode: str) -> None:
+    """医院西路社区 dispatched by hand (``manual``) or straight to its grids (``auto``)."""
+    units = httpx.get(
+        f"{dev.api}/units", params={"kind": "community"}, headers=dev.auth("admin"), timeout=60
+    ).json()
+    community = next(u["id"] for u in units if u["name"] == "医院西路社区")
+    answer = httpx.patch(
+        f"{dev.api}/units/{community}",
+        json={"dispatch": mode},
+        headers=dev.auth("admin"),
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def _waiting(dev: Dev, description: str) -> str:
+    """A request that waits for dispatch (the community is manual only while it is filed)."""
+    _dispatch_mode(dev, "manual")
+    try:
+        return str(dev.file(category="pothole", description=description)["id"])
+    finally:
+        _dispatch_mode(dev, "auto")
+
+
+def _cohandled(dev: Dev, request_id: str) -> None:
+    dev.act("worker1", request_id, "cohandlers", {"username": "partner1", "task": "检查管道"})
+
+
 def _scene(dev: Dev, lang: str) -> dict[str, str]:
-    """Requests in each state worth seeing: assigned, in progress, resolved."""
+    """Requests in each state worth seeing: assigned, in progress, resolved; one waiting
+    for dispatch, one co-handled by partner1."""
     mark = f"({lang})"
     assigned = dev.file(description=f"楼道灯坏了 {mark}")["id"]
     working_filed = dev.file(description=f"下水道堵了，污水漫到院子里 {mark}")
@@ -277,6 +311,8 @@ def _scene(dev: Dev, lang: str) -> dict[str, str]:
     resolved = dev.file(description=f"小区门口路灯不亮 {mark}")["id"]
     dev.act("worker1", resolved, "accept")
     dev.act("worker1", resolved, "resolve", {"resolution": "已更换灯泡"})
+    _waiting(dev, f"小区北门路面塌陷 {mark}")
+    _cohandled(dev, working)
     return {
         "assigned": assigned,
         "working": working,
@@ -340,7 +376,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     pages: dict[str, Page] = {}
     for route in PAGES:
         pages[route] = page = visitors.open(route, shown.get(route, ""))
-        if route in ("/board", "/tasks", "/followups"):
+        if route in ("/board", "/tasks", "/followups", "/dispatch", "/partner"):
             expect(page.locator("p.empty")).to_have_count(0)
     _board_list_first(pages["/board"], lang)
 
@@ -402,7 +438,14 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     page = pages["/requests/{request_id}"]
     page.locator("summary[data-action=escalate]").click()
     page.locator("form[data-key^=escalate] button[type=submit]").click()  # no reason: 422
-    for route in ("/tasks", "/followups", "/requests/{request_id}"):
+    dispatch = pages["/dispatch"].locator("li.card").first  # a note too long: 422
+    dispatch.locator("textarea[name=note]").fill("长" * 4001)
+    dispatch.locator("button[data-action=dispatch]").click()
+    partner = pages["/partner"].locator("li.card").first
+    partner.locator("summary[data-action=progress]").click()
+    partner.locator("form[data-key^=partner-progress] button[type=submit]").click()  # blank
+    with_forms = ("/tasks", "/followups", "/requests/{request_id}", "/dispatch", "/partner")
+    for route in with_forms:
         shown_error = pages[route].locator("[data-error-for]:not([hidden])").first
         expect(shown_error).to_be_visible()
 
@@ -412,6 +455,8 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     fresh.act("worker1", done, "resolve", {"resolution": "已清运"})
     fresh.act("worker1", ids["working"], "progress", {"note": "疏通队已到现场"})
     fresh.act("worker1", ids["assigned"], "accept")
+    waiting = _waiting(fresh, f"路面又塌了一块 ({lang})")
+    _cohandled(fresh, ids["assigned"])
     live = {
         "/board": pages["/board"].locator(f'tr.row[data-id="{arrived}"]'),
         "/tasks": _card(pages["/tasks"], arrived),
@@ -420,12 +465,14 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
         "/requests/{request_id}": pages["/requests/{request_id}"].locator(
             '.request [data-status="in_progress"]'
         ),
+        "/dispatch": _card(pages["/dispatch"], waiting),
+        "/partner": _card(pages["/partner"], ids["assigned"]),
     }
     for route, arrival in live.items():
         expect(arrival).to_be_visible()
-        if route in ("/board", "/tasks", "/followups"):  # announced politely
+        if route in ("/board", "/tasks", "/followups", "/dispatch", "/partner"):  # announced
             expect(pages[route].locator("#announcer[aria-live=polite]")).not_to_be_empty()
-        if route in ("/tasks", "/followups", "/requests/{request_id}"):
+        if route in with_forms:
             expect(pages[route].locator("[data-error-for]:not([hidden])").first).to_be_visible()
     state = "requests, a refusal, a live update"
     checked = {route: pages[route] for route in [*live, "/"]}
