@@ -11,6 +11,12 @@ so the counts never disagree with the rows.
 A request's part is a vector of counts (:func:`request_part`, :func:`review_part`):
 when a request moves, the difference between its part before and after is added to its
 three buckets. :func:`refill` counts the table again from the rows (a migration, tests).
+
+The street-office operations' counts come from the request row's own columns: the
+returns, redirects, urges, warnings (``Warned`` events), extensions asked and approved of
+its whole life (the domain's state keeps only the current tier's warning and approvals),
+its closing outcome (``out_of_scope``, ``unreachable``) and whether it was ever
+dispatched (``dispatch_wait_seconds`` is not NULL).
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.ladder import LADDER
 from domain.lifecycle import Status
-from domain.review import DIMENSIONS, Answer, is_satisfied
+from domain.review import DIMENSIONS, Answer, Outcome, is_satisfied
+from domain.state import OUT_OF_SCOPE
 from projections.reading import OPEN_STATUSES
 from projections.tables import FIGURE_COUNTS, figures, requests, reviews
 
@@ -40,21 +47,56 @@ _OPEN_AT = {tier.value: _AT[f"open_{tier.value}"] for tier in LADDER}
 _SATISFIED = {answer.value for answer in Answer if is_satisfied(answer.value)}
 
 
+_UNREACHABLE = Outcome.UNREACHABLE.value
+_CLOSED = Status.CLOSED.value
+_RETURNED = _AT["returned"]
+_REDIRECTED = _AT["redirected"]
+_WARNED = _AT["warned"]
+_URGED = _AT["urged"]
+_ASKED = _AT["extensions_asked"]
+_APPROVED = _AT["extensions_approved"]
+
+
 def request_part(
-    status: str, tier: str, overdue: bool, escalations: int, missed_deadline: bool
+    status: str,
+    tier: str,
+    overdue: bool,
+    escalations: int,
+    missed_deadline: bool,
+    closed_outcome: str | None = None,
+    returns: int = 0,
+    redirects: int = 0,
+    warnings: int = 0,
+    urges: int = 0,
+    extensions_asked: int = 0,
+    extensions_granted: int = 0,
+    dispatched: bool = False,
 ) -> Part:
-    """What one request counts for, beside its reviews."""
+    """What one request counts for, beside its reviews (the arguments are its row's
+    columns; ``dispatched``: ``dispatch_wait_seconds`` is not NULL)."""
     part = [0] * len(FIGURE_COUNTS)
     part[_AT["received"]] = 1
-    if status == Status.CLOSED.value:
+    if status == _CLOSED:
         part[_AT["closed"]] = 1
         if not missed_deadline:
             part[_AT["closed_on_time"]] = 1
+        if closed_outcome == OUT_OF_SCOPE:
+            part[_AT["out_of_scope"]] = 1
+        elif closed_outcome == _UNREACHABLE:
+            part[_AT["closed_unreached"]] = 1
     part[_AT["escalations"]] = escalations
     if status in _OPEN:
         part[_OPEN_AT[tier]] = 1
         if overdue:
             part[_AT["overdue"]] = 1
+    part[_RETURNED] = returns
+    part[_REDIRECTED] = redirects
+    part[_WARNED] = warnings
+    part[_URGED] = urges
+    part[_ASKED] = extensions_asked
+    part[_APPROVED] = extensions_granted
+    if dispatched:
+        part[_AT["dispatched"]] = 1
     return tuple(part)
 
 
@@ -145,12 +187,34 @@ def refill(conn: Connection, chunk: int = 50_000) -> int:
             requests.c.overdue,
             requests.c.escalations,
             requests.c.missed_deadline,
+            requests.c.closed_outcome,
+            requests.c.returns,
+            requests.c.redirects,
+            requests.c.warnings,
+            requests.c.urges,
+            requests.c.extensions_asked,
+            requests.c.extensions_granted,
+            requests.c.dispatch_wait_seconds,
         ).execution_options(yield_per=chunk)
     )
     for r in rows:
         units = units_of(r.community_id, r.town_id)
         places[r.id] = (units, r.created_at)
-        part = request_part(r.status, r.tier, r.overdue, r.escalations, r.missed_deadline)
+        part = request_part(
+            r.status,
+            r.tier,
+            r.overdue,
+            r.escalations,
+            r.missed_deadline,
+            r.closed_outcome,
+            r.returns,
+            r.redirects,
+            r.warnings,
+            r.urges,
+            r.extensions_asked,
+            r.extensions_granted,
+            r.dispatch_wait_seconds is not None,
+        )
         tally.add(units, r.created_at, part)
     answers = conn.execute(
         select(

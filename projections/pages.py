@@ -17,10 +17,21 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, select
 
 from domain.ladder import LADDER
 from domain.lifecycle import Status
-from domain.state import ESCALATED, REVIEWED
-from projections.reading import OPEN_STATUSES, Bind, connected, in_unit, iso, request_item
+from domain.state import APPEALED, DISPATCHED, ESCALATED, RETIERED, REVIEWED
+from projections.reading import (
+    OPEN_STATUSES,
+    Bind,
+    connected,
+    in_unit,
+    iso,
+    operation_filters,
+    request_item,
+)
 from projections.stats import SATISFIED, cohort
 from projections.tables import requests, reviews, timeline, tracking_table
+
+#: The changes that start a new deadline window (those whose data hold a new deadline).
+_NEW_WINDOW = (ESCALATED, REVIEWED, DISPATCHED, RETIERED, APPEALED)
 
 #: Ids are looked up in chunks of this many (bind-parameter limits).
 _CHUNK = 500
@@ -35,9 +46,16 @@ def board(
     category: str | None = None,
     limit: int | None = 200,
     offset: int = 0,
+    warned: bool | None = None,
+    urged: bool | None = None,
+    extension_pending: bool | None = None,
+    cohandled: bool | None = None,
+    waiting_dispatch: bool | None = None,
+    out_of_scope: bool | None = None,
 ) -> dict[str, Any]:
     """A page of requests (views without timeline) whose status is one of ``statuses``
-    (None: any), and how many match in all.
+    (None: any), and how many match in all. The operations' filters (each None: either
+    way) are those of :func:`projections.reading.operation_filters`.
 
     Ordered as :func:`projections.queries.list_requests`: open requests first, soonest
     deadline first; then the others, most recently changed first.
@@ -51,6 +69,14 @@ def board(
         conditions.append(in_unit(unit_id))
     if category is not None:
         conditions.append(requests.c.category == category)
+    conditions += operation_filters(
+        warned=warned,
+        urged=urged,
+        extension_pending=extension_pending,
+        cohandled=cohandled,
+        waiting_dispatch=waiting_dispatch,
+        out_of_scope=out_of_scope,
+    )
     is_open = requests.c.status.in_(OPEN_STATUSES)
     page = (
         select(requests)
@@ -73,7 +99,8 @@ def board(
 
 def window_starts(bind: Bind, request_ids: Iterable[str]) -> dict[str, datetime]:
     """When each request's current deadline window opened, for those whose window did not
-    open at filing: the last escalation, or the last review that reopened it.
+    open at filing: the last escalation, dispatch, re-tiering, appeal, or review that
+    reopened it.
 
     A request missing from the result has had its deadline since it was filed
     (``created_at``). The window's length is ``deadline - start``: the tier's time, in the
@@ -87,7 +114,7 @@ def window_starts(bind: Bind, request_ids: Iterable[str]) -> dict[str, datetime]
                 select(timeline.c.request_id, timeline.c.at, timeline.c.data)
                 .where(
                     timeline.c.request_id.in_(ids[first : first + _CHUNK]),
-                    timeline.c.type.in_((ESCALATED, REVIEWED)),
+                    timeline.c.type.in_(_NEW_WINDOW),
                 )
                 .order_by(timeline.c.request_id, timeline.c.position)
             )

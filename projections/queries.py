@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, case, false, func, or_, select
 
 from domain.ladder import Level, Tier
 from domain.lifecycle import Status
@@ -21,17 +21,30 @@ from projections.reading import (
     connected,
     in_unit,
     iso,
+    operation_filters,
+    operations,
     request_item,
+    request_view,
     timeline_item,
 )
 from projections.stats import stats
-from projections.tables import figures, requests, timeline
+from projections.tables import ASSIST, COHANDLER, figures, people, requests, timeline
 
-__all__ = ["followups", "get_request", "list_requests", "stats", "tasks"]
+__all__ = [
+    "cohandled",
+    "dispatch_queue",
+    "followups",
+    "get_request",
+    "list_requests",
+    "stats",
+    "tasks",
+]
 
 
 def get_request(bind: Bind, request_id: str) -> dict[str, Any] | None:
-    """The request as ``RequestState.view()`` shows it, timeline included; None if unknown."""
+    """The request as ``RequestState.view()`` shows it, timeline and operations included
+    (co-handlers and their state, the pending extension, urges, warning, assisting levels,
+    out of scope, appeal); None if unknown."""
     with connected(bind) as conn:
         row = conn.execute(select(requests).where(requests.c.id == request_id)).one_or_none()
         if row is None:
@@ -41,7 +54,7 @@ def get_request(bind: Bind, request_id: str) -> dict[str, Any] | None:
             .where(timeline.c.request_id == request_id)
             .order_by(timeline.c.position)
         ).all()
-    view = request_item(row)
+    view = request_view(row)
     view["timeline"] = [timeline_item(entry) for entry in entries]
     return view
 
@@ -56,11 +69,19 @@ def list_requests(
     category: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    warned: bool | None = None,
+    urged: bool | None = None,
+    extension_pending: bool | None = None,
+    cohandled: bool | None = None,
+    waiting_dispatch: bool | None = None,
+    out_of_scope: bool | None = None,
 ) -> dict[str, Any]:
     """A page of requests (views without timeline) and how many match in all.
 
     ``unit_id`` matches the town, the community or the grid. Open requests come first,
-    soonest deadline first; then the others, most recently changed first.
+    soonest deadline first; then the others, most recently changed first. The operations'
+    filters (each None: either way) are those of
+    :func:`projections.reading.operation_filters`.
     """
     if limit < 0 or offset < 0:
         raise ValueError("limit and offset cannot be negative")
@@ -75,6 +96,14 @@ def list_requests(
         conditions.append(requests.c.overdue == overdue)
     if category is not None:
         conditions.append(requests.c.category == category)
+    conditions += operation_filters(
+        warned=warned,
+        urged=urged,
+        extension_pending=extension_pending,
+        cohandled=cohandled,
+        waiting_dispatch=waiting_dispatch,
+        out_of_scope=out_of_scope,
+    )
     is_open = requests.c.status.in_(OPEN_STATUSES)
     # Index walks instead of one sort of every matching row: the open requests by
     # deadline, one status at a time (merged here), then the others newest change first.
@@ -121,10 +150,14 @@ def tasks(
     bind: Bind,
     *,
     assignments: Iterable[tuple[str, str] | Assignment],
+    username: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """A handler's work list: open requests at one of their (unit, level) posts, soonest
-    deadline first (the first ``limit`` of them, if given)."""
+    """A handler's work list, soonest deadline first (the first ``limit``, if given): the
+    open requests at one of their (unit, level) posts (``"assisting": false``), and those
+    they help with (``"assisting": true``): open requests that went up from one of their
+    posts (协助), and, given their ``username``, those where they are a co-handler whose
+    part is not done (协办). A request at one of their posts is listed once, as theirs."""
     posts = [
         (a.unit_id, Level(a.level).value)
         if isinstance(a, Assignment)
@@ -141,14 +174,123 @@ def tasks(
         if posts
         else false()
     )
-    query = (
-        select(requests)
-        .where(at_post, requests.c.status.in_(OPEN_STATUSES))
-        .order_by(requests.c.deadline, requests.c.id)
-        .limit(limit)
-    )
+    is_open = requests.c.status.in_(OPEN_STATUSES)
+    soonest = (requests.c.deadline, requests.c.id)
+    query = select(requests).where(at_post, is_open).order_by(*soonest).limit(limit)
+    helping = []
+    keys = sorted({f"{level}:{unit}" for unit, level in posts})
+    if keys:
+        helping.append(and_(people.c.kind == ASSIST, people.c.key.in_(keys)))
+    if username is not None:
+        helping.append(and_(people.c.kind == COHANDLER, people.c.key == username, ~people.c.done))
     with connected(bind) as conn:
-        return [request_item(row) for row in conn.execute(query)]
+        mine = [_task(row, assisting=False) for row in conn.execute(query)]
+        if not helping:
+            return mine
+        helped = (
+            select(requests)
+            .join(people, people.c.request_id == requests.c.id)
+            .where(or_(*helping), is_open)
+            .order_by(*soonest)
+            .limit(None if limit is None else limit + len(mine))
+        )
+        seen = {item["id"] for item in mine}
+        for row in conn.execute(helped):
+            if row.id not in seen:
+                seen.add(row.id)
+                mine.append(_task(row, assisting=True))
+    mine.sort(key=lambda item: (item["_deadline"], item["id"]))
+    for item in mine:
+        del item["_deadline"]
+    return mine[:limit]
+
+
+def _task(row: Row[Any], *, assisting: bool) -> dict[str, Any]:
+    item = request_item(row)
+    item["assisting"] = assisting
+    item["_deadline"] = row.deadline  # open requests have one
+    return item
+
+
+def dispatch_queue(
+    bind: Bind,
+    unit_ids: Iterable[str] | None = None,
+    *,
+    limit: int | None = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """The platform's queue (分解交办): requests waiting for dispatch whose community or
+    town is one of ``unit_ids`` (None: all), the longest waiting first, and how many wait
+    in all. Each item is a list item (:func:`list_requests`); its ``waiting_since`` says
+    since when it waits (filed, or returned), its ``category`` what the filing said."""
+    if (limit is not None and limit < 0) or offset < 0:
+        raise ValueError("limit and offset cannot be negative")
+    conditions: list[ColumnElement[bool]] = [
+        requests.c.waiting_since.is_not(None),
+        requests.c.status == Status.WAITING_DISPATCH.value,
+    ]
+    if unit_ids is not None:
+        ids = sorted(set(unit_ids))
+        if not ids:
+            return {"items": [], "total": 0}
+        conditions.append(or_(requests.c.community_id.in_(ids), requests.c.town_id.in_(ids)))
+    page = (
+        select(requests)
+        .where(*conditions)
+        .order_by(requests.c.waiting_since, requests.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    total = select(func.count()).select_from(requests).where(*conditions)
+    with connected(bind) as conn:
+        items = [request_item(row) for row in conn.execute(page)]
+        count = int(conn.execute(total).scalar_one())
+    return {"items": items, "total": count}
+
+
+def cohandled(
+    bind: Bind, username: str, *, limit: int | None = 50, offset: int = 0
+) -> dict[str, Any]:
+    """A partner's list (协办): the requests where ``username`` is a co-handler, and how
+    many in all. First those whose part is still to do on an open request, soonest
+    deadline first; then the others, most recently changed first.
+
+    Each item is a list item plus ``cohandler``: their part as the request's view lists
+    it (task, due, organisation, done, done_at, note, added_by, added_at; the latest if
+    they were called in more than once), and ``cohandler_open``: their part is to do.
+    """
+    if (limit is not None and limit < 0) or offset < 0:
+        raise ValueError("limit and offset cannot be negative")
+    theirs = [people.c.kind == COHANDLER, people.c.key == username]
+    to_do = and_(~people.c.done, requests.c.status.in_(OPEN_STATUSES))
+    page = (
+        select(requests, people.c.done.label("part_done"))
+        .join(people, people.c.request_id == requests.c.id)
+        .where(*theirs)
+        .order_by(
+            case((to_do, 0), else_=1),
+            case((to_do, requests.c.deadline)),
+            requests.c.updated_at.desc(),
+            requests.c.id,
+        )
+        .limit(limit)
+        .offset(offset)
+    )
+    total = select(func.count()).select_from(people).where(*theirs)
+    items = []
+    with connected(bind) as conn:
+        for row in conn.execute(page):
+            item = request_item(row)
+            parts = [
+                c
+                for c in (operations(row) or {}).get("cohandlers", [])
+                if c["username"] == username
+            ]
+            item["cohandler"] = parts[-1] if parts else None
+            item["cohandler_open"] = not row.part_done and row.status in OPEN_STATUSES
+            items.append(item)
+        count = int(conn.execute(total).scalar_one())
+    return {"items": items, "total": count}
 
 
 _waiting_for_review = requests.c.status == Status.RESOLVED.value

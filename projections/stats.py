@@ -7,9 +7,20 @@ Each figure counts the cohort as it stands now:
 ``received``
     the size of the cohort.
 ``closed``
-    cohort requests now closed, including those closed as unreachable.
-``completion_rate`` (办结率)
-    closed / received.
+    cohort requests now closed, including those closed as unreachable and those closed
+    as out of scope.
+``closed_unreached``
+    cohort requests now closed as unreachable (three follow-up calls missed).
+``out_of_scope``
+    cohort requests now closed as out of scope (不予受理 / 无法办理; an appeal that
+    reopened one takes it out of this count).
+``closed_reached``
+    closed - closed_unreached - out_of_scope: the requests closed after a follow-up that
+    reached the resident.
+``completion_rate`` (办结率), given two ways
+    ``completion_rate`` is closed / received, every closure counted (what the published
+    figures count); ``completion_rate_reached`` is closed_reached / received, only the
+    loops closed with the resident reached (neither unreachable nor out of scope).
 ``on_time_rate``
     closed requests that never missed a deadline / closed. A request missed a deadline
     when it was escalated automatically (its tier's time ran out), was marked overdue at
@@ -32,11 +43,27 @@ Each figure counts the cohort as it stands now:
     cohort requests open now (assigned or in progress), by their current tier.
 ``overdue``
     cohort requests open now and marked overdue (past the 1-month deadline at the top).
+``returned``, ``redirected``
+    all returns (退单: a level sent the request back for dispatch) and redirects (改派:
+    moved to another grid at the same level) of cohort requests.
+``extensions_asked``, ``extensions_approved``
+    all extension asks (延期) of cohort requests, and those approved.
+``urged``
+    all urgings (催办) of cohort requests.
+``warned``
+    all warnings (预警: most of a tier's time gone) of cohort requests; a request warned
+    in two tiers counts twice.
+``dispatch_wait``
+    over the cohort requests dispatched at least once (分解交办 by hand): ``count``, and
+    the 50th and 90th percentiles (``p50_hours``, ``p90_hours``, linear between the
+    nearest values, rounded to 2 decimals; None when none) of the time each waited for
+    dispatch, from filing or return to dispatch, summed over its dispatches.
 
 Rates are fractions rounded to 4 decimals, or None when their denominator is 0.
 Whole days are summed from counts the projection keeps per unit and day
 (:mod:`projections.figures`), so a year costs 365 rows whatever the cohort's size; the
-part days at a period's ends are counted from the rows by SQL aggregates.
+part days at a period's ends are counted from the rows by SQL aggregates. The dispatch
+wait is read from the rows of dispatched requests only (an index holds them, sorted).
 """
 
 from __future__ import annotations
@@ -48,7 +75,8 @@ from sqlalchemy import ColumnElement, Connection, and_, case, func, select
 
 from domain.ladder import LADDER
 from domain.lifecycle import Status
-from domain.review import DIMENSIONS, Answer, is_satisfied
+from domain.review import DIMENSIONS, Answer, Outcome, is_satisfied
+from domain.state import OUT_OF_SCOPE
 from projections.figures import ALL
 from projections.reading import OPEN_STATUSES, Bind, connected, in_unit
 from projections.tables import FIGURE_COUNTS, figures, requests, reviews
@@ -84,7 +112,45 @@ def stats(
                 counts = _plus(counts, _count_rows(conn, unit_id, date_from, _midnight(first)))
             if last is not None and date_to is not None and _midnight(last) < date_to:
                 counts = _plus(counts, _count_rows(conn, unit_id, _midnight(last), date_to))
-    return _present(counts)
+        waits = dispatch_waits(conn, unit_id, date_from, date_to)
+    return {**_present(counts), "dispatch_wait": dispatch_wait(waits)}
+
+
+def dispatch_waits(
+    conn: Connection,
+    unit_id: str | None,
+    date_from: datetime | None,
+    date_to: datetime | None,
+) -> list[float]:
+    """The dispatch waits (seconds) of the cohort's dispatched requests, smallest first."""
+    wait = requests.c.dispatch_wait_seconds
+    query = (
+        select(wait).where(wait.is_not(None), *cohort(unit_id, date_from, date_to)).order_by(wait)
+    )
+    return [float(w) for w in conn.scalars(query)]
+
+
+def dispatch_wait(waits: list[float]) -> dict[str, Any]:
+    """``count``, ``p50_hours`` and ``p90_hours`` of sorted waits in seconds."""
+    return {
+        "count": len(waits),
+        "p50_hours": _hours(_percentile(waits, 0.5)),
+        "p90_hours": _hours(_percentile(waits, 0.9)),
+    }
+
+
+def _percentile(ordered: list[float], share: float) -> float | None:
+    """Linear between the nearest ranks (PostgreSQL's percentile_cont)."""
+    if not ordered:
+        return None
+    rank = (len(ordered) - 1) * share
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 2)
 
 
 def _kept(conn: Connection, unit_id: str | None) -> bool:
@@ -139,16 +205,28 @@ def _count_rows(
     in_cohort = cohort(unit_id, date_from, date_to)
     is_open = requests.c.status.in_(OPEN_STATUSES)
     is_closed = requests.c.status == Status.CLOSED.value
+    c = requests.c
     by_request = select(
         func.count().label("received"),
         _count_if(is_closed).label("closed"),
         _count_if(and_(is_closed, ~requests.c.missed_deadline)).label("closed_on_time"),
-        func.coalesce(func.sum(requests.c.escalations), 0).label("escalations"),
+        _sum(c.escalations).label("escalations"),
         _count_if(and_(is_open, requests.c.overdue)).label("overdue"),
         *(
             _count_if(and_(is_open, requests.c.tier == tier.value)).label(f"open_{tier.value}")
             for tier in LADDER
         ),
+        _sum(c.returns).label("returned"),
+        _sum(c.redirects).label("redirected"),
+        _sum(c.extensions_asked).label("extensions_asked"),
+        _sum(c.extensions_granted).label("extensions_approved"),
+        _sum(c.urges).label("urged"),
+        _sum(c.warnings).label("warned"),
+        _count_if(and_(is_closed, c.closed_outcome == OUT_OF_SCOPE)).label("out_of_scope"),
+        _count_if(and_(is_closed, c.closed_outcome == Outcome.UNREACHABLE.value)).label(
+            "closed_unreached"
+        ),
+        _count_if(c.dispatch_wait_seconds.is_not(None)).label("dispatched"),
     ).where(*in_cohort)
     by_review = (
         select(
@@ -169,6 +247,8 @@ def _count_rows(
 
 
 def _present(c: dict[str, int]) -> dict[str, Any]:
+    """The figures from the counts (all but ``dispatch_wait``)."""
+    closed_reached = c["closed"] - c["closed_unreached"] - c["out_of_scope"]
     return {
         "received": c["received"],
         "closed": c["closed"],
@@ -184,6 +264,16 @@ def _present(c: dict[str, int]) -> dict[str, Any]:
         "escalations": c["escalations"],
         "open_by_tier": {tier.value: c[f"open_{tier.value}"] for tier in LADDER},
         "overdue": c["overdue"],
+        "returned": c["returned"],
+        "redirected": c["redirected"],
+        "extensions_asked": c["extensions_asked"],
+        "extensions_approved": c["extensions_approved"],
+        "urged": c["urged"],
+        "warned": c["warned"],
+        "out_of_scope": c["out_of_scope"],
+        "closed_unreached": c["closed_unreached"],
+        "closed_reached": closed_reached,
+        "completion_rate_reached": _rate(closed_reached, c["received"]),
     }
 
 
@@ -206,6 +296,11 @@ def cohort(
     if date_to is not None:
         conditions.append(requests.c.created_at < date_to)
     return conditions
+
+
+def _sum(column: ColumnElement[int]) -> ColumnElement[int]:
+    """The column's sum (0, not NULL, over no rows)."""
+    return func.coalesce(func.sum(column), 0)
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:

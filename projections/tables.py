@@ -26,6 +26,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Engine,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -84,7 +85,8 @@ requests = Table(
     Column("tier", String(4), nullable=False),
     Column("level", String(32), nullable=False),
     Column("level_unit_id", _ID, nullable=False),
-    Column("deadline", UtcDateTime(), nullable=False),
+    # None while the request waits for dispatch (no tier clock runs)
+    Column("deadline", UtcDateTime(), nullable=True),
     Column("overdue", Boolean(), nullable=False),
     Column("escalations", Integer(), nullable=False),
     Column("reopens", Integer(), nullable=False),
@@ -108,7 +110,25 @@ requests = Table(
     Column("missed_deadline", Boolean(), nullable=False),
     Column("resolved_at", UtcDateTime(), nullable=True),  # the latest resolve
     Column("closed_at", UtcDateTime(), nullable=True),
-    Column("closed_outcome", String(16), nullable=True),  # closed | unreachable
+    # closed | unreachable | out_of_scope; None while the request is not closed
+    Column("closed_outcome", String(16), nullable=True),
+    # -- street-office operations (revision 0009; older rows keep the defaults) --
+    # RequestState.operations() as JSON text; NULL for rows projected before: none known
+    Column("ops", _TEXT, nullable=True),
+    Column("warned", Boolean(), nullable=False, server_default=false()),  # 预警, this tier
+    Column("urges", Integer(), nullable=False, server_default="0"),  # 催办, all of them
+    Column("last_urged_at", UtcDateTime(), nullable=True),
+    Column("extension_pending", Boolean(), nullable=False, server_default=false()),
+    Column("cohandlers_open", Integer(), nullable=False, server_default="0"),  # part not done
+    Column("waiting_since", UtcDateTime(), nullable=True),  # waiting for dispatch since
+    # all the time spent waiting for dispatch; NULL: never dispatched
+    Column("dispatch_wait_seconds", Float(), nullable=True),
+    # what the figures count beyond the state (which keeps only the current tier's):
+    Column("returns", Integer(), nullable=False, server_default="0"),  # 退单
+    Column("redirects", Integer(), nullable=False, server_default="0"),  # 改派
+    Column("warnings", Integer(), nullable=False, server_default="0"),  # Warned events
+    Column("extensions_asked", Integer(), nullable=False, server_default="0"),
+    Column("extensions_granted", Integer(), nullable=False, server_default="0"),
     # board and work lists: open requests by status, soonest deadline first
     Index(f"ix_{PROJECTION_NAME}_requests_status_deadline", "status", "deadline"),
     # tasks: open requests at a handler's (unit, level)
@@ -128,6 +148,29 @@ requests = Table(
     Index(f"ix_{PROJECTION_NAME}_requests_town_created", "town_id", "created_at"),
     Index(f"ix_{PROJECTION_NAME}_requests_community_created", "community_id", "created_at"),
     Index(f"ix_{PROJECTION_NAME}_requests_grid_created", "grid_id", "created_at"),
+    # the dispatch queue: requests waiting for dispatch, oldest first, by community / town
+    Index(f"ix_{PROJECTION_NAME}_requests_waiting", "waiting_since"),
+    Index(f"ix_{PROJECTION_NAME}_requests_community_waiting", "community_id", "waiting_since"),
+    Index(f"ix_{PROJECTION_NAME}_requests_town_waiting", "town_id", "waiting_since"),
+    # /stats' dispatch wait: the dispatched requests only (NULL for the others), sorted
+    Index(f"ix_{PROJECTION_NAME}_requests_dispatch_wait", "dispatch_wait_seconds", "created_at"),
+)
+
+#: The people on a request beside its current level: ``assist`` rows, key
+#: ``<level>:<unit_id>``, for each level the request went up from (its handlers stay on it,
+#: 协助; ``RequestState.assisting``); ``cohandler`` rows, key the username, for each
+#: co-handler (协办), ``done`` when none of their parts is open. "The requests I assist"
+#: and "a partner's requests" are index lookups on (kind, key).
+ASSIST = "assist"
+COHANDLER = "cohandler"
+people = Table(
+    f"{PROJECTION_NAME}_request_people",
+    metadata,
+    Column("request_id", _ID, primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("done", Boolean(), nullable=False),
+    Index(f"ix_{PROJECTION_NAME}_request_people_key", "kind", "key", "request_id"),
 )
 
 timeline = Table(
@@ -158,6 +201,19 @@ reviews = Table(
     Column("comment", _TEXT, nullable=False),
 )
 
+#: The counts of the street-office operations (revision 0009), last in :data:`FIGURE_COUNTS`.
+OPERATION_COUNTS: tuple[str, ...] = (
+    "returned",
+    "redirected",
+    "extensions_asked",
+    "extensions_approved",
+    "urged",
+    "warned",
+    "out_of_scope",
+    "closed_unreached",
+    "dispatched",
+)
+
 #: What :mod:`projections.figures` counts for each unit and day, in this order.
 FIGURE_COUNTS: tuple[str, ...] = (
     "received",
@@ -169,6 +225,7 @@ FIGURE_COUNTS: tuple[str, ...] = (
     "reached",
     "satisfied",
     *(f"{dimension}_{answer.value}" for dimension in DIMENSIONS for answer in Answer),
+    *OPERATION_COUNTS,
 )
 
 #: The figures of the requests received on one day (UTC) under one unit (a grid, a
@@ -178,7 +235,13 @@ figures = Table(
     metadata,
     Column("unit_id", _ID, primary_key=True),
     Column("day", Date(), primary_key=True),
-    *(Column(name, Integer(), nullable=False) for name in FIGURE_COUNTS),
+    *(
+        Column(name, Integer(), nullable=False)
+        for name in FIGURE_COUNTS
+        if name not in OPERATION_COUNTS
+    ),
+    # revision 0009's (the rows before it are counted again by the migration)
+    *(Column(name, Integer(), nullable=False, server_default="0") for name in OPERATION_COUNTS),
 )
 
 #: Where a dead-letter row says why it is there.

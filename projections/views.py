@@ -23,6 +23,7 @@ order, in the transaction that tracks it, so a request is never half applied. A 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -53,22 +54,32 @@ from domain.ladder import Level, Tier
 from domain.lifecycle import Status
 from domain.privacy import Sealer, mask_name, mask_phone, seal_contact
 from domain.state import (
+    COHANDLER_ADDED,
+    COHANDLER_DONE,
+    DEADLINE_EXTENDED,
+    DISPATCHED,
     ESCALATED,
+    EXTENSION_ASKED,
     FILED,
     MARKED_OVERDUE,
     RESOLVED,
+    RETIERED,
     REVIEWED,
+    WARNED,
     Change,
     RequestState,
 )
 from projections.failures import PositionMoved, caused_by, is_passing
 from projections.figures import ZERO, Part, Tally, request_part, review_part, units_of
 from projections.tables import (
+    ASSIST,
     BLOCKED,
+    COHANDLER,
     FAILED,
     TRACKING_TABLE_NAME,
     dead_letters,
     metadata,
+    people,
     requests,
     reviews,
     timeline,
@@ -391,7 +402,7 @@ class Memory:
         for request_id in pending.blocked:
             held.pop(request_id, None)
         for request in held.values():
-            request.is_new = request.touched = False
+            request.is_new = request.touched = request.people_moved = False
         self._held = held
         self._position = {application_name: pending.positions[application_name]}
 
@@ -410,6 +421,12 @@ class _Request:
     sealed: str | None = None  # the resident's contact, sealed (domain.privacy)
     touched: bool = False  # moved in this batch: its row is written
     counted: Part = ZERO  # what the figures count for it so far (projections.figures)
+    # the figures' counts of its whole life that the state keeps per tier only
+    warnings: int = 0  # Warned events
+    extensions_asked: int = 0
+    extensions_granted: int = 0
+    dispatched: bool = False  # ever dispatched: its dispatch wait counts
+    people_moved: bool = False  # its assisting levels or co-handlers moved in this batch
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> _Request:
@@ -435,6 +452,8 @@ class _Request:
             unreached_attempts=row.unreached_attempts,
             urgent=bool(row.urgent),
         )
+        if row.ops is not None:  # NULL: projected before the operations, none happened
+            state.restore_operations(json.loads(row.ops))
         request = cls(
             state=state,
             version=row.version,
@@ -443,6 +462,10 @@ class _Request:
             closed_at=row.closed_at,
             closed_outcome=row.closed_outcome,
             sealed=row.resident_sealed,
+            warnings=row.warnings,
+            extensions_asked=row.extensions_asked,
+            extensions_granted=row.extensions_granted,
+            dispatched=row.dispatch_wait_seconds is not None,
         )
         request.counted = request.part()
         return request
@@ -451,7 +474,19 @@ class _Request:
         """What the figures count for this request now, beside its reviews."""
         s = self.state
         return request_part(
-            s.status.value, s.tier.value, s.overdue, s.escalations, self.missed_deadline
+            s.status.value,
+            s.tier.value,
+            s.overdue,
+            s.escalations,
+            self.missed_deadline,
+            self.closed_outcome,
+            s.returns,
+            s.redirects,
+            self.warnings,
+            s.urges,
+            self.extensions_asked,
+            self.extensions_granted,
+            self.dispatched,
         )
 
     def units(self) -> tuple[str, ...]:
@@ -472,9 +507,43 @@ class _Request:
             self.missed_deadline = True
         if change.type == RESOLVED:
             self.resolved_at = change.at
-        if self.state.status is Status.CLOSED and not was_closed:
-            self.closed_at = change.at
-            self.closed_outcome = d["outcome"]
+        elif change.type in _COUNTED:
+            self._count(change.type)
+        if self.state.status is Status.CLOSED:
+            if not was_closed:
+                self.closed_at = change.at
+                self.closed_outcome = d["outcome"]
+        elif was_closed:  # an appeal reopened it
+            self.closed_at = self.closed_outcome = None
+
+    def _count(self, kind: str) -> None:
+        if kind in _PEOPLE:
+            self.people_moved = True
+        elif kind == WARNED:
+            self.warnings += 1
+        elif kind == EXTENSION_ASKED:
+            self.extensions_asked += 1
+        elif kind == DEADLINE_EXTENDED:
+            self.extensions_granted += 1
+        elif kind == DISPATCHED:
+            self.dispatched = True
+
+    def people_rows(self) -> list[dict[str, Any]]:
+        """Its ``view_request_people`` rows: the levels it went up from, its co-handlers
+        (done when none of their parts is open)."""
+        s = self.state
+        rows = [
+            {"request_id": s.id, "kind": ASSIST, "key": assist_key(a), "done": False}
+            for a in s.assisting
+        ]
+        done: dict[str, bool] = {}
+        for c in s.cohandlers:
+            done[c["username"]] = done.get(c["username"], True) and bool(c["done"])
+        rows += [
+            {"request_id": s.id, "kind": COHANDLER, "key": username, "done": finished}
+            for username, finished in done.items()
+        ]
+        return rows
 
     def columns(self) -> dict[str, Any]:
         s = self.state
@@ -506,7 +575,30 @@ class _Request:
             "resolved_at": self.resolved_at,
             "closed_at": self.closed_at,
             "closed_outcome": self.closed_outcome,
+            "ops": json.dumps(s.operations(), separators=(",", ":"), ensure_ascii=False),
+            "warned": s.warned,
+            "urges": s.urges,
+            "last_urged_at": s.last_urged_at,
+            "extension_pending": s.extension is not None,
+            "cohandlers_open": sum(1 for c in s.cohandlers if not c["done"]),
+            "waiting_since": s.waiting_since,
+            "dispatch_wait_seconds": s.dispatch_wait_seconds if self.dispatched else None,
+            "returns": s.returns,
+            "redirects": s.redirects,
+            "warnings": self.warnings,
+            "extensions_asked": self.extensions_asked,
+            "extensions_granted": self.extensions_granted,
         }
+
+
+def assist_key(left: dict[str, str]) -> str:
+    """An ``assist`` row's key: ``<level>:<unit_id>`` of a level the request went up from."""
+    return f"{left['level']}:{left['unit_id']}"
+
+
+#: The changes that move what the figures count beyond the state, or the people rows.
+_PEOPLE = frozenset({ESCALATED, RETIERED, COHANDLER_ADDED, COHANDLER_DONE})
+_COUNTED = _PEOPLE | {WARNED, EXTENSION_ASKED, DEADLINE_EXTENDED, DISPATCHED}
 
 
 _INSERT_REQUEST = insert(requests)
@@ -514,6 +606,7 @@ _UPDATE_REQUEST = update(requests).where(requests.c.id == bindparam("request_id"
 _INSERT_TIMELINE = insert(timeline)
 _INSERT_REVIEW = insert(reviews)
 _INSERT_DEAD_LETTER = insert(dead_letters)
+_INSERT_PEOPLE = insert(people)
 
 
 def waiting_behind(first: int) -> str:
@@ -672,6 +765,8 @@ class _Batch:
         and add what moved to the figures."""
         new = []
         changed = []
+        moved: list[str] = []  # requests whose people rows are written again
+        people_rows: list[dict[str, Any]] = []
         tally = self.tally
         for r in self.requests.values():
             if not r.touched:
@@ -685,10 +780,19 @@ class _Batch:
                 row = r.columns()
                 row["request_id"] = row.pop("id")
                 changed.append(row)
+            if r.people_moved:
+                if not r.is_new:
+                    moved.append(r.state.id)
+                people_rows += r.people_rows()
         if new:
             self.conn.execute(_INSERT_REQUEST, new)
         if changed:
             self.conn.execute(_UPDATE_REQUEST, changed)
+        for i in range(0, len(moved), _FETCH_CHUNK):
+            chunk = moved[i : i + _FETCH_CHUNK]
+            self.conn.execute(delete(people).where(people.c.request_id.in_(chunk)))
+        if people_rows:
+            self.conn.execute(_INSERT_PEOPLE, people_rows)
         if self.timeline_rows:
             self.conn.execute(_INSERT_TIMELINE, self.timeline_rows)
         if self.review_rows:

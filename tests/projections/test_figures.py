@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 
 from projections.figures import refill
 from projections.runner import Projector
-from projections.stats import _count_rows, _present, stats
+from projections.stats import _count_rows, _present, dispatch_wait, dispatch_waits, stats
 from projections.tables import figures
 from tests.projections.conftest import T0, RequestLog, file_scenario
 
@@ -83,6 +83,8 @@ def test_stats_from_the_kept_counts_equal_stats_from_the_rows(projected: Engine)
         for date_from, date_to in PERIODS:
             with projected.connect() as conn:
                 from_rows = _present(_count_rows(conn, unit, date_from, date_to))
+                waits = dispatch_waits(conn, unit, date_from, date_to)
+                from_rows["dispatch_wait"] = dispatch_wait(waits)
             kept = stats(projected, unit_id=unit, date_from=date_from, date_to=date_to)
             assert kept == from_rows, (unit, date_from, date_to)
 

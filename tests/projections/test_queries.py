@@ -39,7 +39,22 @@ def test_list_items_are_views_without_the_timeline(scenario: Scenario, engine: E
         full = get_request(engine, str(item["id"]))
         assert full is not None
         del full["timeline"]
-        assert item == full
+        # the lists say of the operations what the work lists show
+        listed = {k: item.pop(k) for k in ("extension_pending", "cohandlers_open")}
+        assert listed == {"extension_pending": False, "cohandlers_open": 0}
+        assert item == {k: v for k, v in full.items() if k in item}
+        assert set(full) - set(item) == {
+            "tier_started_at",
+            "extension",
+            "extensions_approved",
+            "cohandlers",
+            "assisting",
+            "dispatch_wait_seconds",
+            "returns",
+            "redirects",
+            "out_of_scope",
+            "appeal",
+        }
 
 
 def test_open_requests_come_first_soonest_deadline_first(
@@ -97,21 +112,26 @@ def test_tasks_are_the_open_requests_at_a_handlers_posts(
     scenario: Scenario, engine: Engine
 ) -> None:
     s = scenario
-    assert ids(tasks(engine, assignments=[("c3", "community_committee")])) == [s.escalated_twice]
-    assert ids(
-        tasks(
-            engine,
-            assignments=[
-                ("t2", Level.TOWN_COMMITTEE),
-                Assignment("c3", Level.COMMUNITY_COMMITTEE),
-            ],
-        )
-    ) == [s.escalated_twice, s.overdue_at_top]
-    # the grid worker of g4 no longer holds E or F; closed requests are never tasks
-    assert tasks(engine, assignments=[("g4", "grid_worker"), ("g1", "grid_worker")]) == []
+    # E is at c3's committee; F went up from it to the town: c3's committee assists
+    community = tasks(engine, assignments=[("c3", "community_committee")])
+    assert ids(community) == [s.escalated_twice, s.overdue_at_top]
+    assert [t["assisting"] for t in community] == [False, True]
+    both = tasks(
+        engine,
+        assignments=[
+            ("t2", Level.TOWN_COMMITTEE),
+            Assignment("c3", Level.COMMUNITY_COMMITTEE),
+        ],
+    )
+    assert ids(both) == [s.escalated_twice, s.overdue_at_top]
+    assert [t["assisting"] for t in both] == [False, False]  # each at one of the posts
+    # the grid worker of g4 no longer holds E, but assists it; closed requests are never
+    # tasks
+    grid = tasks(engine, assignments=[("g4", "grid_worker"), ("g1", "grid_worker")])
+    assert ids(grid) == [s.escalated_twice] and grid[0]["assisting"] is True
     assert tasks(engine, assignments=[]) == []
-    both = [("t2", "town_committee"), ("c3", "community_committee")]
-    assert ids(tasks(engine, assignments=both, limit=1)) == [s.escalated_twice]
+    posts = [("t2", "town_committee"), ("c3", "community_committee")]
+    assert ids(tasks(engine, assignments=posts, limit=1)) == [s.escalated_twice]
 
 
 def test_tasks_include_accepted_requests(

@@ -36,6 +36,23 @@ def dimensions(**counts: str) -> dict[str, dict[str, int]]:
 NO_OPEN = {"1d": 0, "3d": 0, "5d": 0, "1m": 0}
 
 
+def no_operations(received: int, closed: int, unreached: int = 0) -> dict[str, Any]:
+    """The street-office figures of a cohort that saw none of the operations."""
+    return {
+        "returned": 0,
+        "redirected": 0,
+        "extensions_asked": 0,
+        "extensions_approved": 0,
+        "urged": 0,
+        "warned": 0,
+        "out_of_scope": 0,
+        "closed_unreached": unreached,
+        "closed_reached": closed - unreached,
+        "completion_rate_reached": round((closed - unreached) / received, 4) if received else None,
+        "dispatch_wait": {"count": 0, "p50_hours": None, "p90_hours": None},
+    }
+
+
 def test_everything(figures: Engine) -> None:
     assert stats(figures) == {
         "received": 6,
@@ -51,6 +68,7 @@ def test_everything(figures: Engine) -> None:
         "escalations": 3,  # E twice (by hand, then its deadline), F once
         "open_by_tier": {"1d": 0, "3d": 0, "5d": 1, "1m": 1},
         "overdue": 1,  # F
+        **no_operations(6, 4, 1),  # D was not reached
     }
 
 
@@ -69,6 +87,7 @@ def test_a_town(figures: Engine) -> None:
         "escalations": 0,
         "open_by_tier": NO_OPEN,
         "overdue": 0,
+        **no_operations(4, 4, 1),
     }
     assert stats(figures, unit_id="t2") == {
         "received": 2,
@@ -82,6 +101,7 @@ def test_a_town(figures: Engine) -> None:
         "escalations": 3,
         "open_by_tier": {"1d": 0, "3d": 0, "5d": 1, "1m": 1},
         "overdue": 1,
+        **no_operations(2, 0),
     }
 
 
@@ -100,6 +120,7 @@ def test_a_community(figures: Engine) -> None:
         "escalations": 0,
         "open_by_tier": NO_OPEN,
         "overdue": 0,
+        **no_operations(3, 3),
     }
 
 
@@ -118,6 +139,7 @@ def test_a_grid(figures: Engine) -> None:
         "escalations": 0,
         "open_by_tier": NO_OPEN,
         "overdue": 0,
+        **no_operations(2, 2),
     }
     assert stats(figures, unit_id="g3")["closed"] == 1  # D, closed as unreachable
 
@@ -136,6 +158,7 @@ def test_a_period_cuts_the_cohort_by_filing_time(figures: Engine) -> None:
         "escalations": 2,
         "open_by_tier": {"1d": 0, "3d": 0, "5d": 1, "1m": 0},
         "overdue": 0,
+        **no_operations(2, 1, 1),
     }
 
 
@@ -174,6 +197,7 @@ def test_nothing_received(figures: Engine) -> None:
         "escalations": 0,
         "open_by_tier": NO_OPEN,
         "overdue": 0,
+        **no_operations(0, 0),
     }
 
 

@@ -4,8 +4,9 @@ Revision ID: 0002
 Revises: 0001
 The index ``ix_view_requests_updated`` (the board's requests no longer open, latest change
 first), and the table ``view_figures``: each unit's and day's counts, kept by the projection so that
-``GET /stats`` sums days instead of aggregating every request. Filled here from the
-request and review rows already projected (about a minute per million requests).
+``GET /stats`` sums days instead of aggregating every request. It is filled from the
+request and review rows already projected by revision 0009, which adds more counts (the
+code that counts them reads the columns of the newest revision, not of this one).
 
 """
 
@@ -47,10 +48,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("view_requests", schema=None) as batch_op:
         batch_op.create_index("ix_view_requests_updated", ["updated_at", "id"], unique=False)
-    # Count what is projected already (nothing, on a new database).
-    from projections.figures import refill
-
-    refill(op.get_bind())
 
 
 def downgrade() -> None:
