@@ -17,6 +17,7 @@ from tests.projections.test_queries import project
 def ask(log: RequestLog, request_id: str, hours: float) -> None:
     """The current level asks for a deadline a little later than the current one."""
     state = log.states[request_id]
+    assert state.deadline is not None
     until = state.deadline + timedelta(hours=1)
     log._move(
         request_id,
