@@ -68,6 +68,8 @@ def board_row(page: Page, request_id: str) -> Locator:
 
 def tick(page: Page, name: str, on: bool = True) -> None:
     box = page.locator(f"#filters input[type=checkbox][name={name}]")
+    if not box.is_visible():  # the operations' filters fold away until one is ticked
+        page.locator("#filters .states-box summary").click()
     if on:
         box.check()
     else:
