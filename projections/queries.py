@@ -11,11 +11,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, case, false, func, or_, select
 
-from domain.ladder import Level, Tier
+from domain.ladder import LADDER, LEVEL_UNIT_KIND, TIER_LEVEL, Level, Tier, UnitKind
 from domain.lifecycle import Status
 from domain.state import Assignment
 from projections.figures import ALL
 from projections.reading import (
+    NO_OPERATIONS,
     OPEN_STATUSES,
     Bind,
     connected,
@@ -33,9 +34,11 @@ from projections.tables import ASSIST, COHANDLER, figures, people, requests, tim
 __all__ = [
     "cohandled",
     "dispatch_queue",
+    "extension_asks",
     "followups",
     "get_request",
     "list_requests",
+    "operations_of",
     "stats",
     "tasks",
 ]
@@ -344,3 +347,68 @@ def followups(bind: Bind, *, limit: int | None = None, offset: int = 0) -> list[
         item["resolved_at"] = iso(row.resolved_at)
         items.append(item)
     return items
+
+
+#: Each level's place on the ladder (grid worker 0 ... town committee 3).
+_RANK = {TIER_LEVEL[tier]: rank for rank, tier in enumerate(LADDER)}
+#: The column holding the unit a level of that kind owns a request at.
+_UNIT_COLUMN = {
+    UnitKind.GRID: requests.c.grid_id,
+    UnitKind.COMMUNITY: requests.c.community_id,
+    UnitKind.TOWN: requests.c.town_id,
+}
+
+
+def extension_asks(
+    bind: Bind,
+    posts: Iterable[tuple[str, str] | Assignment],
+    *,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The extension asks (延期) waiting for a handler's decision: open requests with an
+    ask pending whose current level is exactly one level below one of their posts, on the
+    unit that post's level would own the request at (a grid party branch decides its
+    grids' workers' asks, a community committee its community's branches', a town
+    committee its town's communities'). Soonest deadline first; list items
+    (:func:`list_requests`)."""
+    below: list[ColumnElement[bool]] = []
+    for post in posts:
+        unit_id, level = (
+            (post.unit_id, Level(post.level))
+            if isinstance(post, Assignment)
+            else (post[0], Level(post[1]))
+        )
+        rank = _RANK[level]
+        if rank == 0:  # nobody below a grid worker
+            continue
+        lower = TIER_LEVEL[LADDER[rank - 1]]
+        column = _UNIT_COLUMN[LEVEL_UNIT_KIND[level]]
+        below.append(and_(requests.c.level == lower.value, column == unit_id))
+    if not below:
+        return []
+    query = (
+        select(requests)
+        .where(
+            or_(*below),
+            requests.c.extension_pending.is_(True),
+            requests.c.status.in_(OPEN_STATUSES),
+        )
+        .order_by(requests.c.deadline, requests.c.id)
+        .limit(limit)
+    )
+    with connected(bind) as conn:
+        return [request_item(row) for row in conn.execute(query)]
+
+
+def operations_of(bind: Bind, request_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The operations' part of each request's view (as :func:`get_request` gives it:
+    co-handlers, the pending extension, urges, assisting levels...), by id; requests
+    projected before it was kept get the empty part."""
+    ids = sorted(set(request_ids))
+    if not ids:
+        return {}
+    query = select(requests).where(requests.c.id.in_(ids))
+    with connected(bind) as conn:
+        views = [request_view(row) for row in conn.execute(query)]
+    keys = set(NO_OPERATIONS)
+    return {view["id"]: {k: v for k, v in view.items() if k in keys} for view in views}

@@ -1,4 +1,7 @@
-"""The handler's pages: the tasks at their posts (``/tasks``) and its list fragment."""
+"""The handler's pages: the tasks at their posts (``/tasks``) and its list fragment: the
+requests at their posts (with return, extension and co-handler forms), the extension asks
+one level below that wait for their decision, and the requests they assist with (a level
+it went up from, or as a co-handler: progress notes only)."""
 
 from __future__ import annotations
 
@@ -16,21 +19,43 @@ from domain.privacy import Sealer
 from projections import pages, queries
 from web.common import Denied, fragment, intake_choices, render, signed_in, translator
 from web.i18n import Translator
+from web.operations import RANK, with_operations
 from web.present import Directory, row
 
 router = APIRouter(include_in_schema=False)
 
 
-def _task_rows(
-    engine: Engine, user: Principal, t: Translator, sealer: Sealer
-) -> list[dict[str, Any]]:
+def _task_context(engine: Engine, user: Principal, t: Translator, sealer: Sealer) -> dict[str, Any]:
     directory = Directory.load(engine)
     posts = [(a.unit_id, a.level.value) for a in user.assignments]
     with engine.connect() as conn:
-        items = privacy.visible(queries.tasks(conn, assignments=posts), user, sealer)
-        starts = pages.window_starts(conn, [i["id"] for i in items])
+        items = privacy.visible(
+            queries.tasks(conn, assignments=posts, username=user.username), user, sealer
+        )
+        asks = privacy.visible(queries.extension_asks(conn, posts), user, sealer)
+        ids = [i["id"] for i in items + asks]
+        starts = pages.window_starts(conn, ids)
+        ops = queries.operations_of(conn, ids)
     now = datetime.now(UTC)
-    return [row(item, directory, t, starts.get(item["id"]), now) for item in items]
+
+    def shown(item: dict[str, Any]) -> dict[str, Any]:
+        card = row(item, directory, t, starts.get(item["id"]), now)
+        return with_operations(card, ops.get(item["id"]), directory, t)
+
+    cards = [shown(item) for item in items]
+    for card in cards:
+        # the user's own part as a co-handler, still to do: they may mark it done
+        card["my_part_open"] = any(
+            c["username"] == user.username and not c.get("done") for c in card["cohandlers"]
+        )
+    return {
+        "rows": [c for c in cards if not c.get("assisting")],
+        "assisting": [c for c in cards if c.get("assisting")],
+        "asks": [shown(item) for item in asks],
+        # a post above the grid workers' decides the asks of the level below it
+        "decides": any(RANK[a.level] > 0 for a in user.assignments),
+        "me": user.username,
+    }
 
 
 @router.get("/tasks", response_class=HTMLResponse)
@@ -49,7 +74,7 @@ def tasks_page(request: Request, engine: EngineDep) -> Response:
     return render(
         request,
         "tasks.html",
-        {"rows": _task_rows(engine, user, t, get_sealer(request)), "my_units": mine, **choices},
+        {**_task_context(engine, user, t, get_sealer(request)), "my_units": mine, **choices},
         user=user,
     )
 
@@ -60,5 +85,5 @@ def tasks_list(request: Request, engine: EngineDep) -> Response:
     if isinstance(user, Denied):
         return user.response
     t = translator(request)
-    rows = _task_rows(engine, user, t, get_sealer(request))
-    return fragment(request, "_task_list.html", {"rows": rows})
+    context = _task_context(engine, user, t, get_sealer(request))
+    return fragment(request, "_task_list.html", context)

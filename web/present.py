@@ -170,7 +170,8 @@ def row(
     now: datetime,
 ) -> dict[str, Any]:
     """A request as a board row or a task card shows it."""
-    is_open = item["status"] in OPEN
+    # no deadline while it waits for dispatch: no countdown either
+    is_open = item["status"] in OPEN and item["deadline"] is not None
     start = window_start or parse(item["created_at"])
     return {
         **item,
@@ -185,7 +186,7 @@ def row(
         "window_start": start.isoformat(),
         "urgency": urgency(start, item["deadline"], item["overdue"], now) if is_open else "none",
         "time_left": time_left_text(item["deadline"], t, now) if is_open else "",
-        "seconds_left": int((parse(item["deadline"]) - now).total_seconds()),
+        "seconds_left": int((parse(item["deadline"]) - now).total_seconds()) if is_open else 0,
         "deadline_local": local(item["deadline"]),
         "created_local": local(item["created_at"]),
     }

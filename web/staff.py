@@ -1,5 +1,7 @@
-"""One request's page (``/requests/{request_id}``), shared by all staff: its details and
-timeline, with the actions the user's role may take on it."""
+"""One request's page (``/requests/{request_id}``), shared by all staff: its details, the
+street-office operations on it (warning, urges, the pending extension, co-handlers,
+assisting levels, dispatch wait, out of scope, appeal) and its timeline, with the actions
+the user's role and posts may try on it (:func:`web.operations.allowed`)."""
 
 from __future__ import annotations
 
@@ -14,11 +16,13 @@ from api import privacy
 from api.deps import EngineDep, Principal, get_sealer
 from api.roster import Role
 from api.text import control_character
+from domain.ladder import LADDER, TIER_LEVEL, UnitKind
 from domain.lifecycle import Status
 from domain.privacy import Sealer
 from projections import pages, queries
 from web.common import STAFF, Denied, fragment, render, review_context, signed_in, translator
 from web.i18n import Translator
+from web.operations import allowed, with_operations
 from web.present import Directory, row, timeline_lines
 
 router = APIRouter(include_in_schema=False)
@@ -37,13 +41,23 @@ def _request_context(
         starts = pages.window_starts(conn, [request_id])
     directory = Directory.load(engine)
     shown = row(view, directory, t, starts.get(request_id), datetime.now(UTC))
+    shown = with_operations(shown, view, directory, t)
     names = {e["actor"]: directory.display_name(e["actor"]) for e in view["timeline"]}
+    may = allowed(user, view)
     return {
         "r": shown,
         "lines": timeline_lines(view["timeline"], t, names),
         "channel_label": t(f"channel.{view['channel']}"),
         "can_handle": user.role is Role.HANDLER and shown["is_open"],
         "can_review": user.role is Role.CALLER and view["status"] == Status.RESOLVED.value,
+        "may": may,
+        # the grids of its community, for a redirect (改派); the tiers, for a re-tier
+        "grids": [
+            unit
+            for unit in directory.of_kind(UnitKind.GRID)
+            if unit.parent_id == view["community_id"]
+        ],
+        "tiers": [(tier.value, TIER_LEVEL[tier].value) for tier in LADDER],
         **review_context(t),
     }
 

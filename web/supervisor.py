@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from api.bounds import EARLIEST, LATEST
 from api.deps import EngineDep
+from api.roster import Role
 from closeloop import catalogue
 from domain.ladder import LADDER, UnitKind
 from domain.lifecycle import Status
@@ -36,7 +37,8 @@ from web.common import (
     translator,
 )
 from web.i18n import ZH, Translator
-from web.present import CST, OPEN, Directory, day_start, parse, percent, row, today
+from web.operations import UNDISPATCHED
+from web.present import CST, OPEN, Directory, day_start, local, parse, percent, row, today
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,6 +51,21 @@ DEFAULT_PERIOD_DAYS = 30
 MAX_POINTS = 31
 
 
+#: The board's filters on the street-office operations (check boxes; each a keyword of
+#: ``projections.pages.board``): only the requests in that state when ticked.
+OPERATION_FILTERS = (
+    "waiting_dispatch",
+    "warned",
+    "urged",
+    "extension_pending",
+    "cohandled",
+    "out_of_scope",
+)
+#: These states are not "open" (assigned or in progress): ticked while the status filter
+#: says "open", the status filter gives way to them.
+NOT_OPEN_STATES = ("waiting_dispatch", "out_of_scope")
+
+
 @dataclass(frozen=True)
 class BoardFilters:
     unit_id: str | None
@@ -57,6 +74,7 @@ class BoardFilters:
     category: str | None
     date_from: date
     date_to: date  # inclusive
+    states: tuple[str, ...] = ()  # the ticked OPERATION_FILTERS
 
     @classmethod
     def of(cls, request: Request, directory: Directory, categories: Iterable[str]) -> BoardFilters:
@@ -79,11 +97,14 @@ class BoardFilters:
         )
         if start > end:
             start, end = end, start
-        return cls(unit_id, tier, state, category, start, end)
+        states = tuple(f for f in OPERATION_FILTERS if q.get(f) in ("1", "true", "on"))
+        return cls(unit_id, tier, state, category, start, end, states)
 
     @property
     def statuses(self) -> list[str] | None:
         if self.status == "open":
+            if any(s in NOT_OPEN_STATES for s in self.states):
+                return None
             return list(OPEN)
         if self.status == "any":
             return None
@@ -101,8 +122,13 @@ class BoardFilters:
             "category": self.category or "",
             "from": self.date_from.isoformat(),
             "to": self.date_to.isoformat(),
+            **{state: "1" for state in self.states},
         }
         return urlencode(params)
+
+    def operations(self) -> dict[str, bool]:
+        """The ticked operations' filters as ``projections.pages.board`` keywords."""
+        return {state: True for state in self.states}
 
 
 def _board_rows(
@@ -116,11 +142,15 @@ def _board_rows(
             unit_id=filters.unit_id,
             category=filters.category,
             limit=limit,
+            **filters.operations(),
         )
         open_ids = [item["id"] for item in page["items"] if item["status"] in OPEN]
         starts = pages.window_starts(conn, open_ids)
     now = datetime.now(UTC)
     rows = [row(item, directory, t, starts.get(item["id"]), now) for item in page["items"]]
+    for r in rows:
+        r["last_urged_local"] = local(r.get("last_urged_at"))
+        r["may_urge"] = r["status"] in UNDISPATCHED
     return rows, int(page["total"])
 
 
@@ -320,6 +350,8 @@ def board_page(request: Request, engine: EngineDep) -> Response:
             "units": directory.tree(),
             "tiers": [tier.value for tier in LADDER],
             "statuses": ["open", *[s.value for s in Status], "any"],
+            "operation_filters": OPERATION_FILTERS,
+            "can_urge": user.role is Role.SUPERVISOR,  # admins watch; supervisors urge
             "categories": _filter_categories(engine, t),
             "rows": rows,
             "total": total,
@@ -339,9 +371,13 @@ def board_list(request: Request, engine: EngineDep) -> Response:
     t = translator(request)
     filters, directory = _board_context(request, engine)
     rows, total = _board_rows(engine, filters, t, directory, BOARD_LIMIT)
-    return fragment(
-        request, "_board_list.html", {"rows": rows, "total": total, "query": filters.query()}
-    )
+    context = {
+        "rows": rows,
+        "total": total,
+        "query": filters.query(),
+        "can_urge": user.role is Role.SUPERVISOR,
+    }
+    return fragment(request, "_board_list.html", context)
 
 
 @router.get("/board/figures", response_class=HTMLResponse)

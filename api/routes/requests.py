@@ -332,7 +332,8 @@ async def board(
     engine: EngineDep,
     sealer: SealerDep,
     status_: Annotated[
-        Literal["assigned", "in_progress", "resolved", "closed"] | None, Query(alias="status")
+        Literal["waiting_dispatch", "assigned", "in_progress", "resolved", "closed"] | None,
+        Query(alias="status"),
     ] = None,
     tier: Literal["1d", "3d", "5d", "1m"] | None = None,
     unit_id: Text | None = None,
@@ -340,14 +341,23 @@ async def board(
     category: Text | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    warned: bool | None = None,
+    urged: bool | None = None,
+    extension_pending: bool | None = None,
+    cohandled: bool | None = None,
+    waiting_dispatch: bool | None = None,
+    out_of_scope: bool | None = None,
 ) -> dict[str, Any]:
-    """The supervisor's board (督办看板): requests by status, tier, unit, overdue."""
+    """The supervisor's board (督办看板): requests by status, tier, unit, overdue, and by
+    the street-office operations' states (each true or false; absent: either way)."""
 
     def read() -> dict[str, Any]:
         with engine.connect() as conn:
             page = queries.list_requests(
                 conn, status=status_, tier=tier, unit_id=unit_id, overdue=overdue,
-                category=category, limit=limit, offset=offset,
+                category=category, limit=limit, offset=offset, warned=warned, urged=urged,
+                extension_pending=extension_pending, cohandled=cohandled,
+                waiting_dispatch=waiting_dispatch, out_of_scope=out_of_scope,
             )  # fmt: skip
         page["items"] = shown_all(page["items"], user, engine, sealer)
         return page

@@ -18,6 +18,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -485,4 +486,72 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     }
     for state, routes in expected.items():
         assert {r for r, s in found.checked if s == state} == routes, state
+    found.assert_none()
+
+
+def _operations_scene(dev: Dev, lang: str) -> dict[str, str]:
+    """A request with the operations' marks (an extension ask waiting, an urge, a
+    co-handler at work) and one that went up from the grid worker (who assists)."""
+    mark = f"({lang})"
+    asked = dev.file(description=f"单元门禁坏了 {mark}")["id"]
+    deadline = datetime.fromisoformat(dev.request(asked)["deadline"])
+    until = (deadline + timedelta(hours=1)).isoformat()
+    dev.act("worker1", asked, "extension", {"until": until, "reason": "等厂家上门"})
+    dev.act("supervisor1", asked, "urge", {"note": "今天务必处理"})
+    dev.act("supervisor1", asked, "cohandlers", {"username": "partner1", "task": "联系厂家"})
+    went_up = dev.file(description=f"楼顶防水层破损 {mark}")["id"]
+    dev.act("worker1", went_up, "escalate", {"reason": "需要支部协调"})
+    return {"asked": asked, "went_up": went_up}
+
+
+def test_the_operations_states(visitors: Visitors, fresh: Dev) -> None:
+    """The handler's page with the operations' marks, a refusal next to the extension's
+    date-time field and the assisting section; the level above's extension asks; the board
+    filtered with an urge form open; the request page's oversight forms."""
+    found = Findings()
+    lang = visitors.lang
+    ids = _operations_scene(fresh, lang)
+
+    def open_as(who: str, path: str) -> Page:
+        page = visitors.contexts.of(who).new_page()
+        visitors.pages.append(page)
+        page.goto(f"{path}{'&' if '?' in path else '?'}lang={lang}")
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        return page
+
+    tasks = open_as("worker1", "/tasks")
+    mine = _card(tasks, ids["asked"])
+    expect(mine.locator("[data-extension-pending]")).to_be_visible()
+    expect(tasks.locator(f'li.card.assist[data-assist-id="{ids["went_up"]}"]')).to_be_visible()
+    mine.locator("summary[data-action=extension]").click()
+    form = mine.locator("form[data-key^=extension]")
+    form.locator("input[name=until]").fill("2100-01-01T09:00")
+    form.locator("button[type=submit]").click()  # an ask waits already, and no reason: refused
+    expect(form.locator("[data-error-for]:not([hidden])").first).to_be_visible()
+
+    asks = open_as("branch1", "/tasks")
+    expect(asks.locator(f'li.card.ask[data-ask-id="{ids["asked"]}"]')).to_be_visible()
+
+    board = open_as("supervisor1", "/board?extension_pending=1&urged=1")
+    row = board.locator(f'#board-list tr.row[data-id="{ids["asked"]}"]')
+    expect(row.locator("[data-warned], [data-urges]").first).to_be_visible()
+    row.locator("summary[data-action=urge]").click()
+    row.locator("form[data-key^=urge] button[type=submit]").click()  # no note: refused
+    expect(row.locator("[data-error-for=note]")).to_be_visible()
+
+    request = open_as("supervisor1", f"/requests/{ids['asked']}")
+    for action in ("urge", "redirect", "retier", "out-of-scope"):
+        request.locator(f"summary[data-action={action}]").click()
+    expect(request.locator("form.decision")).to_be_visible()
+
+    found.check_all(
+        {
+            "/tasks": tasks,
+            "/tasks (the level above)": asks,
+            "/board": board,
+            "/requests/{request_id}": request,
+        },
+        "operations",
+        lang,
+    )
     found.assert_none()

@@ -172,12 +172,14 @@ def test_forms_show_refusals_next_to_the_field_and_keep_what_was_typed(
     other = people.staff("branch1")
     other.goto(f"/requests/{filed['id']}")
     other.locator("summary[data-action=escalate]").click()
-    other.locator("textarea[name=reason]").fill("需要社区协调")
+    other.locator("form[data-key^=escalate] textarea[name=reason]").fill("需要社区协调")
     other.locator("form[data-key^=escalate] button[type=submit]").click()
     expect(other.locator('form[data-key^=escalate] [data-error-for=""]')).to_have_text(
         "无权进行此操作（403）：您不是该诉求当前层级的办理人员"
     )
-    expect(other.locator("textarea[name=reason]")).to_have_value("需要社区协调")
+    expect(other.locator("form[data-key^=escalate] textarea[name=reason]")).to_have_value(
+        "需要社区协调"
+    )
 
     # the caller: "reached" with a question unanswered is the API's 422, in Chinese next to
     # that question (its radios point at it with aria-describedby), the comment kept
@@ -367,7 +369,9 @@ def test_a_worker_escalates_with_a_reason_and_the_branch_takes_it(
     task = worker.locator(f'li.card[data-id="{filed["id"]}"]')
     expect(task.locator("[data-tier]")).to_have_text("1天")
     task.locator("summary[data-action=escalate]").click()
-    task.locator("textarea[name=reason]").fill("涉及整栋楼，需要网格党支部协调物业")
+    task.locator("form[data-key^=escalate] textarea[name=reason]").fill(
+        "涉及整栋楼，需要网格党支部协调物业"
+    )
     task.locator("form[data-key^=escalate] button[type=submit]").click()
     expect(worker.locator("#toast")).to_have_text("已上报至上一级")
     expect(task).to_have_count(0)  # off the worker's list at once

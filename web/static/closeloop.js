@@ -637,7 +637,7 @@
       return;
     }
     var row = event.target.closest && event.target.closest("tr[data-href]");
-    if (row && !event.target.closest("a, button, input, select, textarea, label")) {
+    if (row && !event.target.closest("a, button, input, select, textarea, label, summary, details")) {
       location.assign(row.dataset.href);
     }
   });

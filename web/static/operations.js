@@ -1,39 +1,54 @@
-/* closeloop: the dispatch queue's waiting times (/dispatch).
+/* closeloop: the street-office operations' forms (the handler's tasks, the request page,
+ * the board). Loaded after closeloop.js by the pages that have such forms.
  *
- * Each [data-waiting-since] shows how long a request has waited for dispatch; the server
- * renders it, and this ticks it every second between the list's reloads, in the page's
- * language (the time.* strings closeloop.js also uses).
+ * A date-time field (input[type=datetime-local][data-zone]) holds a local time of the
+ * pages' zone (China Standard Time); the API wants an ISO date-time with its offset. Just
+ * before closeloop.js reads a form to send it, each such field is swapped for a hidden
+ * twin holding "YYYY-MM-DDTHH:MM:SS+08:00" (an empty field is left out, so that the API
+ * says it is missing, or leaves an optional one unset); right after, the field is back as
+ * it was, so that a refusal is shown next to it and what was typed stays.
  */
 (function () {
   "use strict";
 
-  var body = document.body;
-  var STRINGS = JSON.parse((document.getElementById("cl-strings") || {}).textContent || "{}");
-  var ZH = (body.dataset.lang || "zh-CN") === "zh-CN";
-  var SKEW = (Date.parse(body.dataset.now) || Date.now()) - Date.now(); // server - browser
-
-  function t(key) {
-    return Object.prototype.hasOwnProperty.call(STRINGS, key) ? STRINGS[key] : key;
+  function iso(value, zone) {
+    // "2025-11-22T14:05" or "2025-11-22T14:05:30" (the field's seconds are optional)
+    return (value.length === 16 ? value + ":00" : value) + zone;
   }
 
-  function duration(seconds) {
-    var s = Math.max(0, Math.floor(seconds));
-    var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600);
-    var m = Math.floor((s % 3600) / 60), sec = s % 60;
-    var parts = d ? [[d, "d"], [h, "h"]] : h ? [[h, "h"], [m, "m"]] : m ? [[m, "m"], [sec, "s"]] : [[sec, "s"]];
-    return parts.map(function (p) { return p[0] + t("time." + p[1]); }).join(ZH ? "" : " ");
+  var restores = [];
+
+  function restore() {
+    while (restores.length) restores.pop()();
   }
 
-  function tick() {
-    var at = Date.now() + SKEW;
-    document.querySelectorAll("[data-waiting-since]").forEach(function (el) {
-      var since = Date.parse(el.dataset.waitingSince);
-      if (isNaN(since)) return;
-      var text = duration((at - since) / 1000);
-      if (el.textContent !== text) el.textContent = text;
+  // capture phase: before closeloop.js's own submit handler (bubble phase) collects the form
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.dataset.api || form.dataset.busy) return;
+    restore();
+    form.querySelectorAll("input[data-zone]").forEach(function (field) {
+      var name = field.name;
+      if (!name || field.disabled) return;
+      if (!field.value) {
+        field.disabled = true;
+        restores.push(function () { field.disabled = false; });
+        return;
+      }
+      var twin = document.createElement("input");
+      twin.type = "hidden";
+      twin.name = name;
+      twin.value = iso(field.value, field.dataset.zone);
+      field.removeAttribute("name");
+      field.after(twin);
+      restores.push(function () {
+        twin.remove();
+        field.setAttribute("name", name);
+      });
     });
-  }
+    if (restores.length) setTimeout(restore, 0); // in case nobody sent the form
+  }, true);
 
-  tick();
-  setInterval(tick, 1000);
+  // bubble phase on the window: after closeloop.js's handler on the document has read it
+  window.addEventListener("submit", restore);
 })();
