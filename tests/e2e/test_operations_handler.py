@@ -201,5 +201,5 @@ def test_the_operations_in_the_browser(people: People, dev: Dev) -> None:
     board.goto("/board?lang=en&status=any")
     tick(board, "waiting_dispatch")
     expect(board_row(board, b)).to_be_visible()
-    expect(board_row(board, b).locator("[data-waiting]")).to_have_text("Waiting for dispatch")
+    expect(board_row(board, b).locator("[data-waiting]")).to_have_text("Waiting to be dispatched")
     expect(board_row(board, a)).to_have_count(0)
