@@ -72,6 +72,10 @@ class RequestFacts:
                 for key in ("from_tier", "tier"):
                     if entry.get(key):
                         levels.add(TIER_LEVEL[Tier(entry[key])])
+        # the levels it went up from: the request's ``assisting``, a work list's
+        # ``went_up_from`` (where ``assisting`` says whether the reader assists)
+        for left in (*_listed(view.get("assisting")), *_listed(view.get("went_up_from"))):
+            levels.add(Level(left["level"]))
         cohandlers = view.get("cohandlers") or ()
         return cls(
             grid_id=view["grid_id"],
@@ -94,6 +98,10 @@ class RequestFacts:
     @property
     def units(self) -> frozenset[str]:
         return frozenset((self.grid_id, self.community_id, self.town_id))
+
+
+def _listed(value: Any) -> list[dict[str, str]]:
+    return value if isinstance(value, list) else []
 
 
 #: The timeline entries that move a request between tiers (and so between levels).

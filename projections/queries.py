@@ -297,9 +297,12 @@ def cohandled(
 
 
 def _with_cohandlers(item: dict[str, Any], row: Row[Any]) -> dict[str, Any]:
-    """A work list's item with the request's co-handlers (who they are decides what each
-    of them sees of the resident: domain.privacy)."""
-    item["cohandlers"] = (operations(row) or {}).get("cohandlers", [])
+    """A work list's item with the request's co-handlers and the levels it went up from
+    (``went_up_from``): who they are decides what each sees of the resident
+    (domain.privacy), as on the request itself."""
+    ops = operations(row) or {}
+    item["cohandlers"] = ops.get("cohandlers", [])
+    item["went_up_from"] = ops.get("assisting", [])
     return item
 
 

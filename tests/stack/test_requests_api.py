@@ -210,8 +210,10 @@ async def test_escalation_hands_the_request_to_the_next_level(make_stack: StackF
     await s.projected(rid, lambda r: r["level"] == "grid_branch")
     branch_tasks = (await s.http.get("/api/v1/tasks", headers=s.auth("branch1"))).json()
     worker_tasks = (await s.http.get("/api/v1/tasks", headers=s.auth("worker1"))).json()
-    assert rid in [t["id"] for t in branch_tasks]
-    assert rid not in [t["id"] for t in worker_tasks]
+    assert [(t["id"], t["assisting"]) for t in branch_tasks] == [(rid, False)]
+    # the grid worker stays on it, assisting (协助): listed, but no longer theirs to handle
+    assert [(t["id"], t["assisting"]) for t in worker_tasks] == [(rid, True)]
+    assert worker_tasks[0]["resident"]["phone"] == "13800000000"
     # up the ladder by hand to the top, then no further
     assert (await s.act("branch1", rid, "escalate", {"reason": "难事"})).status_code == 200
     assert (await s.act("community1", rid, "escalate", {"reason": "重大"})).status_code == 200

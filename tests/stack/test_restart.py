@@ -153,7 +153,7 @@ def test_restart_mid_escalation_keeps_history_and_timers(tmp_path: Path) -> None
 
     # The stack stays down until the 3d deadline has passed: the timer comes due while
     # nothing runs, and fires once the stack is back.
-    entered_3d = datetime.fromisoformat(view["timeline"][1]["at"])
+    entered_3d = datetime.fromisoformat(_moves(view)[1]["at"])
     while datetime.now(UTC) < entered_3d + timedelta(seconds=3 * DAY):
         time.sleep(0.2)
 
@@ -164,13 +164,19 @@ def test_restart_mid_escalation_keeps_history_and_timers(tmp_path: Path) -> None
                      WAIT_SECONDS, "the escalation after restart")  # fmt: skip
     finally:
         assert second.stop() == 0
-    types = [e["type"] for e in view["timeline"]]
+    types = [e["type"] for e in _moves(view)]
     assert types == ["Filed", "Escalated", "Escalated"]
     assert view["level"] == "community_committee" and view["escalations"] == 2
-    assert datetime.fromisoformat(view["timeline"][1]["at"]) == entered_3d
-    entered_5d = datetime.fromisoformat(view["timeline"][2]["at"])
+    assert datetime.fromisoformat(_moves(view)[1]["at"]) == entered_3d
+    entered_5d = datetime.fromisoformat(_moves(view)[2]["at"])
     # not before the 3d deadline (how long after it depends only on how busy the machine is)
     assert entered_5d >= entered_3d + timedelta(seconds=3 * DAY), (entered_3d, entered_5d)
     # the demo town and the admin were made once, not again on the second start
     assert "seeded" in first.text()
     assert "seeded" not in second.text()
+
+
+def _moves(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The timeline without its warnings (预警), which come or not as the machine's load
+    lets the warning timer fire before the deadline's."""
+    return [e for e in view["timeline"] if e["type"] != "Warned"]

@@ -32,14 +32,16 @@ def upgrade() -> None:
     # A database made by create_all() before it was stamped (see closeloop.schema) may
     # have all of this already; plain ALTERs (no batch copy): a copy of users would cascade
     # to assignments under SQLite's foreign keys.
-    if "organisation" not in {c["name"] for c in inspector.get_columns(USERS)}:
+    # A database of the read models alone (the projector's own file) has no roster.
+    has_users, has_units = inspector.has_table(USERS), inspector.has_table(UNITS)
+    if has_users and "organisation" not in {c["name"] for c in inspector.get_columns(USERS)}:
         op.add_column(USERS, sa.Column("organisation", sa.String(length=200), nullable=True))
-    if "dispatch" not in {c["name"] for c in inspector.get_columns(UNITS)}:
+    if has_units and "dispatch" not in {c["name"] for c in inspector.get_columns(UNITS)}:
         op.add_column(
             UNITS,
             sa.Column("dispatch", sa.String(length=16), nullable=False, server_default="auto"),
         )
-    if not inspector.has_table(POSTS):
+    if has_users and has_units and not inspector.has_table(POSTS):
         op.create_table(
             POSTS,
             sa.Column("user_id", sa.String(length=36), nullable=False),
@@ -52,8 +54,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(POSTS_INDEX, table_name=POSTS)
-    op.drop_table(POSTS)
+    inspector = sa.inspect(op.get_bind())
+    if inspector.has_table(POSTS):
+        op.drop_index(POSTS_INDEX, table_name=POSTS)
+        op.drop_table(POSTS)
     # SQLite drops a column without copying the table (3.35 and later).
-    op.drop_column(UNITS, "dispatch")
-    op.drop_column(USERS, "organisation")
+    if inspector.has_table(UNITS):
+        op.drop_column(UNITS, "dispatch")
+    if inspector.has_table(USERS):
+        op.drop_column(USERS, "organisation")
