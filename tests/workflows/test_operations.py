@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +37,13 @@ RESIDENT = Actor("resident", "resident")
 HOUR_DAY = 3600.0
 #: what the worker's deadline activity answers in the working-days test: a day is a week
 WEEK = timedelta(days=7)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: these tests are about the moves; the recording path they share with
+    every change runs on both stores in test_request_workflow and test_store_settle."""
+    return f"sqlite:///{tmp_path / 'closeloop.db'}"
 
 
 @pytest_asyncio.fixture
