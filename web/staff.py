@@ -46,7 +46,10 @@ def _request_context(
     may = allowed(user, view)
     return {
         "r": shown,
-        "lines": timeline_lines(view["timeline"], t, names),
+        # grids named on Dispatched and Redirected entries
+        "lines": timeline_lines(
+            view["timeline"], t, names, {u.id: u.name for u in directory.units.values()}
+        ),
         "channel_label": t(f"channel.{view['channel']}"),
         "can_handle": user.role is Role.HANDLER and shown["is_open"],
         "can_review": user.role is Role.CALLER and view["status"] == Status.RESOLVED.value,
