@@ -85,3 +85,19 @@ def executor() -> Iterator[ThreadPoolExecutor]:
 def sealer() -> Keyring:
     """A keyring of its own for the tests that seal residents' contacts."""
     return Keyring(os.urandom(32))
+
+
+#: The folders whose files take longest, in the order their files are handed out: the
+#: workers (xdist, a file at a time, in collection order) start with the long files and end
+#: with the short ones, so that neither waits long for the other at the end.
+SLOW_FIRST = ("tests/e2e/", "tests/production/", "tests/bench/", "tests/stack/", "tests/workflows/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        for index, folder in enumerate(SLOW_FIRST):
+            if item.nodeid.startswith(folder):
+                return index
+        return len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order
