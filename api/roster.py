@@ -93,6 +93,9 @@ user_table = Table(
     Column("disabled", Boolean, nullable=False, server_default=sa_false()),
     # The outside organisation a partner works for (others may name theirs, or not).
     Column("organisation", String(NAME_LENGTH), nullable=True),
+    # A work phone the staff member gave themselves, for residents' contact cards (never a
+    # home phone); revision 0010.
+    Column("work_phone", String(32), nullable=True),
     UniqueConstraint("username", name="uq_users_username"),
     Index("uq_users_username_key", "username_key", unique=True),
 )

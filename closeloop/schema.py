@@ -14,6 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, inspect, text
 
+import notify.tables
 from api import ledger, roster
 from closeloop import catalogue, workcalendar
 from projections import tables
@@ -38,6 +39,7 @@ def owned_metadata() -> MetaData:
         catalogue.metadata,
         workcalendar.metadata,
         tables.metadata,
+        notify.tables.metadata,
     ):
         for table in source.tables.values():
             table.to_metadata(combined)

@@ -129,6 +129,68 @@ def _optional_flag(name: str) -> bool | None:
     return _flag(name, False)
 
 
+def _public_url() -> str | None:
+    raw = os.environ.get("CLOSELOOP_PUBLIC_URL", "").strip().rstrip("/")
+    if not raw:
+        return None
+    if not raw.startswith(("http://", "https://")):
+        raise SettingsError(
+            f"CLOSELOOP_PUBLIC_URL must start with http:// or https://, got {raw!r}"
+        )
+    return raw
+
+
+SMS_PROVIDERS = ("log", "http")
+
+
+def _sms_provider() -> str:
+    raw = os.environ.get("CLOSELOOP_SMS_PROVIDER", "").strip().lower() or "log"
+    if raw not in SMS_PROVIDERS:
+        raise SettingsError(f"CLOSELOOP_SMS_PROVIDER must be log or http, got {raw!r}")
+    return raw
+
+
+def parse_quiet_hours(raw: str) -> tuple[int, int] | None:
+    """``22-8`` (from 22:00 to 08:00 local time), or ``off``; ValueError when malformed."""
+    text = raw.strip().lower()
+    if text in ("off", "0", "none"):
+        return None
+    start, sep, end = text.partition("-")
+    try:
+        hours = (int(start), int(end))
+    except ValueError:
+        hours = (-1, -1)
+    if not sep or not all(0 <= h <= 23 for h in hours) or hours[0] == hours[1]:
+        raise ValueError(
+            f"quiet hours are two hours from 0 to 23 such as 22-8, or off; got {raw!r}"
+        )
+    return hours
+
+
+def _quiet_hours() -> tuple[int, int] | None:
+    raw = os.environ.get("CLOSELOOP_SMS_QUIET_HOURS", "").strip()
+    if not raw:
+        return (22, 8)
+    try:
+        return parse_quiet_hours(raw)
+    except ValueError as error:
+        raise SettingsError(f"CLOSELOOP_SMS_QUIET_HOURS: {error}") from None
+
+
+def _hours(name: str, default: float) -> float:
+    """Hours, 0 or more (0 turns the feature off)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of hours, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must be 0 or more, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -174,6 +236,30 @@ class Settings:
     tier_rules: str = DEFAULT_RULES_TEXT
     #: The zone whose days, months and working days deadlines count (a zoneinfo name).
     timezone: str = DEFAULT_TIMEZONE
+    # ---- notifications (notify/) ----
+    #: The address residents' links point at (SMS); None: the API's own address.
+    public_url: str | None = None
+    #: How SMS reach residents unless an admin chose otherwise: ``log`` or ``http``.
+    sms_provider: str = "log"
+    #: The ``http`` provider's gateway and its credentials (notify.sms).
+    sms_gateway_url: str | None = None
+    sms_gateway_key: str | None = None
+    sms_gateway_secret: str | None = None
+    sms_sign_name: str = "closeloop"
+    #: Local hours without SMS to residents: (from, to), e.g. (22, 8); None: no quiet hours.
+    sms_quiet_hours: tuple[int, int] | None = (22, 8)
+    #: Hours after resolution in which the resident may review it themselves; 0: never.
+    self_review_hours: float = 72.0
+    #: The first pause before a failed delivery is tried again (doubling up to the max).
+    delivery_retry_seconds: float = 30.0
+    delivery_max_retry_seconds: float = 3600.0
+    #: A message not delivered this long after it was written is given up (``dead``).
+    delivery_give_up_hours: float = 24.0
+    delivery_timeout_seconds: float = 10.0
+    #: Webhooks may point at loopback and private addresses (tests, an internal network).
+    webhook_allow_private: bool = False
+    #: ``closeloop dev`` runs the notifier and the sender.
+    notify: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -218,12 +304,39 @@ class Settings:
             max_extensions=_at_least_zero("CLOSELOOP_MAX_EXTENSIONS", 1),
             tier_rules=_tier_rules(),
             timezone=_timezone(),
+            public_url=_public_url(),
+            sms_provider=_sms_provider(),
+            sms_gateway_url=os.environ.get("CLOSELOOP_SMS_GATEWAY_URL", "").strip() or None,
+            sms_gateway_key=os.environ.get("CLOSELOOP_SMS_GATEWAY_KEY", "").strip() or None,
+            sms_gateway_secret=os.environ.get("CLOSELOOP_SMS_GATEWAY_SECRET", "").strip() or None,
+            sms_sign_name=os.environ.get("CLOSELOOP_SMS_SIGN_NAME", "").strip() or "closeloop",
+            sms_quiet_hours=_quiet_hours(),
+            self_review_hours=_hours("CLOSELOOP_SELF_REVIEW_HOURS", 72.0),
+            delivery_retry_seconds=_float("CLOSELOOP_DELIVERY_RETRY_SECONDS", 30.0),
+            delivery_max_retry_seconds=_float("CLOSELOOP_DELIVERY_MAX_RETRY_SECONDS", 3600.0),
+            delivery_give_up_hours=_float("CLOSELOOP_DELIVERY_GIVE_UP_HOURS", 24.0),
+            delivery_timeout_seconds=_float("CLOSELOOP_DELIVERY_TIMEOUT_SECONDS", 10.0),
+            webhook_allow_private=_flag("CLOSELOOP_WEBHOOK_ALLOW_PRIVATE", False),
+            notify=_flag("CLOSELOOP_NOTIFY", True),
         )
 
     @property
     def target(self) -> str:
         """Where the Temporal frontend answers."""
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def links_base(self) -> str:
+        """Where links in messages to residents point."""
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def self_review_seconds(self) -> float | None:
+        """The self-review window on the request's clock (compressed with the day), or
+        None when residents do not review themselves."""
+        if self.self_review_hours <= 0:
+            return None
+        return self.self_review_hours * 3600.0 * self.day_seconds / 86400.0
 
     @property
     def is_sqlite(self) -> bool:

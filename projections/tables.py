@@ -129,6 +129,10 @@ requests = Table(
     Column("warnings", Integer(), nullable=False, server_default="0"),  # Warned events
     Column("extensions_asked", Integer(), nullable=False, server_default="0"),
     Column("extensions_granted", Integer(), nullable=False, server_default="0"),
+    # -- notifications (revision 0010) --
+    # until when the resident may review the latest resolution themselves (限时反馈); NULL:
+    # no self-review (none offered, or the request is not waiting for its review)
+    Column("review_until", UtcDateTime(), nullable=True),
     # board and work lists: open requests by status, soonest deadline first
     Index(f"ix_{PROJECTION_NAME}_requests_status_deadline", "status", "deadline"),
     # tasks: open requests at a handler's (unit, level)
@@ -199,6 +203,8 @@ reviews = Table(
     Column("satisfaction", String(8), nullable=True),
     Column("outcome", String(16), nullable=False),
     Column("comment", _TEXT, nullable=False),
+    # caller (a follow-up call) or resident (a self-review by link); revision 0010
+    Column("source", String(16), nullable=False, server_default="caller"),
 )
 
 #: The counts of the street-office operations (revision 0009), last in :data:`FIGURE_COUNTS`.
