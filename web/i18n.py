@@ -820,6 +820,68 @@ STRINGS: dict[str, tuple[str, str]] = {
         "没有找到这条诉求，请检查链接是否完整。",
         "No request has this link; check that it is complete.",
     ),
+    # ---- the contact card and the resident's own review (/track), the staff's own
+    # profile and work phone (/profile)
+    "track.contacts_title": ("办理人员", "Who handles it"),
+    "track.contacts_call": ("拨打 {phone}", "Call {phone}"),
+    "track.contacts_no_phone": ("未留工作电话", "No work phone given"),
+    "track.contacts_hint": (
+        "以上为当前办理层级的工作人员，电话均为工作电话。",
+        "The staff at the level handling your request now; the numbers are work numbers.",
+    ),
+    "track.review_title": ("请您评价办理结果", "Review how it was handled"),
+    "track.review_by": (
+        "请在 {until} 前评价；逾期将由回访员电话回访。",
+        "Please review by {until}; after that a caller will phone you.",
+    ),
+    "track.review_comment": ("其他意见（可选）", "Anything else (optional)"),
+    "track.review_submit": ("提交评价", "Send my review"),
+    "track.review_closed": (
+        "感谢您的评价，此诉求已办结闭环。",
+        "Thank you for your review: the request is closed.",
+    ),
+    "track.review_reopened": (
+        "感谢您的反馈，我们将重新办理此诉求。",
+        "Thank you for telling us: we will handle it again.",
+    ),
+    "reason.review_window_closed": (
+        "自行评价的时间已过，回访员会给您打电话。",
+        "The time for your own review has passed; a caller will phone you.",
+    ),
+    "reason.self_review_off": (
+        "本平台暂不开放居民自行评价，回访员会给您打电话。",
+        "Residents do not review requests themselves here; a caller will phone you.",
+    ),
+    "reason.work_phone_invalid": (
+        "请填写手机号或带区号的座机号，如 0539-1234567（有分机：0539-1234567-123）",
+        "Give a mobile number or a landline with its area code, such as 0539-1234567 "
+        "(with an extension: 0539-1234567-123)",
+    ),
+    "nav.profile": ("我的资料", "My profile"),
+    "profile.title": ("我的资料", "My profile"),
+    "profile.name": ("姓名", "Name"),
+    "profile.username": ("用户名", "Username"),
+    "profile.role": ("身份", "Role"),
+    "profile.work_phone_title": ("工作电话", "Work phone"),
+    "profile.work_phone_shown": (
+        "居民在您办理的诉求进度页上，会看到您的姓名、职务和这个电话，以便联系您。",
+        "Residents see your name, your role and this number on the tracking page of the "
+        "requests you handle, so that they can reach you.",
+    ),
+    "profile.work_phone_never_home": (
+        "只填写工作号码（办公座机或工作手机），切勿填写家庭电话或私人号码。",
+        "Give a work number only (an office landline or a work mobile), never a home phone "
+        "or a private number.",
+    ),
+    "profile.work_phone": ("工作电话（可不填）", "Work phone (optional)"),
+    "profile.work_phone_format": (
+        "手机号（11 位）或带区号的座机号，如 0539-1234567，分机接在后面：0539-1234567-123。"
+        "清空后保存即删除。",
+        "A mobile number (11 digits) or a landline with its area code, such as 0539-1234567; "
+        "an extension after it: 0539-1234567-123. Empty the field and save to remove it.",
+    ),
+    "profile.save": ("保存", "Save"),
+    "profile.saved": ("工作电话已保存", "Work phone saved"),
     # ---- the request page ------------------------------------------------------------
     "request.title": ("诉求详情", "Request"),
     "request.description": ("问题描述", "Description"),

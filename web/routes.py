@@ -16,6 +16,7 @@ page's code is found by whom it serves.
 - :mod:`web.admin`: admins: the working-day calendar of a year (``/admin/calendar...``).
 - :mod:`web.admin_categories`: admins: the category catalogue (``/admin/categories...``).
 - :mod:`web.staff`: all staff: one request's page (``/requests/{request_id}...``).
+- :mod:`web.profile`: all staff: their own profile and work phone (``/profile``).
 
 The routers are included in this order, which is the order their paths are matched in: a
 fixed path must come before a parametric one it would also match.
@@ -32,6 +33,7 @@ from web import (
     dispatcher,
     handler,
     partner,
+    profile,
     resident,
     session_pages,
     staff,
@@ -49,3 +51,4 @@ router.include_router(partner.router)
 router.include_router(admin.router)
 router.include_router(admin_categories.router)
 router.include_router(staff.router)
+router.include_router(profile.router)

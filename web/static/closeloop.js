@@ -373,7 +373,37 @@
     toast(text);
   }
 
+  // The resident's own review: its result (the form names the words) above the request,
+  // which is then reloaded (the form gone).
+  function showSelfReview(form, data) {
+    var review = lastReview(data);
+    var outcome = review && review.outcome ? review.outcome : data && data.status === "closed" ? "closed" : "reopened";
+    var text = outcome === "closed" ? form.dataset.resultClosed : form.dataset.resultReopened;
+    var box = document.getElementById("review-result");
+    if (box) {
+      box.hidden = false;
+      box.className = "result review-result outcome-" + outcome;
+      box.dataset.outcome = outcome;
+      box.textContent = text || "";
+      if (box.scrollIntoView) box.scrollIntoView({ block: "nearest" });
+    }
+    toast(text || "");
+  }
+
+  // A form whose fields the API answers with (a profile): what it stored, in the spelling
+  // it stored, becomes the form's value to reset to.
+  function showSaved(form, data) {
+    form.querySelectorAll("input[name]").forEach(function (input) {
+      if (data && Object.prototype.hasOwnProperty.call(data, input.name)) {
+        input.defaultValue = data[input.name] === null ? "" : String(data[input.name]);
+      }
+    });
+    if (form.dataset.savedText) toast(form.dataset.savedText);
+  }
+
   var SUCCESS = {
+    "self-review": showSelfReview,
+    saved: showSaved,
     login: function (form, data) { location.assign((data && data.redirect) || "/"); },
     refresh: function (form) {
       if (form.dataset.done) toast(t(form.dataset.done));
