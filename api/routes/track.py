@@ -26,6 +26,7 @@ from api import ledger, roster
 from api.deps import EngineDep, SettingsDep
 from api.errors import request_not_found
 from domain.state import APPEAL_DAYS, SYSTEM_ACTOR
+from domain.state import RESIDENT_ACTOR as _RESIDENT
 from projections import queries
 
 router = APIRouter(tags=["track"])
@@ -39,7 +40,7 @@ SECRET_LINK_HEADERS = {
 }
 
 #: Who acted, as the resident sees it.
-RESIDENT_ACTOR = "resident"
+RESIDENT_ACTOR = _RESIDENT
 
 #: The fields of each timeline entry a resident sees, beyond type, time and who.
 PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
@@ -49,7 +50,7 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "Escalated": ("automatic", "from_tier", "tier", "level", "deadline"),
     "MarkedOverdue": (),
     "Resolved": ("resolution",),
-    "Reviewed": ("reached", "outcome"),
+    "Reviewed": ("reached", "outcome", "source"),
     "Dispatched": ("tier", "level", "deadline"),
     "Returned": (),
     "Redirected": (),
@@ -59,6 +60,7 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "CohandlerDone": (),
     "ClosedOutOfScope": ("reason", "outcome"),
     "Appealed": ("reason", "tier", "level", "deadline"),
+    "ReviewWindowClosed": (),
 }
 #: The staff's own moves, which the resident's page does not list.
 STAFF_ONLY = frozenset({"Warned", "Urged", "ExtensionAsked", "ExtensionRefused"})
@@ -77,6 +79,7 @@ _PUBLIC_REQUEST_FIELDS = (
     "channel",
     "created_at",
     "updated_at",
+    "review_until",
 )
 
 
