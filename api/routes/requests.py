@@ -171,6 +171,7 @@ def clock_of(settings: Settings) -> dict[str, Any]:
         "warn_share": settings.warn_share,
         "max_extensions": settings.max_extensions,
         "working_days": settings.day_seconds == DEFAULT_DAY_SECONDS,
+        "self_review_seconds": settings.self_review_seconds,
     }
 
 
@@ -484,14 +485,18 @@ async def followups(
     response: Response,
     limit: Limit = 50,
     offset: Offset = 0,
+    self_review: bool = False,
 ) -> list[dict[str, Any]]:
-    """Resolved requests waiting for the follow-up review, oldest resolve first, a page at
-    a time; the ``X-Total-Count`` header says how many wait in all."""
+    """Resolved requests waiting for the follow-up call, oldest resolve first, a page at
+    a time; the ``X-Total-Count`` header says how many wait in all. A request whose
+    resident may still review it from the tracking link (until its ``review_until``)
+    waits for that first: ``?self_review=true`` lists those instead."""
 
     def read() -> tuple[list[dict[str, Any]], int]:
         with engine.connect() as conn:
-            items = queries.followups(conn, limit=limit, offset=offset)
-            return shown_all(items, user, engine, sealer), queries.count_followups(conn)
+            items = queries.followups(conn, limit=limit, offset=offset, self_review=self_review)
+            total = queries.count_followups(conn, self_review=self_review)
+            return shown_all(items, user, engine, sealer), total
 
     items, total = await run_in_threadpool(read)
     response.headers["X-Total-Count"] = str(total)

@@ -33,6 +33,7 @@ from api.errors import request_not_found
 from domain.ladder import Level
 from domain.lifecycle import Status
 from domain.state import APPEAL_DAYS, SYSTEM_ACTOR
+from domain.state import RESIDENT_ACTOR as _RESIDENT
 from projections import queries
 
 router = APIRouter(tags=["track"])
@@ -46,7 +47,7 @@ SECRET_LINK_HEADERS = {
 }
 
 #: Who acted, as the resident sees it.
-RESIDENT_ACTOR = "resident"
+RESIDENT_ACTOR = _RESIDENT
 
 #: The fields of each timeline entry a resident sees, beyond type, time and who.
 PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
@@ -56,7 +57,7 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "Escalated": ("automatic", "from_tier", "tier", "level", "deadline"),
     "MarkedOverdue": (),
     "Resolved": ("resolution",),
-    "Reviewed": ("reached", "outcome"),
+    "Reviewed": ("reached", "outcome", "source"),
     "Dispatched": ("tier", "level", "deadline"),
     "Returned": (),
     "Redirected": (),
@@ -66,6 +67,7 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "CohandlerDone": (),
     "ClosedOutOfScope": ("reason", "outcome"),
     "Appealed": ("reason", "tier", "level", "deadline"),
+    "ReviewWindowClosed": (),
 }
 #: The staff's own moves, which the resident's page does not list.
 STAFF_ONLY = frozenset({"Warned", "Urged", "ExtensionAsked", "ExtensionRefused"})
@@ -84,6 +86,7 @@ _PUBLIC_REQUEST_FIELDS = (
     "channel",
     "created_at",
     "updated_at",
+    "review_until",
 )
 
 

@@ -10,6 +10,9 @@ New tables ``notify_positions``, ``outbox``, ``delivery_attempts``, ``inbox``,
 offered), ``view_reviews`` gains ``source`` (``caller`` for every older review), and
 ``users`` gains ``work_phone``.
 
+The notifier starts after the events stored before this revision: residents are not sent
+an SMS, nor staff an inbox message, for what happened before notifications existed.
+
 Every step is skipped when its result is there already.
 
 """
@@ -27,6 +30,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 REQUESTS = "view_requests"
+#: The event store's table (eventsourcing's, named after the store) and the notifier's name.
+EVENTS = "closeloop_events"
+NOTIFIER = "notifier"
 REVIEWS = "view_reviews"
 USERS = "users"
 
@@ -42,6 +48,14 @@ def _create_tables(inspector: sa.Inspector) -> None:
             sa.Column("name", sa.String(length=64), nullable=False),
             sa.Column("position", sa.BigInteger(), nullable=False),
             sa.PrimaryKeyConstraint("name"),
+        )
+        last = 0
+        if inspector.has_table(EVENTS):
+            found = op.get_bind().execute(sa.text(f"SELECT MAX(id) FROM {EVENTS}")).scalar()
+            last = int(found or 0)
+        op.get_bind().execute(
+            sa.text("INSERT INTO notify_positions (name, position) VALUES (:name, :position)"),
+            {"name": NOTIFIER, "position": last},
         )
     if not inspector.has_table("outbox"):
         op.create_table(
