@@ -844,6 +844,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "感谢您的反馈，我们将重新办理此诉求。",
         "Thank you for telling us: we will handle it again.",
     ),
+    "event.self_reviewed": ("居民自评", "The resident's own review"),
+    "event.ReviewWindowClosed": (
+        "居民自评期限已过，转回访员电话回访",
+        "The time for the resident's own review passed: a caller will phone",
+    ),
     "reason.review_window_closed": (
         "自行评价的时间已过，回访员会给您打电话。",
         "The time for your own review has passed; a caller will phone you.",
