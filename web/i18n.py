@@ -834,6 +834,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "请在 {until} 前评价；逾期将由回访员电话回访。",
         "Please review by {until}; after that a caller will phone you.",
     ),
+    "track.review_passed": (
+        "自行评价的时间已过，回访员会给您打电话。",
+        "The time for your own review has passed; a caller will phone you.",
+    ),
     "track.review_comment": ("其他意见（可选）", "Anything else (optional)"),
     "track.review_submit": ("提交评价", "Send my review"),
     "track.review_closed": (

@@ -53,6 +53,7 @@ def _track_context(
         "out_of_scope_local": local((view.get("out_of_scope") or {}).get("at")),
         "contacts": [_contact(c, t) for c in view.get("contacts", [])],
         "review_open": self_review_open(view),
+        "review_passed": self_review_passed(view),
         "review_until_local": local(view.get("review_until")),
         **review_context(t),
     }
@@ -65,6 +66,15 @@ def self_review_open(view: dict[str, Any], now: datetime | None = None) -> bool:
     if view["status"] != Status.RESOLVED.value or not until:
         return False
     return (now or datetime.now(UTC)) < parse(until)
+
+
+def self_review_passed(view: dict[str, Any], now: datetime | None = None) -> bool:
+    """Whether the resident's review window passed while the request still waits for its
+    review: a caller will phone them."""
+    until = view.get("review_until")
+    if view["status"] != Status.RESOLVED.value or not until:
+        return False
+    return (now or datetime.now(UTC)) >= parse(until)
 
 
 def tel_uri(phone: str) -> str:

@@ -50,6 +50,7 @@ PAGES = {
     "/admin/calendar/{year}": "admin",
     "/dispatch": "dispatcher1",
     "/partner": "partner1",
+    "/profile": "worker1",
 }
 #: The year the calendar page shows: one the package knows, its days listed.
 CALENDAR_YEAR = "2026"
@@ -554,4 +555,74 @@ def test_the_operations_states(visitors: Visitors, fresh: Dev) -> None:
         "operations",
         lang,
     )
+    found.assert_none()
+
+
+# ---- the staff's profile, and the resident's contact card and own review ------------------
+
+
+@pytest.fixture(scope="module")
+def reviewing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
+    """A ``closeloop dev`` whose residents may review a resolution themselves, so that the
+    tracking page offers its review form (``fresh`` has the window off, for the callers'
+    queue)."""
+    dev = Dev(tmp_path_factory.mktemp("a11y-review") / "data", self_review_hours=72.0).start()
+    try:
+        yield dev
+    finally:
+        dev.stop()
+
+
+def test_the_profile_and_the_residents_review(
+    visitors: Visitors, reviewing: Dev, browser: Browser
+) -> None:
+    """The profile page with its work phone refused, and the tracking page with the
+    contact card and the review form open, a question's refusal shown."""
+    found = Findings()
+    lang = visitors.lang
+    profile = visitors.open("/profile")
+    form = profile.locator("#profile-form")
+    field = form.locator("input[name=work_phone]")
+    field.fill("12345")
+    form.locator("button[type=submit]").click()
+    expect(form.locator("[data-error-for=work_phone]")).to_be_visible()
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_attribute("aria-describedby", re.compile(r"work-phone-format cl-error-"))
+
+    dev = reviewing
+    answer = httpx.patch(
+        f"{dev.api}/auth/me",
+        json={"work_phone": "0539-1234567-8"},
+        headers=dev.auth("worker1"),
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    filed = dev.file(description=f"楼道灯不亮 ({lang})")
+    dev.act("worker1", filed["id"], "accept")
+    dev.act("worker1", filed["id"], "resolve", {"resolution": "已更换灯泡"})
+    context = browser.new_context(base_url=dev.url, viewport=DESKTOP, timezone_id="Asia/Shanghai")
+    errors: list[str] = []
+    context.on("weberror", lambda error: errors.append(str(error.error)))
+    try:
+        track = context.new_page()
+        track.goto(f"/track/{filed['tracking_token']}?lang={lang}#review")
+        expect(track.locator("html")).to_have_attribute("lang", lang)
+        expect(track.locator("[data-contacts] a[data-work-phone]")).to_be_visible()
+        review = track.locator("#review")
+        review.locator("fieldset[data-dimension=completion] input[value=yes]").check()
+        review.locator("button[type=submit]").click()  # three questions unanswered: 422
+        expect(review.locator("[data-error-for=progress]")).to_be_visible()
+        radio = review.locator("input[name=progress]").first
+        expect(radio).to_have_attribute("aria-invalid", "true")
+        found.check_all(
+            {"/profile": profile, "/track/{token}": track}, "a refusal, the review form", lang
+        )
+        for width, viewport in WIDTHS:
+            track.set_viewport_size(viewport)
+            track.screenshot(
+                path=str(SCREENSHOTS / f"a11y-track-review-{lang}-{width}.png"), full_page=True
+            )
+    finally:
+        context.close()
+    assert not errors, f"script errors in the tracking page: {errors}"
     found.assert_none()

@@ -11,7 +11,7 @@ import pytest
 from api.routes.track import PUBLIC_FIELDS
 from web.i18n import EN, ZH, Translator
 from web.present import timeline_lines
-from web.resident import self_review_open, tel_uri
+from web.resident import self_review_open, self_review_passed, tel_uri
 
 AT = "2026-03-02T08:00:00+00:00"
 SELF_REVIEW = {
@@ -49,6 +49,11 @@ def test_the_review_form_is_offered_while_the_window_is_open() -> None:
     assert not self_review_open({"status": "resolved"}, now)
     for status in ("assigned", "in_progress", "closed", "waiting_dispatch"):
         assert not self_review_open({"status": status, "review_until": until}, now)
+        assert not self_review_passed({"status": status, "review_until": now.isoformat()}, now)
+    # passed: the page says a caller will phone
+    assert self_review_passed({"status": "resolved", "review_until": now.isoformat()}, now)
+    assert not self_review_passed({"status": "resolved", "review_until": until}, now)
+    assert not self_review_passed({"status": "resolved", "review_until": None}, now)
 
 
 def test_a_work_phone_becomes_a_tel_link() -> None:
