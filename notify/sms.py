@@ -409,7 +409,7 @@ class LogProvider:
         line = {
             "at": datetime.now(UTC).isoformat(),
             "key": key,
-            "phone": mask_phone(phone),
+            "phone": mask_phone(gateway_phone(phone)),
             "template_code": template_code,
             "params": dict(params),
             "text": _scrub(text, phone),
