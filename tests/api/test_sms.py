@@ -214,3 +214,41 @@ def test_a_test_goes_only_to_a_mainland_mobile_number(
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "phone"]
     assert not (sms_site.settings.data_dir / "sms" / "sms.log").exists()
     assert gateway.arrivals == []
+
+
+# ---- the admin page ----------------------------------------------------------------------
+
+
+def test_the_admin_page_shows_the_provider_templates_and_test_form(sms_site: Site) -> None:
+    answer = sms_site.client.put(
+        SETTINGS,
+        json={"templates": {"test": "测试 {sent_at} OK"}},
+        headers=sms_site.headers["admin"],
+    )
+    assert answer.status_code == 200, answer.text
+    for lang, words in (("zh-CN", ("短信通知设置", "记录到文件")), ("en", ("SMS to residents",))):
+        page = sms_site.client.get(f"/admin/sms?lang={lang}", headers=sms_site.cookie("admin"))
+        assert page.status_code == 200, page.text
+        html = page.text
+        for word in words:
+            assert word in html
+        assert '<a href="/admin/sms">' in html  # in the admin's navigation
+        assert 'name="provider" value="log" checked' in html
+        for name in ("resolved", "resolved_no_review", "test"):
+            assert f'name="templates.{name}"' in html and f'name="codes.{name}"' in html
+        assert "<code>{review_link}</code>" in html and "<code>{sent_at}</code>" in html
+        assert "测试 {sent_at} OK</textarea>" in html
+        assert 'id="sms-test-result" role="status" aria-live="polite"' in html
+        assert SECRET not in html
+    part = sms_site.client.get("/admin/sms/settings", headers=sms_site.cookie("admin"))
+    assert part.status_code == 200 and 'id="sms-settings-form"' in part.text
+
+
+def test_the_admin_page_is_for_admins(sms_site: Site) -> None:
+    page = sms_site.client.get("/admin/sms", headers=sms_site.cookie("supervisor1"))
+    assert page.status_code == 403
+    assert '<a href="/admin/sms">' not in page.text  # not in their navigation
+    part = sms_site.client.get("/admin/sms/settings", headers=sms_site.cookie("supervisor1"))
+    assert part.status_code == 403
+    anonymous = sms_site.client.get("/admin/sms", follow_redirects=False)
+    assert anonymous.status_code == 303 and "/login" in anonymous.headers["location"]
