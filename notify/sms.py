@@ -297,7 +297,8 @@ def save_settings(
     templates: Mapping[str, str] | None = None,
     codes: Mapping[str, str] | None = None,
 ) -> SmsSettings:
-    """Set what is given (all of it, or nothing: every value is checked first).
+    """Set what is given (all of it, or nothing: every value is checked first); a value
+    the same as the one in force is left as it is.
 
     Refused (:class:`SmsSettingError`): an unknown provider (``sms_provider_unknown``),
     ``http`` without ``CLOSELOOP_SMS_GATEWAY_URL`` (``sms_gateway_missing``), a template
@@ -332,6 +333,15 @@ def save_settings(
                     {"templates": list(TEMPLATES)},
                 )
             values[key_of(name)] = check(name, text)
+    # what is in force already is not written again (a form sends every field): only what
+    # an admin changed is theirs, the rest follows the defaults
+    current = load_settings(engine, settings)
+    in_force = {
+        PROVIDER_KEY: current.provider,
+        **{template_key(n): current.templates[n] for n in TEMPLATES},
+        **{code_key(n): current.codes[n] for n in TEMPLATES},
+    }
+    values = {k: v for k, v in values.items() if in_force.get(k) != v}
     if values:
         now = datetime.now(UTC)
         with engine.begin() as conn:

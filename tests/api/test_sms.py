@@ -119,6 +119,29 @@ def test_an_admin_edits_the_provider_templates_and_codes(sms_site: Site) -> None
     assert got["templates"]["test"]["text_set"] is None
 
 
+def test_what_is_in_force_already_is_not_written_again(sms_site: Site) -> None:
+    """The page's form sends every field: only what the admin changed becomes theirs."""
+    before = _settings(sms_site)
+    every = {
+        "provider": "log",
+        "templates": {n: t["text"] for n, t in before["templates"].items()},
+        "codes": {n: t["code"] for n, t in before["templates"].items()},
+    }
+    every["codes"]["test"] = "SMS_900002"
+    answer = sms_site.client.put(SETTINGS, json=every, headers=sms_site.headers["admin"])
+    assert answer.status_code == 200, answer.text
+    got = answer.json()
+    assert got["provider_set"] is None
+    assert got["templates"]["test"]["code_set"]["by"] == "admin"
+    unchanged = [
+        (name, what)
+        for name, t in got["templates"].items()
+        for what in ("text_set", "code_set")
+        if t[what] is None
+    ]
+    assert len(unchanged) == 5
+
+
 @pytest.mark.parametrize(
     ("body", "code", "field"),
     [
