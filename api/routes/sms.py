@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AdminUser, EngineDep, SettingsDep
-from api.errors import Refusal
+from api.errors import Refusal, printable
 from api.text import Text
 from notify import sms
 
@@ -39,7 +39,9 @@ class SmsTestIn(_Body):
 
 
 def _refusal(error: sms.SmsSettingError) -> Refusal:
-    return Refusal(422, error.code, str(error), field=error.field, params=error.params)
+    # a template's name is the client's dict key: sent back escaped (api.errors.printable)
+    field = printable(error.field)
+    return Refusal(422, error.code, str(error), field=field, params=printable(error.params))
 
 
 @router.get("/settings")

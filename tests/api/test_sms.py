@@ -177,6 +177,17 @@ def test_a_template_with_a_control_character_is_refused_on_its_field(sms_site: S
     assert answer.json()["detail"][0]["loc"] == ["body", "templates", "test"]
 
 
+def test_a_template_name_that_is_not_text_is_refused_not_a_server_error(sms_site: Site) -> None:
+    headers = {**sms_site.headers["admin"], "Content-Type": "application/json"}
+    body = '{"templates": {"\\ud800": "x"}}'  # a lone surrogate: not text at all
+    answer = sms_site.client.put(SETTINGS, content=body, headers=headers)
+    assert answer.status_code == 422 and answer.json()["code"] == "invalid_input"
+    body = '{"templates": {"\\u0000x": "x"}}'
+    answer = sms_site.client.put(SETTINGS, content=body, headers=headers)
+    refused = _refused(answer, 422, "sms_template_unknown", "templates.\x00x")
+    assert refused["params"] == {"templates": ["resolved", "resolved_no_review", "test"]}
+
+
 def test_the_http_provider_needs_a_gateway(make_site: Callable[..., Site]) -> None:
     site = make_site()  # no CLOSELOOP_SMS_GATEWAY_URL
     answer = site.client.put(SETTINGS, json={"provider": "http"}, headers=site.headers["admin"])
