@@ -1,6 +1,7 @@
 """SMS to residents (notify.sms): the http provider against a real gateway on 127.0.0.1,
 the log provider's file, quiet hours, template checks, and the outbox's sms channel end to
-end on a real SQLite database with a projected request whose contact is sealed."""
+end on a real database (SQLite, and PostgreSQL when the tests have one) with a projected
+request whose contact is sealed."""
 
 from __future__ import annotations
 
@@ -43,10 +44,13 @@ def gateway() -> Iterator[Gateway]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gateway: Gateway) -> Settings:
+def settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gateway: Gateway, database_url: str
+) -> Settings:
+    """A data folder of its own, on SQLite (and PostgreSQL when the tests have a server)."""
     monkeypatch.setenv("CLOSELOOP_DATA_DIR", str(tmp_path / "data"))
-    for name in ("CLOSELOOP_DATABASE_URL", "CLOSELOOP_ENCRYPTION_KEY", "CLOSELOOP_PUBLIC_URL"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLOSELOOP_DATABASE_URL", database_url)
+    monkeypatch.delenv("CLOSELOOP_ENCRYPTION_KEY", raising=False)
     monkeypatch.setenv("CLOSELOOP_PUBLIC_URL", "https://12345.example.gov.cn")
     monkeypatch.setenv("CLOSELOOP_SMS_GATEWAY_URL", gateway.url)
     monkeypatch.setenv("CLOSELOOP_SMS_GATEWAY_KEY", "key-1")
