@@ -809,6 +809,101 @@ STRINGS: dict[str, tuple[str, str]] = {
     "catalogue.restore": ("恢复使用", "Restore"),
     "catalogue.retired_done": ("类别已停用", "Category retired"),
     "catalogue.restored": ("类别已恢复使用", "Category restored"),
+    # ---- SMS to residents (admins: /admin/sms; notify.sms) ------------------------------
+    "nav.sms": ("短信设置", "SMS"),
+    "sms.title": ("短信通知设置", "SMS to residents"),
+    "sms.intro": (
+        "诉求办结后，系统给居民发短信，附办理进度链接和自评链接。在这里选择发送方式、"
+        "修改各类短信的模板，也可以发一条测试短信。",
+        "When a request is resolved, closeloop texts the resident the tracking link and the "
+        "self-review link. Choose how messages are sent, edit each message's template, and "
+        "send a test.",
+    ),
+    "sms.gateway": ("短信网关", "SMS gateway"),
+    "sms.gateway_set": ("已配置（短信签名：{sign}）", "configured (signature: {sign})"),
+    "sms.gateway_unset": (
+        "未配置：在运行环境中设置 CLOSELOOP_SMS_GATEWAY_URL 后才能通过网关发送",
+        "not configured: set CLOSELOOP_SMS_GATEWAY_URL where closeloop runs to send through a "
+        "gateway",
+    ),
+    "sms.quiet_hours": ("免打扰时段", "Quiet hours"),
+    "sms.quiet": (
+        "{start}–{end}（{zone}）：这段时间不给居民发短信，结束后再发",
+        "{start}–{end} ({zone}): no texts to residents then; they go when it ends",
+    ),
+    "sms.quiet_off": ("未设置：任何时间都会发送", "off: texts go at any hour"),
+    "sms.provider": ("发送方式", "Provider"),
+    "sms.provider.log": ("记录到文件", "Write to a file"),
+    "sms.provider.log_hint": (
+        "不真正发送：每条短信写入数据目录下的 sms/sms.log（手机号打码），用于演示和测试。",
+        "Sends nothing: each message is written to sms/sms.log in the data folder (the phone "
+        "masked), for demos and tests.",
+    ),
+    "sms.provider.http": ("短信网关", "SMS gateway"),
+    "sms.provider.http_hint": (
+        "把模板编号和参数提交给配置的短信网关（阿里云、腾讯云等短信服务的形式）。",
+        "Posts the template code and its parameters to the configured gateway (the shape of "
+        "Aliyun, Tencent Cloud and other SMS services).",
+    ),
+    "sms.template.resolved": ("诉求办结（附自评链接）", "Resolved, with the self-review link"),
+    "sms.template.resolved_no_review": (
+        "诉求办结（不附自评链接）",
+        "Resolved, without a self-review",
+    ),
+    "sms.template.test": ("测试短信", "Test message"),
+    "sms.text": ("短信内容", "Text"),
+    "sms.placeholders": ("可用的占位符：", "Placeholders it may use:"),
+    "sms.placeholder.tracking_link": ("办理进度链接", "the tracking link"),
+    "sms.placeholder.review_link": ("自评链接", "the self-review link"),
+    "sms.placeholder.review_until": (
+        "自评截止时间（本地时间）",
+        "until when the resident may review (local time)",
+    ),
+    "sms.placeholder.sent_at": ("发送时间（本地时间）", "when it is sent (local time)"),
+    "sms.code": ("网关模板编号", "Gateway template code"),
+    "sms.code_hint": (
+        "该模板在短信网关审核通过后的编号，默认 {code}",
+        "The template's code at the gateway (approved there); by default {code}",
+    ),
+    "sms.changed": ("最后修改：{who}，{at}", "Last changed by {who}, {at}"),
+    "sms.save": ("保存设置", "Save settings"),
+    "sms.test": ("发送测试短信", "Send a test message"),
+    "sms.test_hint": (
+        "立即按当前发送方式发一条“测试短信”，不受免打扰时段限制。请填写中国大陆手机号。",
+        "Sends the test message now through the provider in force, whatever the hour. A "
+        "mainland China mobile number.",
+    ),
+    "sms.test_phone": ("手机号", "Mobile number"),
+    "sms.test_send": ("发送", "Send"),
+    "sms.test_sent": ("测试短信已发出", "The test message went out"),
+    "sms.test_failed": ("测试短信没有发出：{error}", "The test message did not go: {error}"),
+    "sms.test_status": ("（网关返回状态 {status}）", "(gateway status {status})"),
+    "reason.sms_template_placeholder": (
+        "模板中有不能识别的占位符 {placeholder}；可用：{allowed}",
+        "Unknown placeholder {placeholder}; this template may use: {allowed}",
+    ),
+    "reason.sms_template_empty": ("模板内容不能为空", "A template must say something"),
+    "reason.sms_template_too_long": (
+        "模板最多 {max} 个字",
+        "A template holds at most {max} characters",
+    ),
+    "reason.sms_template_unknown": ("没有这个短信模板", "There is no such SMS template"),
+    "reason.sms_template_code_invalid": (
+        "模板编号只能由字母、数字和 _ . - 组成，最长 64 位",
+        "A template code is up to 64 letters, digits, _ . or -",
+    ),
+    "reason.sms_provider_unknown": (
+        "请选择“记录到文件”或“短信网关”",
+        "Choose writing to a file or the SMS gateway",
+    ),
+    "reason.sms_gateway_missing": (
+        "尚未配置短信网关地址（CLOSELOOP_SMS_GATEWAY_URL），不能选择网关发送",
+        "No gateway is configured (CLOSELOOP_SMS_GATEWAY_URL): it cannot be chosen",
+    ),
+    "reason.sms_phone_invalid": (
+        "请填写 11 位中国大陆手机号",
+        "Enter an 11-digit mainland China mobile number",
+    ),
     # ---- tracking --------------------------------------------------------------------
     "track.title": ("诉求办理进度", "Your request"),
     "track.status": ("当前状态", "Status"),

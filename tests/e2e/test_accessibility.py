@@ -48,6 +48,7 @@ PAGES = {
     "/requests/{request_id}": "worker1",
     "/admin/categories": "admin",
     "/admin/calendar/{year}": "admin",
+    "/admin/sms": "admin",
     "/dispatch": "dispatcher1",
     "/partner": "partner1",
 }
@@ -65,6 +66,7 @@ PARTS = {
     "/followups/list": "/followups",
     "/requests/{request_id}/body": "/requests/{request_id}",
     "/admin/categories/list": "/admin/categories",
+    "/admin/sms/settings": "/admin/sms",
     "/admin/calendar": "a redirect to /admin/calendar/{year}",
     "/admin/calendar/{year}/days": "/admin/calendar/{year}",
     "/dispatch/list": "/dispatch",
@@ -555,3 +557,40 @@ def test_the_operations_states(visitors: Visitors, fresh: Dev) -> None:
         lang,
     )
     found.assert_none()
+
+
+def test_the_sms_page(visitors: Visitors, fresh: Dev) -> None:
+    """The admins' SMS page: a template refused next to its field, a test to a number that
+    is not a mobile refused next to it; then a save (the form reloads with who changed it)
+    and a test sent through the log provider, its answer announced."""
+    found = Findings()
+    page = visitors.open("/admin/sms")
+    form = page.locator("#sms-settings-form")
+    template = form.locator("textarea[name='templates.test']")
+    template.fill("测试短信 {foo}")
+    form.locator("button[type=submit]").click()
+    expect(template).to_have_attribute("aria-invalid", "true")
+    expect(form.locator("[data-error-for='templates.test']")).to_contain_text("{foo}")
+    test = page.locator("#sms-test")
+    test.locator("input[name=phone]").fill("12345")
+    test.locator("button[type=submit]").click()
+    expect(test.locator("[data-error-for=phone]")).to_be_visible()
+    found.check_all({"/admin/sms": page}, "refusal", visitors.lang)
+    page.screenshot(path=str(SCREENSHOTS / f"a11y-sms-{visitors.lang}.png"), full_page=True)
+
+    template = page.locator("#sms-settings-form textarea[name='templates.test']")
+    template.fill(f"测试短信（{visitors.lang}）{{sent_at}}")
+    page.locator("#sms-settings-form button[type=submit]").click()
+    expect(page.locator("#sms-settings-form [data-template=test] [data-changed]")).to_be_visible()
+    expect(page.locator("#sms-settings-form [data-error-for]:not([hidden])")).to_have_count(0)
+    test.locator("input[name=phone]").fill("13800000009")
+    test.locator("button[type=submit]").click()
+    expect(page.locator("#sms-test-result[aria-live=polite] [data-ok=true]")).to_be_visible()
+    expect(test.locator("[data-error-for=phone]")).to_be_hidden()
+    found.check_all({"/admin/sms": page}, "saved, test sent", visitors.lang)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(SCREENSHOTS / f"a11y-sms-{visitors.lang}-sent.png"), full_page=True)
+    found.assert_none()
+    sent = (fresh.data_dir / "sms" / "sms.log").read_text(encoding="utf-8")
+    assert "138****0009" in sent and "13800000009" not in sent
+    assert f"测试短信（{visitors.lang}）" in sent

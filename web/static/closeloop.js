@@ -409,6 +409,8 @@
       }
       var done = SUCCESS[form.dataset.success] || SUCCESS.refresh;
       done(form, res.data);
+      // a page's own script may show the answer too (e.g. sms.js)
+      form.dispatchEvent(new CustomEvent("closeloop:done", { bubbles: true, detail: res.data }));
       if (form.dataset.success !== "login") resetTwins(form);
       refreshTargets(form.dataset.refresh);
     });
