@@ -15,6 +15,7 @@ page's code is found by whom it serves.
 - :mod:`web.partner`: partners: the requests they co-handle (``/partner...``).
 - :mod:`web.admin`: admins: the working-day calendar of a year (``/admin/calendar...``).
 - :mod:`web.admin_categories`: admins: the category catalogue (``/admin/categories...``).
+- :mod:`web.admin_webhooks`: admins: webhook subscriptions (``/admin/webhooks...``).
 - :mod:`web.staff`: all staff: one request's page (``/requests/{request_id}...``).
 
 The routers are included in this order, which is the order their paths are matched in: a
@@ -28,6 +29,7 @@ from fastapi import APIRouter
 from web import (
     admin,
     admin_categories,
+    admin_webhooks,
     caller,
     dispatcher,
     handler,
@@ -48,4 +50,5 @@ router.include_router(dispatcher.router)
 router.include_router(partner.router)
 router.include_router(admin.router)
 router.include_router(admin_categories.router)
+router.include_router(admin_webhooks.router)
 router.include_router(staff.router)

@@ -11,12 +11,12 @@ import json
 import os
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, select
 
 from closeloop.db import make_engine
 from closeloop.keys import Keyring
@@ -41,6 +41,7 @@ from notify.webhooks import (
     verify_signature,
 )
 from tests.notify.receiver import receiving
+from tests.notify.rows import add_delivery
 
 SECRET = "a-shared-secret-of-some-length"
 #: A public address, written as an IP (no DNS needed); never connected to here.
@@ -410,53 +411,6 @@ def test_deleting_keeps_the_row_and_forgets_the_secret(engine: Engine, sealer: K
     with pytest.raises(WebhookError) as caught:
         delete_subscription("no-such-subscription", db=engine)
     assert (caught.value.code, caught.value.status) == ("webhook_not_found", 404)
-
-
-def add_delivery(
-    engine: Engine,
-    subscription_id: str,
-    event_id: int,
-    *,
-    state: str,
-    tries: list[tuple[bool, int | None, str | None]],
-    channel: str = "webhook",
-) -> int:
-    """An outbox message to the subscription with its attempts, as the sender leaves them."""
-    start = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-    last = tries[-1] if tries else (False, None, None)
-    with engine.begin() as conn:
-        message_id = conn.execute(
-            insert(tables.outbox).values(
-                key=f"{event_id}:{channel}:{subscription_id}:event",
-                channel=channel,
-                recipient=subscription_id,
-                request_id=f"r-{event_id}",
-                event_id=event_id,
-                event_type="Resolved",
-                kind="event",
-                body="sealed",
-                state=state,
-                attempts=len(tries),
-                created_at=start,
-                next_attempt_at=start + timedelta(minutes=5),
-                sent_at=start + timedelta(seconds=len(tries)) if state == "sent" else None,
-                last_status=last[1],
-                last_error=last[2],
-            )
-        ).inserted_primary_key[0]
-        for n, (ok, status, error) in enumerate(tries, 1):
-            conn.execute(
-                insert(tables.attempts).values(
-                    message_id=message_id,
-                    attempt=n,
-                    at=start + timedelta(seconds=n),
-                    ok=ok,
-                    status=status,
-                    error=error,
-                    millis=12 * n,
-                )
-            )
-    return int(message_id)
 
 
 def test_deliveries_newest_first_with_their_attempts(engine: Engine, sealer: Keyring) -> None:
