@@ -34,7 +34,7 @@ def event_label(t: Translator, event_type: str) -> str:
         return t("webhooks.every")
     key = f"event.{event_type}"
     label = t(key)
-    return event_type if label == key else f"{label} ({event_type})"
+    return event_type if label in (key, event_type) else f"{label} ({event_type})"
 
 
 def _order(event_type: str) -> int:

@@ -4,10 +4,16 @@ of what is listed, before or without a sender)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, insert
 
+from closeloop.db import make_engine
+from closeloop.keys import Keyring, keyring
+from closeloop.settings import Settings
 from notify import tables
+from notify.webhooks import create_subscription
 
 
 def add_delivery(
@@ -55,3 +61,49 @@ def add_delivery(
                 )
             )
     return int(message_id)
+
+
+#: Event ids no store reaches in a test: a hand-written row never takes a real event's key.
+UNSEEN_EVENT = 900_000_001
+
+
+def in_data_dir(data_dir: Path) -> tuple[Engine, Keyring]:
+    """The database and the keyring of a ``closeloop dev`` running on ``data_dir`` (as its
+    processes open them), to write rows no API writes (deliveries) in browser tests."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CLOSELOOP_DATA_DIR", str(data_dir))
+        env.delenv("CLOSELOOP_DATABASE_URL", raising=False)
+        settings = Settings.from_env()
+    return make_engine(settings.database_url), keyring(settings)
+
+
+def delivered_subscription(data_dir: Path, url: str = "http://127.0.0.1:9/closeloop") -> str:
+    """A subscription to every event in the database of the dev on ``data_dir``, with a
+    delivery sent after a failed attempt and one given up; its URL (the discard port of
+    this machine, where nothing listens) is allowed here only, so a sender refuses it.
+    Its id."""
+    engine, sealer = in_data_dir(data_dir)
+    try:
+        made = create_subscription(
+            url,
+            ["*"],
+            "a-secret-nobody-uses-here",
+            False,
+            "admin",
+            db=engine,
+            sealer=sealer,
+            allow_private=True,
+        )
+        add_delivery(
+            engine,
+            made.id,
+            UNSEEN_EVENT,
+            state="sent",
+            tries=[(False, 500, "HTTP 500"), (True, 200, None)],
+        )
+        add_delivery(
+            engine, made.id, UNSEEN_EVENT + 1, state="dead", tries=[(False, None, "timeout")]
+        )
+    finally:
+        engine.dispose()
+    return made.id
