@@ -22,9 +22,11 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
 class WebhookIn(BaseModel):
-    """A new subscription; the rules of each field are in :mod:`notify.webhooks`."""
+    """A new subscription; the rules of each field are in :mod:`notify.webhooks`. The URL
+    and the event types are read without the spaces around them; the secret as it is sent
+    (the receiver signs with the same characters)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     url: Text = Field(description="http(s) URL the events are POSTed to")
     events: list[Text] = Field(description='event types, or ["*"] for every type')
@@ -59,8 +61,8 @@ def create_webhook(
     """Subscribe a URL to event types; answers the subscription, without its secret."""
     try:
         made = webhooks.create_subscription(
-            body.url,
-            body.events,
+            body.url.strip(),
+            [e.strip() for e in body.events],
             body.secret,
             body.include_pii,
             admin.username,

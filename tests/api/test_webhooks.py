@@ -242,3 +242,16 @@ def test_the_page_is_for_admins_and_links_from_their_menu(site: Site) -> None:
     anonymous = site.client.get("/admin/webhooks", follow_redirects=False)
     assert anonymous.status_code == 303
     assert anonymous.headers["location"].startswith("/login?next=")
+
+
+def test_spaces_around_the_url_go_and_the_secret_is_kept_as_sent(site: Site) -> None:
+    secret = f"  {SECRET}  "
+    made = _create(site, url=f"  {PUBLIC} ", events=[" Resolved "], secret=secret)
+    assert (made["url"], made["events"]) == (PUBLIC, ["Resolved"])
+    app: Any = site.client.app
+    with site.engine.connect() as conn:
+        sealed = conn.execute(
+            select(tables.webhooks.c.secret).where(tables.webhooks.c.id == made["id"])
+        ).scalar_one()
+    assert app.state.sealer.open_text(sealed) == secret  # the receiver signs with the same
+    site.client.delete(f"{WEBHOOKS}/{made['id']}", headers=site.headers["admin"])
