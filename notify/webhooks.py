@@ -64,7 +64,7 @@ REVIEW_WINDOW_CLOSED = "ReviewWindowClosed"
 #: Subscribes to every event type.
 EVERY = "*"
 #: The event types a subscription may name (besides :data:`EVERY`).
-KNOWN_EVENTS: tuple[str, ...] = (*EVENT_TYPES, REVIEW_WINDOW_CLOSED)
+KNOWN_EVENTS: tuple[str, ...] = tuple(dict.fromkeys((*EVENT_TYPES, REVIEW_WINDOW_CLOSED)))
 
 URL_MAX = 2000
 SECRET_MIN = 16

@@ -841,8 +841,8 @@ STRINGS: dict[str, tuple[str, str]] = {
         "with it; it is never shown again.",
     ),
     "webhooks.include_pii": (
-        "推送内容包含居民姓名、电话和地址",
-        "Include the resident's name, phone and address",
+        "推送内容包含居民姓名和电话",
+        "Include the resident's name and phone",
     ),
     "webhooks.include_pii_hint": (
         "仅在接收方有权处理居民个人信息时勾选；不勾选时，推送内容不含这些信息。",

@@ -32,7 +32,7 @@ class WebhookIn(BaseModel):
     events: list[Text] = Field(description='event types, or ["*"] for every type')
     secret: Text = Field(description="the HMAC-SHA256 key (16 to 200 characters)")
     include_pii: bool = Field(
-        default=False, description="send the resident's name, phone and address in filings"
+        default=False, description="send the resident's name and phone in filings"
     )
 
 

@@ -390,6 +390,7 @@ def test_every_event_type_and_the_star(engine: Engine, sealer: Keyring) -> None:
     )
     assert all(every.wants(kind) for kind in KNOWN_EVENTS)
     assert "ReviewWindowClosed" in KNOWN_EVENTS and "Dispatched" in KNOWN_EVENTS
+    assert len(set(KNOWN_EVENTS)) == len(KNOWN_EVENTS)  # each offered once
 
 
 def test_deleting_keeps_the_row_and_forgets_the_secret(engine: Engine, sealer: Keyring) -> None:
