@@ -5,8 +5,10 @@ the deliveries listed with their attempts; the admins' page in both languages.""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from notify import tables
@@ -17,6 +19,16 @@ WEBHOOKS = "/api/v1/webhooks"
 SECRET = "shared-secret-for-the-tests"
 #: A public address written as an IP: accepted without DNS (never connected to here).
 PUBLIC = "https://1.1.1.1/closeloop"
+
+
+@pytest.fixture(autouse=True)
+def public_only(site: Site) -> Iterator[None]:
+    """Webhooks to public addresses only, as by default, whatever the environment says
+    (other tests' modules allow private ones for their receivers)."""
+    app: Any = site.client.app
+    app.state.settings = dataclasses.replace(site.settings, webhook_allow_private=False)
+    yield
+    app.state.settings = site.settings
 
 
 def _body(**changes: Any) -> dict[str, Any]:
@@ -158,11 +170,12 @@ def test_bad_input_is_refused_with_its_field_and_writes_nothing(site: Site) -> N
 
 def test_private_addresses_are_allowed_by_the_setting(site: Site) -> None:
     app: Any = site.client.app
-    app.state.settings = dataclasses.replace(site.settings, webhook_allow_private=True)
+    public = app.state.settings
+    app.state.settings = dataclasses.replace(public, webhook_allow_private=True)
     try:
         made = _create(site, url="http://127.0.0.1:9/hook", events=["*"])
     finally:
-        app.state.settings = site.settings
+        app.state.settings = public
     assert (made["url"], made["events"]) == ("http://127.0.0.1:9/hook", ["*"])
     site.client.delete(f"{WEBHOOKS}/{made['id']}", headers=site.headers["admin"])
     refused = site.client.post(
