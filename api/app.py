@@ -16,7 +16,18 @@ from temporalio.client import Client
 import web
 from api import errors, headers
 from api.limits import BodyLimit
-from api.routes import auth, calendar, categories, operations, requests, stream, track, units, users
+from api.routes import (
+    auth,
+    calendar,
+    categories,
+    operations,
+    requests,
+    stream,
+    track,
+    units,
+    users,
+    webhooks,
+)
 from api.routes import sms as sms_routes
 from closeloop import workcalendar
 from closeloop.keys import keyring
@@ -65,7 +76,8 @@ def create_app(
     app.state.sealer = sealer if sealer is not None else keyring(settings)
     app.state.engine = engine
     app.state.temporal = temporal
-    for module in (auth, units, users, calendar, categories, requests, operations, stream, track):
+    routers = (auth, units, users, calendar, categories, requests, operations, stream, track)
+    for module in (*routers, webhooks):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(sms_routes.router, prefix=API_PREFIX)  # the SMS settings (notify.sms)
 

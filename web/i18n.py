@@ -904,6 +904,93 @@ STRINGS: dict[str, tuple[str, str]] = {
         "请填写 11 位中国大陆手机号",
         "Enter an 11-digit mainland China mobile number",
     ),
+    # ---- webhook subscriptions (admins: /admin/webhooks) and their refusals ----------------
+    "nav.webhooks": ("事件推送", "Webhooks"),
+    "webhooks.title": ("事件推送（Webhook）", "Webhooks"),
+    "webhooks.intro": (
+        "外部系统订阅事件类型后，每发生一件该类型的事件，就会收到一次带签名的 JSON 推送；"
+        "失败时按设置自动重试，超时后放弃。",
+        "An outside system subscribed to event types is sent each event of those types as "
+        "signed JSON; a failed delivery is tried again as the settings say, then given up.",
+    ),
+    "webhooks.count": ("共 {n} 个订阅", "{n} subscription(s)"),
+    "webhooks.empty": ("还没有订阅。", "No subscriptions yet."),
+    "webhooks.add": ("新增订阅", "Add a subscription"),
+    "webhooks.added": ("已新增订阅", "Subscription added"),
+    "webhooks.url": ("接收地址（URL）", "Receiver's URL"),
+    "webhooks.url_hint": (
+        "以 http:// 或 https:// 开头的公网地址，如 https://example.com/closeloop",
+        "A public address starting with http:// or https://, like https://example.com/closeloop",
+    ),
+    "webhooks.events": ("推送的事件", "Events to send"),
+    "webhooks.events_hint": (
+        "至少选择一项；选“全部事件”则以后新增的事件类型也会推送。",
+        "Choose at least one; “Every event” also sends event types added later.",
+    ),
+    "webhooks.events_list": ("推送事件：{events}", "Events: {events}"),
+    "webhooks.every": ("全部事件（*）", "Every event (*)"),
+    "webhooks.secret": ("签名密钥", "Signing secret"),
+    "webhooks.secret_hint": (
+        "{min}–{max} 个字符。接收方用它校验 X-Closeloop-Signature 请求头；保存后不再显示。",
+        "{min} to {max} characters. The receiver checks the X-Closeloop-Signature header "
+        "with it; it is never shown again.",
+    ),
+    "webhooks.include_pii": (
+        "推送内容包含居民姓名和电话",
+        "Include the resident's name and phone",
+    ),
+    "webhooks.include_pii_hint": (
+        "仅在接收方有权处理居民个人信息时勾选；不勾选时，推送内容不含这些信息。",
+        "Tick it only if the receiver may hold residents' personal data; otherwise they are "
+        "left out of what is sent.",
+    ),
+    "webhooks.pii_yes": ("含居民个人信息", "With residents' personal data"),
+    "webhooks.pii_no": ("不含居民个人信息", "Without residents' personal data"),
+    "webhooks.created": ("{who} 创建于 {at}", "Added by {who}, {at}"),
+    "webhooks.last": ("最近一次：{state}（{at}）", "Latest: {state} ({at})"),
+    "webhooks.no_deliveries": ("尚无推送", "Nothing sent yet"),
+    "webhooks.deliveries": ("最近的推送", "Latest deliveries"),
+    "webhooks.attempts": ("尝试 {n} 次", "{n} attempt(s)"),
+    "webhooks.next_attempt": ("下次重试 {at}", "Next try {at}"),
+    "webhooks.request": ("查看诉求", "Open the request"),
+    "webhooks.state.waiting": ("等待发送", "Waiting"),
+    "webhooks.state.failed": ("失败，将重试", "Failed, will retry"),
+    "webhooks.state.sent": ("已送达", "Delivered"),
+    "webhooks.state.dead": ("已放弃", "Given up"),
+    "webhooks.delete": ("删除订阅", "Delete"),
+    "webhooks.delete_confirm": (
+        "确定删除这个订阅吗？删除后不再推送，已有的推送记录仍会保留。",
+        "Delete this subscription? Nothing more is sent to it; its past deliveries stay listed.",
+    ),
+    "webhooks.delete_submit": ("确认删除", "Yes, delete it"),
+    "webhooks.deleted": ("订阅已删除", "Subscription deleted"),
+    "reason.webhook_url_scheme": (
+        "地址须以 http:// 或 https:// 开头",
+        "The URL must start with http:// or https://",
+    ),
+    "reason.webhook_url_invalid": (
+        "请填写完整的网址：含主机名，不含用户名和密码，不超过 2000 个字符",
+        "Give a whole URL: with a host, without a user name or password, at most 2000 characters",
+    ),
+    "reason.webhook_url_private": (
+        "该地址指向本机或内网（{address}），只能推送到公网地址",
+        "This URL points at a loopback or private address ({address}): webhooks go to "
+        "public addresses only",
+    ),
+    "reason.webhook_url_unresolved": (
+        "找不到这个主机名，请检查拼写",
+        "This host name has no address: check its spelling",
+    ),
+    "reason.webhook_events_required": (
+        "请至少选择一种事件",
+        "Choose at least one event type",
+    ),
+    "reason.webhook_unknown_event": ("未知的事件类型：{event}", "Unknown event type: {event}"),
+    "reason.webhook_secret_length": (
+        "密钥须为 16–200 个字符",
+        "The secret is 16 to 200 characters long",
+    ),
+    "reason.webhook_not_found": ("没有这个订阅", "There is no such subscription"),
     # ---- tracking --------------------------------------------------------------------
     "track.title": ("诉求办理进度", "Your request"),
     "track.status": ("当前状态", "Status"),
@@ -988,6 +1075,7 @@ class Translator:
         keys += ["file.filed", "file.track_link", "resident.filed", "resident.track_link"]
         keys += ["resident.keep_link", "nav.login", "request.revealed", "calendar.saved"]
         keys += ["dispatch.done", "partner.noted", "partner.marked_done", "track.appeal_sent"]
+        keys += ["webhooks.added", "webhooks.deleted"]
         return {k: self(k) for k in keys}
 
 

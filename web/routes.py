@@ -16,6 +16,7 @@ page's code is found by whom it serves.
 - :mod:`web.admin`: admins: the working-day calendar of a year (``/admin/calendar...``).
 - :mod:`web.admin_categories`: admins: the category catalogue (``/admin/categories...``).
 - :mod:`web.admin_sms`: admins: the SMS provider, templates and a test (``/admin/sms...``).
+- :mod:`web.admin_webhooks`: admins: webhook subscriptions (``/admin/webhooks...``).
 - :mod:`web.staff`: all staff: one request's page (``/requests/{request_id}...``).
 
 The routers are included in this order, which is the order their paths are matched in: a
@@ -30,6 +31,7 @@ from web import (
     admin,
     admin_categories,
     admin_sms,
+    admin_webhooks,
     caller,
     dispatcher,
     handler,
@@ -51,4 +53,5 @@ router.include_router(partner.router)
 router.include_router(admin.router)
 router.include_router(admin_categories.router)
 router.include_router(admin_sms.router)
+router.include_router(admin_webhooks.router)
 router.include_router(staff.router)

@@ -28,6 +28,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from tests.e2e.conftest import BROWSER_MS, GRID1, ROOT, SCREENSHOTS, Dev, log_in
+from tests.notify.rows import delivered_subscription
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = ViewportSize(width=390, height=844)
@@ -49,6 +50,7 @@ PAGES = {
     "/admin/categories": "admin",
     "/admin/calendar/{year}": "admin",
     "/admin/sms": "admin",
+    "/admin/webhooks": "admin",
     "/dispatch": "dispatcher1",
     "/partner": "partner1",
 }
@@ -69,6 +71,7 @@ PARTS = {
     "/admin/sms/settings": "/admin/sms",
     "/admin/calendar": "a redirect to /admin/calendar/{year}",
     "/admin/calendar/{year}/days": "/admin/calendar/{year}",
+    "/admin/webhooks/list": "/admin/webhooks",
     "/dispatch/list": "/dispatch",
     "/partner/list": "/partner",
 }
@@ -373,6 +376,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     lang = visitors.lang
     ids = _scene(fresh, lang)
     shown = {"/track/{token}": ids["working_link"], "/requests/{request_id}": ids["assigned"]}
+    delivered_subscription(fresh.data_dir)  # listed with its deliveries on /admin/webhooks
 
     # every page open, showing requests (checked below, once a refusal and a live update
     # were added to what they show)
@@ -408,11 +412,18 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     holidays = calendar.locator("textarea[name=holidays]")
     expect(holidays).to_have_attribute("aria-invalid", "true")
     expect(holidays).to_have_attribute("aria-describedby", re.compile(r"calendar-format cl-error-"))
+    hooks = pages["/admin/webhooks"]  # a subscription's delete confirmation open, a refusal
+    hooks.locator("li.webhook summary[data-action=delete]").first.click()
+    hooks.locator("#webhook-add input[name=url]").fill("ftp://1.1.1.1/closeloop")
+    hooks.locator("#webhook-add button[type=submit]").click()
+    expect(hooks.locator("#webhook-add [data-error-for=url]")).to_be_visible()
+    expect(hooks.locator("li.delivery").first).to_be_visible()
     refusals = {
         "/": page,
         "/login": login,
         "/admin/categories": catalogue,
         "/admin/calendar/{year}": calendar,
+        "/admin/webhooks": hooks,
     }
     found.check_all(refusals, "refusal", lang)
 
@@ -482,7 +493,13 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     found.check_all(checked, state, lang, states={"/": "filed"})
 
     expected = {
-        "refusal": {"/", "/login", "/admin/categories", "/admin/calendar/{year}"},
+        "refusal": {
+            "/",
+            "/login",
+            "/admin/categories",
+            "/admin/calendar/{year}",
+            "/admin/webhooks",
+        },
         "filed": {"/"},
         "requests, a refusal, a live update": set(live),
     }

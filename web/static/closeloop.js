@@ -136,9 +136,15 @@
   }
 
   function collect(form) {
-    var out = {};
+    var out = {}, lists = {};
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.matches(":disabled") || el.type === "submit" || el.type === "button") return;
+      // check boxes of one name: the list of the values ticked (empty when none is)
+      if (el.dataset.type === "list") {
+        if (!lists[el.name]) setPath(out, el.name.split("."), (lists[el.name] = []));
+        if (el.checked) lists[el.name].push(el.value);
+        return;
+      }
       if ((el.type === "radio" || el.type === "checkbox") && !el.checked) return;
       var value = el.value;
       if (el.dataset.type === "bool") value = value === "true";
