@@ -275,3 +275,12 @@ def counts(engine: Engine) -> dict[str, dict[str, int]]:
             conn.execute(select(func.count()).select_from(inbox)).scalar_one()
         )
     return result
+
+
+def notifier_position(engine: Engine) -> int:
+    """How far the notifier has read the event log (0 before it first ran)."""
+    from notify.tables import positions
+
+    with engine.connect() as conn:
+        value = conn.execute(select(func.max(positions.c.position))).scalar()
+    return int(value or 0)

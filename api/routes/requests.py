@@ -45,6 +45,7 @@ from closeloop.settings import Settings
 from domain.ladder import DEFAULT_DAY_SECONDS, Level
 from domain.privacy import Sealer, Sight
 from domain.state import Intake
+from notify.sender import counts as message_counts
 from projections import queries
 from workflows.commands import CommandError, file_request, send
 from workflows.messages import Actor, HandlerCommand, OpsCommand, ReviewCommand
@@ -511,14 +512,17 @@ async def stats(
     date_from: Annotated[Instant | None, Query(alias="from")] = None,
     date_to: Annotated[Instant | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
-    """Completion, on-time and satisfaction rates for a unit and period (to is exclusive)."""
+    """Completion, on-time and satisfaction rates for a unit and period (to is exclusive);
+    ``notifications``: the messages per channel and state (the whole office, every
+    period)."""
     start, end = _instant(date_from), _instant(date_to)
     if start and end and start >= end:
         raise Refusal(422, "bad_period", "'from' must be before 'to'", field="from")
 
     def read() -> dict[str, Any]:
         with engine.connect() as conn:
-            return queries.stats(conn, unit_id=unit_id, date_from=start, date_to=end)
+            figures = queries.stats(conn, unit_id=unit_id, date_from=start, date_to=end)
+        return {**figures, "notifications": message_counts(engine)}
 
     return await run_in_threadpool(read)
 

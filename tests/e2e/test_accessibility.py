@@ -28,6 +28,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from tests.e2e.conftest import BROWSER_MS, GRID1, ROOT, SCREENSHOTS, Dev, log_in
+from tests.notify.rows import delivered_subscription
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = ViewportSize(width=390, height=844)
@@ -48,6 +49,8 @@ PAGES = {
     "/requests/{request_id}": "worker1",
     "/admin/categories": "admin",
     "/admin/calendar/{year}": "admin",
+    "/admin/sms": "admin",
+    "/admin/webhooks": "admin",
     "/dispatch": "dispatcher1",
     "/partner": "partner1",
     "/profile": "worker1",
@@ -66,8 +69,10 @@ PARTS = {
     "/followups/list": "/followups",
     "/requests/{request_id}/body": "/requests/{request_id}",
     "/admin/categories/list": "/admin/categories",
+    "/admin/sms/settings": "/admin/sms",
     "/admin/calendar": "a redirect to /admin/calendar/{year}",
     "/admin/calendar/{year}/days": "/admin/calendar/{year}",
+    "/admin/webhooks/list": "/admin/webhooks",
     "/dispatch/list": "/dispatch",
     "/partner/list": "/partner",
 }
@@ -372,6 +377,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     lang = visitors.lang
     ids = _scene(fresh, lang)
     shown = {"/track/{token}": ids["working_link"], "/requests/{request_id}": ids["assigned"]}
+    delivered_subscription(fresh.data_dir)  # listed with its deliveries on /admin/webhooks
 
     # every page open, showing requests (checked below, once a refusal and a live update
     # were added to what they show)
@@ -407,11 +413,18 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     holidays = calendar.locator("textarea[name=holidays]")
     expect(holidays).to_have_attribute("aria-invalid", "true")
     expect(holidays).to_have_attribute("aria-describedby", re.compile(r"calendar-format cl-error-"))
+    hooks = pages["/admin/webhooks"]  # a subscription's delete confirmation open, a refusal
+    hooks.locator("li.webhook summary[data-action=delete]").first.click()
+    hooks.locator("#webhook-add input[name=url]").fill("ftp://1.1.1.1/closeloop")
+    hooks.locator("#webhook-add button[type=submit]").click()
+    expect(hooks.locator("#webhook-add [data-error-for=url]")).to_be_visible()
+    expect(hooks.locator("li.delivery").first).to_be_visible()
     refusals = {
         "/": page,
         "/login": login,
         "/admin/categories": catalogue,
         "/admin/calendar/{year}": calendar,
+        "/admin/webhooks": hooks,
     }
     found.check_all(refusals, "refusal", lang)
 
@@ -481,7 +494,13 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     found.check_all(checked, state, lang, states={"/": "filed"})
 
     expected = {
-        "refusal": {"/", "/login", "/admin/categories", "/admin/calendar/{year}"},
+        "refusal": {
+            "/",
+            "/login",
+            "/admin/categories",
+            "/admin/calendar/{year}",
+            "/admin/webhooks",
+        },
         "filed": {"/"},
         "requests, a refusal, a live update": set(live),
     }
@@ -556,6 +575,43 @@ def test_the_operations_states(visitors: Visitors, fresh: Dev) -> None:
         lang,
     )
     found.assert_none()
+
+
+def test_the_sms_page(visitors: Visitors, fresh: Dev) -> None:
+    """The admins' SMS page: a template refused next to its field, a test to a number that
+    is not a mobile refused next to it; then a save (the form reloads with who changed it)
+    and a test sent through the log provider, its answer announced."""
+    found = Findings()
+    page = visitors.open("/admin/sms")
+    form = page.locator("#sms-settings-form")
+    template = form.locator("textarea[name='templates.test']")
+    template.fill("测试短信 {foo}")
+    form.locator("button[type=submit]").click()
+    expect(template).to_have_attribute("aria-invalid", "true")
+    expect(form.locator("[data-error-for='templates.test']")).to_contain_text("{foo}")
+    test = page.locator("#sms-test")
+    test.locator("input[name=phone]").fill("12345")
+    test.locator("button[type=submit]").click()
+    expect(test.locator("[data-error-for=phone]")).to_be_visible()
+    found.check_all({"/admin/sms": page}, "refusal", visitors.lang)
+    page.screenshot(path=str(SCREENSHOTS / f"a11y-sms-{visitors.lang}.png"), full_page=True)
+
+    template = page.locator("#sms-settings-form textarea[name='templates.test']")
+    template.fill(f"测试短信（{visitors.lang}）{{sent_at}}")
+    page.locator("#sms-settings-form button[type=submit]").click()
+    expect(page.locator("#sms-settings-form [data-template=test] [data-changed]")).to_be_visible()
+    expect(page.locator("#sms-settings-form [data-error-for]:not([hidden])")).to_have_count(0)
+    test.locator("input[name=phone]").fill("13800000009")
+    test.locator("button[type=submit]").click()
+    expect(page.locator("#sms-test-result[aria-live=polite] [data-ok=true]")).to_be_visible()
+    expect(test.locator("[data-error-for=phone]")).to_be_hidden()
+    found.check_all({"/admin/sms": page}, "saved, test sent", visitors.lang)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(SCREENSHOTS / f"a11y-sms-{visitors.lang}-sent.png"), full_page=True)
+    found.assert_none()
+    sent = (fresh.data_dir / "sms" / "sms.log").read_text(encoding="utf-8")
+    assert "138****0009" in sent and "13800000009" not in sent
+    assert f"测试短信（{visitors.lang}）" in sent
 
 
 # ---- the staff's profile, and the resident's contact card and own review ------------------

@@ -136,9 +136,15 @@
   }
 
   function collect(form) {
-    var out = {};
+    var out = {}, lists = {};
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.matches(":disabled") || el.type === "submit" || el.type === "button") return;
+      // check boxes of one name: the list of the values ticked (empty when none is)
+      if (el.dataset.type === "list") {
+        if (!lists[el.name]) setPath(out, el.name.split("."), (lists[el.name] = []));
+        if (el.checked) lists[el.name].push(el.value);
+        return;
+      }
       if ((el.type === "radio" || el.type === "checkbox") && !el.checked) return;
       var value = el.value;
       if (el.dataset.type === "bool") value = value === "true";
@@ -439,6 +445,8 @@
       }
       var done = SUCCESS[form.dataset.success] || SUCCESS.refresh;
       done(form, res.data);
+      // a page's own script may show the answer too (e.g. sms.js)
+      form.dispatchEvent(new CustomEvent("closeloop:done", { bubbles: true, detail: res.data }));
       if (form.dataset.success !== "login") resetTwins(form);
       refreshTargets(form.dataset.refresh);
     });

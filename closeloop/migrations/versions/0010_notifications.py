@@ -7,7 +7,8 @@ Revises: 0009
 New tables ``notify_positions``, ``outbox``, ``delivery_attempts``, ``inbox``,
 ``webhooks`` and ``notify_settings`` (see :mod:`notify.tables`). ``view_requests`` gains
 ``review_until`` (the resident's self-review window, NULL for older rows: none was
-offered), ``view_reviews`` gains ``source`` (``caller`` for every older review), and
+offered), ``view_reviews`` gains ``source`` (``caller`` for every older review), ``view_figures``
+gains ``self_reviews`` (0 on the days kept before: no review was a resident's), and
 ``users`` gains ``work_phone``.
 
 The notifier starts after the events stored before this revision: residents are not sent
@@ -34,6 +35,7 @@ REQUESTS = "view_requests"
 EVENTS = "closeloop_events"
 NOTIFIER = "notifier"
 REVIEWS = "view_reviews"
+FIGURES = "view_figures"
 USERS = "users"
 
 
@@ -154,6 +156,12 @@ def upgrade() -> None:
             batch_op.add_column(
                 sa.Column("source", sa.String(length=16), server_default="caller", nullable=False)
             )
+    if "self_reviews" not in {c["name"] for c in inspector.get_columns(FIGURES)}:
+        # every review before this revision was a caller's: 0 is the count of the days kept
+        with op.batch_alter_table(FIGURES, schema=None) as batch_op:
+            batch_op.add_column(
+                sa.Column("self_reviews", sa.Integer(), server_default="0", nullable=False)
+            )
     if inspector.has_table(USERS) and "work_phone" not in {
         c["name"] for c in inspector.get_columns(USERS)
     }:
@@ -163,6 +171,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_column(USERS, "work_phone")
+    with op.batch_alter_table(FIGURES, schema=None) as batch_op:
+        batch_op.drop_column("self_reviews")
     with op.batch_alter_table(REVIEWS, schema=None) as batch_op:
         batch_op.drop_column("source")
     with op.batch_alter_table(REQUESTS, schema=None) as batch_op:
