@@ -24,7 +24,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -49,9 +48,9 @@ from domain.notices import (
     notices,
 )
 from domain.state import FILED, Change, RequestState
-from notify import tables
 from notify.outbox import message_key, seal_body
 from notify.tables import DEAD, NOTIFIER, SMS, WAITING, WEBHOOK, inbox, outbox, positions
+from notify.webhooks import Subscription, active_subscriptions
 from projections.projection import RequestProjection
 
 log = logging.getLogger(__name__)
@@ -69,30 +68,6 @@ RESIDENT_FIELDS = ("resident_name", "resident_phone")
 
 class PositionMoved(Exception):
     """Another notifier moved the position since this one read it: read it again."""
-
-
-@dataclass(frozen=True)
-class Subscription:
-    """What the notifier needs of a webhook subscription."""
-
-    id: str
-    events: frozenset[str]
-    include_pii: bool
-
-    def wants(self, event_type: str) -> bool:
-        return "*" in self.events or event_type in self.events
-
-
-def active_subscriptions(conn: Connection) -> list[Subscription]:
-    rows = conn.execute(
-        select(tables.webhooks.c.id, tables.webhooks.c.events, tables.webhooks.c.include_pii)
-        .where(tables.webhooks.c.active.is_(True))
-        .order_by(tables.webhooks.c.id)
-    )
-    return [
-        Subscription(row.id, frozenset(json.loads(row.events)), bool(row.include_pii))
-        for row in rows
-    ]
 
 
 def event_payload(
@@ -232,7 +207,7 @@ class Notifier:
             )
             if moved.rowcount != 1:
                 raise PositionMoved()
-            subscriptions = active_subscriptions(conn)
+            subscriptions = active_subscriptions(db=conn)
             inbox_rows: dict[str, dict[str, Any]] = {}
             outbox_rows: dict[str, dict[str, Any]] = {}
             for notification in batch:

@@ -59,12 +59,10 @@ from domain.state import EVENT_TYPES
 from notify.outbox import Message, Outcome
 from notify.tables import WEBHOOK, attempts, outbox, webhooks
 
-#: The self-review window passed without a review (written by the self-review backend).
-REVIEW_WINDOW_CLOSED = "ReviewWindowClosed"
 #: Subscribes to every event type.
 EVERY = "*"
 #: The event types a subscription may name (besides :data:`EVERY`).
-KNOWN_EVENTS: tuple[str, ...] = tuple(dict.fromkeys((*EVENT_TYPES, REVIEW_WINDOW_CLOSED)))
+KNOWN_EVENTS: tuple[str, ...] = EVENT_TYPES
 
 URL_MAX = 2000
 SECRET_MIN = 16

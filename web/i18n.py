@@ -730,6 +730,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     # ---- follow-ups ------------------------------------------------------------------
     "followups.title": ("回访队列", "Follow-up queue"),
     "followups.empty": ("暂无待回访诉求。", "No request waits for a follow-up call."),
+    "followups.self_waiting": (
+        "另有 {n} 件诉求在居民自评期内，期满未评价的将进入本队列。",
+        "{n} more wait for the residents' own review; those not reviewed in time join this queue.",
+    ),
     "followups.call": ("致电", "Call"),
     "followups.resolved_at": ("办结时间", "Resolved"),
     "followups.attempts": ("已未接通 {n} 次（共 {max} 次机会）", "{n} of {max} calls unanswered"),

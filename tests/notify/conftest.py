@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -124,6 +123,3 @@ def subscribe(
             )
         )
     return sub_id
-
-
-os.environ.setdefault("CLOSELOOP_WEBHOOK_ALLOW_PRIVATE", "1")
