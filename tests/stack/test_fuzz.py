@@ -7,8 +7,8 @@ every operation but the event stream (it streams until the client leaves). Each 
 goes as the role the operation is for, so that it gets past sign-in; the request
 actions go both to ids that do not exist and to a real request, which the run moves
 through its states. Before and after every call the event store's last position, the
-roster's, reveal audit's and tracking tokens' sizes, the category catalogue and the SMS
-settings are read: a call answered 4xx must leave them as they were.
+roster's, reveal audit's and tracking tokens' sizes, the category catalogue, the SMS
+settings, the webhooks and the staff's work phones are read: a call answered 4xx must leave them as they were.
 
 The run is deterministic (``derandomize``: the same cases every time, no example
 database), about 370 calls in 10 to 40 seconds.
@@ -32,7 +32,7 @@ from sqlalchemy import func, select, text
 from api import ledger, roster
 from closeloop import catalogue, workcalendar
 from closeloop.store import STORE_NAME
-from notify.tables import notify_settings
+from notify.tables import notify_settings, webhooks
 from tests.stack.conftest import Stack, StackFactory
 
 #: Cases per strategy (an operation's valid or invalid calls): about 370 in all.
@@ -84,10 +84,17 @@ CALLER: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/sms/settings"): "admin",
     ("PUT", "/api/v1/sms/settings"): "admin",
     ("POST", "/api/v1/sms/test"): "admin",
+    # webhooks (notify.webhooks)
+    ("POST", "/api/v1/webhooks"): "admin",
+    ("GET", "/api/v1/webhooks"): "admin",
+    ("DELETE", "/api/v1/webhooks/{subscription_id}"): "admin",
+    ("GET", "/api/v1/webhooks/{subscription_id}/deliveries"): "admin",
+    # a staff member's own work phone
+    ("PATCH", "/api/v1/auth/me"): "supervisor1",
 }
-#: The operations anyone may call: sign-in, health, intake, tracking and its appeal, the
-#: active categories.
-PUBLIC = 6
+#: The operations anyone may call: sign-in, health, intake, tracking, its appeal and the
+#: resident's own review, the active categories.
+PUBLIC = 7
 
 
 def _written(stack: Stack) -> tuple[int, ...]:
@@ -101,8 +108,10 @@ def _written(stack: Stack) -> tuple[int, ...]:
         ]
         categories = hash(tuple(conn.execute(select(catalogue.category_table)).all()))
         sms_settings = hash(tuple(conn.execute(select(notify_settings)).all()))
+        hooks = hash(tuple(conn.execute(select(webhooks.c.id, webhooks.c.active)).all()))
+        phones = hash(tuple(conn.execute(select(roster.user_table.c.work_phone)).all()))
     units, users = roster.count_units(db=stack.engine), roster.count_users(db=stack.engine)
-    return int(last or 0), units, users, *counts, categories, sms_settings
+    return int(last or 0), units, users, *counts, categories, sms_settings, hooks, phones
 
 
 async def test_generated_calls_get_no_server_error_and_refusals_write_nothing(
