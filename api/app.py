@@ -17,6 +17,7 @@ import web
 from api import errors, headers
 from api.limits import BodyLimit
 from api.routes import auth, calendar, categories, operations, requests, stream, track, units, users
+from api.routes import inbox as inbox_routes
 from closeloop import workcalendar
 from closeloop.keys import keyring
 from closeloop.settings import Settings
@@ -64,6 +65,7 @@ def create_app(
     app.state.temporal = temporal
     for module in (auth, units, users, calendar, categories, requests, operations, stream, track):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(inbox_routes.router, prefix=API_PREFIX)  # the staff's inbox
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     async def health(request: Request) -> JSONResponse:

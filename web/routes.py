@@ -16,6 +16,7 @@ page's code is found by whom it serves.
 - :mod:`web.admin`: admins: the working-day calendar of a year (``/admin/calendar...``).
 - :mod:`web.admin_categories`: admins: the category catalogue (``/admin/categories...``).
 - :mod:`web.staff`: all staff: one request's page (``/requests/{request_id}...``).
+- :mod:`web.inbox`: all staff: their inbox (``/inbox...``).
 
 The routers are included in this order, which is the order their paths are matched in: a
 fixed path must come before a parametric one it would also match.
@@ -31,6 +32,7 @@ from web import (
     caller,
     dispatcher,
     handler,
+    inbox,
     partner,
     resident,
     session_pages,
@@ -49,3 +51,4 @@ router.include_router(partner.router)
 router.include_router(admin.router)
 router.include_router(admin_categories.router)
 router.include_router(staff.router)
+router.include_router(inbox.router)

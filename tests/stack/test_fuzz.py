@@ -79,6 +79,10 @@ CALLER: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/requests/{request_id}/cohandlers"): "worker1",
     ("POST", "/api/v1/requests/{request_id}/cohandlers/{username}/done"): "partner1",
     ("POST", "/api/v1/requests/{request_id}/close-out-of-scope"): "community1",
+    # the staff's inbox
+    ("GET", "/api/v1/inbox"): "worker1",
+    ("POST", "/api/v1/inbox/{message_id}/read"): "worker1",
+    ("POST", "/api/v1/inbox/read-all"): "worker1",
 }
 #: The operations anyone may call: sign-in, health, intake, tracking and its appeal, the
 #: active categories.

@@ -296,11 +296,26 @@
   }
 
   function refreshTargets(selector) {
+    var done = [];
     (selector || "").split(",").forEach(function (s) {
       s = s.trim();
       if (!s) return;
-      document.querySelectorAll(s).forEach(function (el) { refresh(el); });
+      document.querySelectorAll(s).forEach(function (el) { done.push(refresh(el)); });
     });
+    return Promise.all(done);
+  }
+
+  // After an action whose control a reload removed (data-focus-after: selectors, the first
+  // found wins), focus goes there instead of being lost to the page.
+  function refocus(form) {
+    var wanted = form.dataset.focusAfter;
+    var active = document.activeElement;
+    if (!wanted || (active && active !== body && document.contains(active))) return;
+    var choices = wanted.split(",");
+    for (var i = 0; i < choices.length; i++) {
+      var target = choices[i].trim() && document.querySelector(choices[i].trim());
+      if (target) { target.focus(); return; }
+    }
   }
 
   function showFiled(form, data) {
@@ -410,7 +425,7 @@
       var done = SUCCESS[form.dataset.success] || SUCCESS.refresh;
       done(form, res.data);
       if (form.dataset.success !== "login") resetTwins(form);
-      refreshTargets(form.dataset.refresh);
+      refreshTargets(form.dataset.refresh).then(function () { refocus(form); });
     });
   });
 
@@ -526,8 +541,36 @@
     });
   }
 
+  // ---- the inbox's unread count in the navigation -------------------------------
+
+  // The count shown in the navigation's inbox link ("Inbox (3)", its accessible name
+  // "Inbox, 3 unread"); a rise is announced politely (#announcer), focus stays where it is.
+  // The inbox page's list is read again unless the count came from that list itself.
+  function setUnread(n, fromList) {
+    var link = document.querySelector("[data-inbox-link]");
+    if (!link || typeof n !== "number" || !(n >= 0)) return;
+    var before = parseInt(link.dataset.unread || "0", 10);
+    if (before === n) return;
+    link.dataset.unread = String(n);
+    var count = link.querySelector("[data-inbox-count]");
+    var label = link.querySelector("[data-inbox-label]");
+    if (count) count.textContent = n ? " (" + n + ")" : "";
+    if (label) label.textContent = n ? t("inbox.nav_unread", { n: n }) : "";
+    var box = document.getElementById("announcer");
+    if (n > before && box) box.textContent = t("inbox.announce", { n: n });
+    if (!fromList) document.querySelectorAll("[data-inbox-live]").forEach(function (el) { refresh(el); });
+  }
+
+  document.addEventListener("closeloop:refreshed", function (event) {
+    var list = event.target;
+    if (!(list instanceof Element) || list.dataset.inboxLive === undefined) return;
+    var bar = list.querySelector("[data-unread]");
+    if (bar) setUnread(parseInt(bar.dataset.unread, 10), true);
+  });
+
   function startLive() {
-    var url = body.dataset.stream;
+    // a staff page without live parts of its own still follows the stream for its inbox count
+    var url = body.dataset.stream || (document.querySelector("[data-inbox-link]") ? "/api/v1/stream" : "");
     if (!url || !window.EventSource) return;
     var targets = body.dataset.liveTargets || "";
     var follow = body.dataset.follow || "";
@@ -564,6 +607,11 @@
         try { data = JSON.parse(event.data); } catch (e) { /* treat as "everything" */ }
         if (follow && Array.isArray(data.ids) && data.ids.indexOf(follow) < 0) return;
         soon();
+      });
+      source.addEventListener("inbox", function (event) {
+        var data = {};
+        try { data = JSON.parse(event.data); } catch (e) { return; }
+        setUnread(data.unread, false);
       });
       source.onerror = function () {
         setLive(false);
