@@ -566,7 +566,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     # ---- the staff inbox (/inbox, the navigation's count) and its messages' sentences
     # (notice.<kind>, notify.inbox.text_of) -----------------------------------------------
     "nav.inbox": ("收件箱", "Inbox"),
-    "inbox.nav_unread": ("，{n} 条未读", ", {n} unread"),
+    "inbox.nav_label": ("收件箱，{n} 条未读", "Inbox, {n} unread"),
     "inbox.announce": ("收件箱有 {n} 条未读消息", "Inbox: {n} unread messages"),
     "inbox.title": ("收件箱", "Inbox"),
     "inbox.intro": (

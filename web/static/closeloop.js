@@ -296,26 +296,11 @@
   }
 
   function refreshTargets(selector) {
-    var done = [];
     (selector || "").split(",").forEach(function (s) {
       s = s.trim();
       if (!s) return;
-      document.querySelectorAll(s).forEach(function (el) { done.push(refresh(el)); });
+      document.querySelectorAll(s).forEach(function (el) { refresh(el); });
     });
-    return Promise.all(done);
-  }
-
-  // After an action whose control a reload removed (data-focus-after: selectors, the first
-  // found wins), focus goes there instead of being lost to the page.
-  function refocus(form) {
-    var wanted = form.dataset.focusAfter;
-    var active = document.activeElement;
-    if (!wanted || (active && active !== body && document.contains(active))) return;
-    var choices = wanted.split(",");
-    for (var i = 0; i < choices.length; i++) {
-      var target = choices[i].trim() && document.querySelector(choices[i].trim());
-      if (target) { target.focus(); return; }
-    }
   }
 
   function showFiled(form, data) {
@@ -405,6 +390,7 @@
     if (form.dataset.busy) return;
     clearErrors(form);
     var button = event.submitter || form.querySelector("[type=submit]");
+    if (form.contains(document.activeElement)) form.dataset.hadFocus = "1";
     form.dataset.busy = "1";
     if (button) button.disabled = true;
     var asForm = form.dataset.encoding === "form";
@@ -416,6 +402,7 @@
       delete form.dataset.busy;
       if (button) button.disabled = false;
       if (!res.ok) {
+        delete form.dataset.hadFocus;
         if (res.status === 401 && form.dataset.success !== "login" && form.dataset.anonymous === undefined) {
           signedOut();
         }
@@ -425,7 +412,7 @@
       var done = SUCCESS[form.dataset.success] || SUCCESS.refresh;
       done(form, res.data);
       if (form.dataset.success !== "login") resetTwins(form);
-      refreshTargets(form.dataset.refresh).then(function () { refocus(form); });
+      refreshTargets(form.dataset.refresh);
     });
   });
 
@@ -490,6 +477,9 @@
         try { start = active.selectionStart; end = active.selectionEnd; } catch (e) { /* no caret */ }
       }
     }
+    var lost = active && active !== body && el.contains(active) ? active : null;
+    // a form sent from the keyboard or a click loses focus while its button is disabled
+    lost = lost || el.querySelector("form[data-had-focus][data-focus-after]");
     el.replaceChildren(fresh);
     if (focusKey) {
       var h = el.querySelector('[data-key="' + sel(focusKey) + '"]');
@@ -499,9 +489,24 @@
         try { if (start !== null) f.setSelectionRange(start, end); } catch (e) { /* no caret */ }
       }
     }
+    if (lost && (!document.activeElement || document.activeElement === body)) keepFocus(el, lost);
     prepare(el);
     tick();
     el.dispatchEvent(new CustomEvent("closeloop:refreshed", { bubbles: true }));
+  }
+
+  // The focused element (or the form sent from it) went with the old content: focus its twin
+  // (same id) when there is one, else the first of its form's data-focus-after selectors
+  // found, rather than leave the focus to the page.
+  function keepFocus(el, lost) {
+    var twin = lost.id ? document.getElementById(lost.id) : null;
+    if (twin && el.contains(twin)) { twin.focus(); return; }
+    var form = lost.closest("[data-focus-after]");
+    var choices = form ? form.dataset.focusAfter.split(",") : [];
+    for (var i = 0; i < choices.length; i++) {
+      var target = choices[i].trim() && document.querySelector(choices[i].trim());
+      if (target) { target.focus(); return; }
+    }
   }
 
   var inflight = new WeakMap();
@@ -543,7 +548,7 @@
 
   // ---- the inbox's unread count in the navigation -------------------------------
 
-  // The count shown in the navigation's inbox link ("Inbox (3)", its accessible name
+  // The count shown in the navigation's inbox link ("Inbox (3)", its aria-label
   // "Inbox, 3 unread"); a rise is announced politely (#announcer), focus stays where it is.
   // The inbox page's list is read again unless the count came from that list itself.
   function setUnread(n, fromList) {
@@ -553,9 +558,8 @@
     if (before === n) return;
     link.dataset.unread = String(n);
     var count = link.querySelector("[data-inbox-count]");
-    var label = link.querySelector("[data-inbox-label]");
     if (count) count.textContent = n ? " (" + n + ")" : "";
-    if (label) label.textContent = n ? t("inbox.nav_unread", { n: n }) : "";
+    link.setAttribute("aria-label", n ? t("inbox.nav_label", { n: n }) : t("inbox.title"));
     var box = document.getElementById("announcer");
     if (n > before && box) box.textContent = t("inbox.announce", { n: n });
     if (!fromList) document.querySelectorAll("[data-inbox-live]").forEach(function (el) { refresh(el); });
