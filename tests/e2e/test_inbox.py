@@ -75,7 +75,7 @@ def _read_all(stack: Dev, username: str) -> None:
 def _next_inbox(events: Events) -> dict[str, Any]:
     """The next ``inbox`` event's data (``change`` events in between are passed over)."""
     while True:
-        kind, event_id, data = events.next()
+        kind, event_id, data = events.next(inbox=True)
         if kind == "inbox":
             assert event_id == ""  # no position: a reconnection resumes by the change events
             return data
@@ -101,10 +101,10 @@ def test_the_stream_tells_the_reader_their_unread_count(stack: Dev, database: En
     filed = stack.file(description="收件箱：按链接跟踪")
     url = f"{stack.api}/stream?token={filed['tracking_token']}"
     with stream(url, stack.auth("worker1")) as events:
-        assert events.next()[0] == "hello"
+        assert events.next(inbox=True)[0] == "hello"
         inbox.add_message("worker1", "urged", {"by": "supervisor1"}, db=database)
         stack.act("worker1", filed["id"], "accept")
-        kind, _, change = events.next()
+        kind, _, change = events.next(inbox=True)  # an inbox event would come first
         assert kind == "change" and change["ids"] == [filed["id"]]
     _read_all(stack, "worker1")
 
@@ -173,7 +173,9 @@ def test_the_inbox_count_drops_when_read_and_rises_live(
     expect(_count(page)).to_have_text("(1)")
     new = add("cohandler_added", by="worker1", note="检查管道")
     expect(_count(page)).to_have_text("(2)")
-    expect(page.locator("#announcer[aria-live=polite]")).to_have_text(words["announce"].format(n=2))
+    expect(page.locator("#inbox-announcer[aria-live=polite]")).to_have_text(
+        words["announce"].format(n=2)
+    )
     fresh = page.locator(f'li.msg[data-id="{new}"]')
     expect(fresh.locator(".msg-text a")).to_have_text(words["cohandler"])
     expect(fresh.locator("[data-msg-state]")).to_have_text(words["unread"])

@@ -549,7 +549,7 @@
   // ---- the inbox's unread count in the navigation -------------------------------
 
   // The count shown in the navigation's inbox link ("Inbox (3)", its aria-label
-  // "Inbox, 3 unread"); a rise is announced politely (#announcer), focus stays where it is.
+  // "Inbox, 3 unread"); a rise is announced politely (#inbox-announcer), focus stays put.
   // The inbox page's list is read again unless the count came from that list itself.
   function setUnread(n, fromList) {
     var link = document.querySelector("[data-inbox-link]");
@@ -560,7 +560,7 @@
     var count = link.querySelector("[data-inbox-count]");
     if (count) count.textContent = n ? " (" + n + ")" : "";
     link.setAttribute("aria-label", n ? t("inbox.nav_label", { n: n }) : t("inbox.title"));
-    var box = document.getElementById("announcer");
+    var box = document.getElementById("inbox-announcer"); // its own: arrivals keep theirs
     if (n > before && box) box.textContent = t("inbox.announce", { n: n });
     if (!fromList) document.querySelectorAll("[data-inbox-live]").forEach(function (el) { refresh(el); });
   }
