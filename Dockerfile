@@ -11,6 +11,7 @@ COPY pyproject.toml README.md ./
 COPY domain ./domain
 COPY workflows ./workflows
 COPY projections ./projections
+COPY notify ./notify
 COPY api ./api
 COPY closeloop ./closeloop
 COPY web ./web

@@ -16,14 +16,28 @@ from temporalio.client import Client
 import web
 from api import errors, headers
 from api.limits import BodyLimit
-from api.routes import auth, calendar, categories, operations, requests, stream, track, units, users
+from api.routes import (
+    auth,
+    calendar,
+    categories,
+    operations,
+    requests,
+    stream,
+    track,
+    units,
+    users,
+    webhooks,
+)
 from api.routes import inbox as inbox_routes
+from api.routes import sms as sms_routes
 from closeloop import workcalendar
 from closeloop.keys import keyring
 from closeloop.settings import Settings
 from closeloop.store import STORE_NAME
 from closeloop.temporal_client import connect_temporal
 from domain.privacy import Sealer
+from notify.sender import counts as message_counts
+from notify.sender import notifier_position
 from projections.quarantine import quarantined_count
 from projections.tables import TRACKING_TABLE_NAME
 
@@ -63,8 +77,10 @@ def create_app(
     app.state.sealer = sealer if sealer is not None else keyring(settings)
     app.state.engine = engine
     app.state.temporal = temporal
-    for module in (auth, units, users, calendar, categories, requests, operations, stream, track):
+    routers = (auth, units, users, calendar, categories, requests, operations, stream, track)
+    for module in (*routers, webhooks):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(sms_routes.router, prefix=API_PREFIX)  # the SMS settings (notify.sms)
     app.include_router(inbox_routes.router, prefix=API_PREFIX)  # the staff's inbox
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
@@ -75,7 +91,11 @@ def create_app(
         (``projection.quarantined``); ``closeloop projections retry`` after a fix.
         ``warnings`` (the status unchanged): ``calendar_missing:<year>`` when deadlines
         count working days and neither the package nor the admins' table knows this year
-        or the next (Monday to Friday is counted then).
+        or the next (Monday to Friday is counted then); ``notifications_dead:<channel>``
+        when messages of a channel were given up.
+        ``notifications``: messages per channel (``inbox``, ``sms``, ``webhook``) and state
+        (``sent``, ``waiting``, ``failed``, ``dead``), and how far the notifier lags behind
+        the event store (``lag``, in events).
         """
         checks: dict[str, Any] = {}
         try:
@@ -96,6 +116,17 @@ def create_app(
                 warnings += [f"calendar_missing:{year}" for year in missing]
             except Exception as e:  # noqa: BLE001 - a warning never fails the check
                 warnings.append(f"calendar_unreadable: {e}")
+            try:
+                checks["notifications"] = await run_in_threadpool(
+                    _notification_health, engine, checks["projection"]["events"]
+                )
+                warnings += [
+                    f"notifications_dead:{channel}"
+                    for channel, states in checks["notifications"]["channels"].items()
+                    if states.get("dead")
+                ]
+            except Exception as e:  # noqa: BLE001 - a warning never fails the check
+                warnings.append(f"notifications_unreadable: {e}")
         ok = checks["temporal"] == "ok" and checks["store"] == "ok"
         status = "ok" if ok else "unavailable"
         if ok and checks["projection"]["quarantined"]:
@@ -109,6 +140,16 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     headers.install(app, behind_tls=settings.behind_tls)
     return app
+
+
+def _notification_health(engine: Engine, events: int) -> dict[str, Any]:
+    """Messages per channel and state, and the notifier's lag behind the store."""
+    position = notifier_position(engine)
+    return {
+        "channels": message_counts(engine),
+        "notified": position,
+        "lag": max(0, events - position),
+    }
 
 
 def _projection_health(engine: Engine) -> dict[str, int]:

@@ -70,6 +70,8 @@ class Principal:
     organisation: str | None = None
     #: A dispatcher's posts: the communities and towns they dispatch for (roster.covers).
     dispatch_units: tuple[str, ...] = ()
+    #: The work phone they gave for residents' contact cards (PATCH /auth/me).
+    work_phone: str | None = None
 
     @classmethod
     def of(cls, user: roster.User) -> Principal:
@@ -81,6 +83,7 @@ class Principal:
             user.assignments,
             organisation=user.organisation,
             dispatch_units=user.dispatch_units,
+            work_phone=user.work_phone,
         )
 
 

@@ -94,6 +94,26 @@ class ReviewIn(_Body):
         return value
 
 
+class SelfReviewIn(_Body):
+    """The resident's own review from the tracking link (限时反馈): the four dimensions, each
+    answered (an unanswered one is refused on its own field, as in :class:`ReviewIn`)."""
+
+    completion: MaybeAnswer = Field(default=None, validate_default=True)
+    progress: MaybeAnswer = Field(default=None, validate_default=True)
+    effect: MaybeAnswer = Field(default=None, validate_default=True)
+    satisfaction: MaybeAnswer = Field(default=None, validate_default=True)
+    comment: Text = Field(default="", max_length=4000)
+
+    @field_validator(*DIMENSIONS)
+    @classmethod
+    def _answered(cls, value: Answer | None) -> Answer:
+        if value is None:
+            raise PydanticCustomError(
+                MISSING_ANSWER, "a review answers all four dimensions; this one is missing"
+            )
+        return value
+
+
 # ---- street-office operations ----------------------------------------------------------
 
 TierField = Annotated[Tier, NO_CONTROL]

@@ -24,6 +24,8 @@ every token issued before.
 from __future__ import annotations
 
 import dataclasses
+import re
+import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -208,6 +210,8 @@ class User:
     organisation: str | None = None
     #: A dispatcher's posts: the ids of the communities and towns they dispatch for.
     dispatch_units: tuple[str, ...] = ()
+    #: The work phone they gave for residents' contact cards (:func:`work_phone`), or None.
+    work_phone: str | None = None
 
 
 class UnknownUser(RosterError):
@@ -630,6 +634,7 @@ _USER_COLUMNS = (
     user_table.c.created_at,
     user_table.c.disabled,
     user_table.c.organisation,
+    user_table.c.work_phone,
 )
 
 
@@ -671,6 +676,7 @@ def _users(conn: Connection, rows: Iterable[Row[Any]]) -> list[User]:
             bool(row.disabled),
             row.organisation,
             tuple(dispatch[row.id]),
+            row.work_phone,
         )
         for row in rows
     ]
@@ -812,6 +818,83 @@ def change_user(
         if dispatch_units is not KEEP and dispatch_units is not None:
             _write_dispatch_posts(conn, user_id, user.dispatch_units)
     return user
+
+
+# ---- the work phone --------------------------------------------------------------
+
+#: The stored work phone's longest form (the column's width).
+WORK_PHONE_LENGTH = 32
+#: A mobile number: 1, then 3 to 9, then nine digits (an optional +86 or 86 in front).
+_MOBILE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})")
+#: A landline's digits: the area code (010 and 02x have three digits, the others four),
+#: then the number (seven or eight digits, never starting with 0).
+_LANDLINE = re.compile(r"(0(?:10|2\d|[3-9]\d{2}))([1-9]\d{6,7})")
+#: An extension named as such at the end: 转 123, ext 123, ext. 123, x123.
+_EXTENSION = re.compile(r"(.+?)\s*(?:转|ext\.?|x)\s*(\d{1,6})", re.IGNORECASE)
+#: What may stand between the groups of digits.
+_SEPARATORS = re.compile(r"[\s\-()]+")
+
+
+def _landline(groups: list[str]) -> str | None:
+    found = _LANDLINE.fullmatch("".join(groups))
+    return f"{found.group(1)}-{found.group(2)}" if found else None
+
+
+def work_phone(value: str | None) -> str | None:
+    """A work phone as stored: a mobile number as its eleven digits (``13912345678``), a
+    landline as ``0539-1234567`` (with its extension: ``0539-1234567-123``); None for None
+    or a blank. Full-width characters count as their ASCII twins; spaces, dashes and
+    parentheses between the groups of digits are dropped, and a last short group after the
+    number (``0539-1234567-123``, or ``转123``) is the extension. Anything else is refused
+    (``work_phone_invalid``)."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", value).strip()
+    if not text:
+        return None
+    refused = InvalidRoster(
+        f"{text[:40]!r} is not a Chinese phone number: give a mobile number (11 digits, "
+        "starting 13 to 19) or a landline with its area code, such as 0539-1234567, "
+        "optionally with an extension (0539-1234567-123)",
+        "work_phone_invalid",
+        "work_phone",
+    )
+    if len(text) > 64:
+        raise refused
+    mobile = _MOBILE.fullmatch(_SEPARATORS.sub("", text))
+    if mobile:
+        return mobile.group(1)
+    extension = None
+    named = _EXTENSION.fullmatch(text)
+    if named:
+        text, extension = named.groups()
+    groups = [group for group in _SEPARATORS.split(text) if group]
+    if not groups or not all(group.isascii() and group.isdigit() for group in groups):
+        raise refused
+    number = None
+    if extension is None and len(groups) > 1 and len(groups[-1]) <= 6:
+        number = _landline(groups[:-1])  # 0539-1234567-123: the last group is the extension
+        if number is not None:
+            extension = groups[-1]
+    if number is None:
+        number = _landline(groups)
+    if number is None:
+        raise refused
+    return number + (f"-{extension}" if extension else "")
+
+
+def set_work_phone(user_id: str, value: str | None, *, db: Db) -> User:
+    """Give the user a work phone (:func:`work_phone` checks and normalises it) or clear it
+    (None or blank). The user's tokens stay valid."""
+    phone = work_phone(value)
+    with _connect(db) as conn:
+        changed = conn.execute(
+            update(user_table).where(user_table.c.id == user_id).values(work_phone=phone)
+        )
+        if changed.rowcount == 0:
+            raise UnknownUser(f"no user has the id {user_id}")
+        found = conn.execute(select(*_USER_COLUMNS).where(user_table.c.id == user_id))
+        return _users(conn, found)[0]
 
 
 def count_users(*, db: Db) -> int:

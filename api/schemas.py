@@ -35,6 +35,8 @@ class StaffMember(Protocol):
     def organisation(self) -> str | None: ...
     @property
     def dispatch_units(self) -> tuple[str, ...]: ...
+    @property
+    def work_phone(self) -> str | None: ...
 
 
 class Token(BaseModel):
@@ -126,9 +128,15 @@ class UserOut(BaseModel):
     disabled: bool = False
     organisation: str | None = None
     dispatch_units: list[str] = Field(default_factory=list)
+    #: The work phone they gave for residents' contact cards; shown to themselves and to
+    #: admins (left out of what a supervisor reads).
+    work_phone: str | None = None
 
     @classmethod
-    def of(cls, user: StaffMember) -> UserOut:
+    def of(cls, user: StaffMember, work_phone: bool = True) -> UserOut:
+        """``user`` as the API shows them; without ``work_phone`` the field is left unset
+        (a route answering with ``response_model_exclude_unset`` leaves it out)."""
+        phone = {"work_phone": user.work_phone} if work_phone else {}
         return cls(
             id=user.id,
             username=user.username,
@@ -139,6 +147,7 @@ class UserOut(BaseModel):
             disabled=bool(getattr(user, "disabled", False)),
             organisation=user.organisation,
             dispatch_units=list(user.dispatch_units),
+            **phone,
         )
 
 
@@ -149,6 +158,18 @@ class PasswordChange(BaseModel):
 
     old_password: str
     new_password: str
+
+
+class ProfilePatch(BaseModel):
+    """A staff member's change to their own profile: the work phone residents see on the
+    tracking page (null or blank clears it; :func:`api.roster.work_phone` checks it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    work_phone: Text | None = Field(
+        default=None,
+        json_schema_extra={"examples": ["13912345678", "0539-1234567", "0539-1234567-123"]},
+    )
 
 
 class UserPatch(BaseModel):

@@ -107,6 +107,15 @@ async def _projector(settings: Settings) -> None:
     await run_projector(settings, stop)
 
 
+async def _notifier(settings: Settings) -> None:
+    from closeloop.runtime import prepare, run_notifier, stop_on_signals
+
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    prepare(settings)
+    await run_notifier(settings, stop)
+
+
 def _projections(settings: Settings, action: str) -> int:
     """``closeloop projections list|retry``: the quarantined events (the dead-letter table).
 
@@ -210,6 +219,7 @@ COMMANDS = {
     "api": "the HTTP API only",
     "worker": "the Temporal worker only",
     "projector": "the projector only",
+    "notifier": "the notifier and the sender only (inbox, SMS, webhooks)",
     "rebuild": "drop the read models and rebuild them from the events",
     "migrate": "create or upgrade closeloop's tables (Alembic)",
     "bootstrap": "create the tables and the first admin (the demo town with --seed-demo)",
@@ -294,7 +304,13 @@ def main(argv: list[str] | None = None) -> int:
             return _projections(settings, args.action)
         from closeloop.runtime import dev
 
-        runner = {"dev": dev, "api": _api, "worker": _worker, "projector": _projector}
+        runner = {
+            "dev": dev,
+            "api": _api,
+            "worker": _worker,
+            "projector": _projector,
+            "notifier": _notifier,
+        }
         asyncio.run(runner[args.command](settings))
     except SettingsError as e:  # e.g. CLOSELOOP_ADMIN_PASSWORD failing the password policy
         print(f"closeloop: {e}", file=sys.stderr)

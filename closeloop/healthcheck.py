@@ -1,8 +1,8 @@
-"""Container health checks: ``python -m closeloop.healthcheck api|worker|projector``.
+"""Container health checks: ``python -m closeloop.healthcheck api|worker|projector|notifier``.
 
 Exit 0 when healthy, 1 with the reason on stderr otherwise. Each checks what its process
 is for: the API answers /health; a worker polls its task queue; the projector's database
-answers and the read models are not falling behind.
+answers and the read models are not falling behind; the notifier's likewise.
 """
 
 from __future__ import annotations
@@ -67,7 +67,25 @@ def check_projector(settings: Settings) -> None:
         raise RuntimeError(f"the read models trail the event store by {lag} events")
 
 
-CHECKS = {"api": check_api, "worker": check_worker, "projector": check_projector}
+def check_notifier(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(text(f"SELECT max(id) FROM {STORE_NAME}_events")).scalar()
+            notified = conn.execute(text("SELECT max(position) FROM notify_positions")).scalar()
+    finally:
+        engine.dispose()
+    lag = int(stored or 0) - int(notified or 0)
+    if lag > MAX_LAG:
+        raise RuntimeError(f"the notifier trails the event store by {lag} events")
+
+
+CHECKS = {
+    "api": check_api,
+    "worker": check_worker,
+    "projector": check_projector,
+    "notifier": check_notifier,
+}
 
 
 def main(argv: list[str]) -> int:

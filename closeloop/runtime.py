@@ -163,6 +163,35 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
             await asyncio.to_thread(_follow_with_subscription, settings.database_url, stop, keys)
 
 
+async def run_notifier(settings: Settings, stop: asyncio.Event) -> None:
+    """Tell people what happened until ``stop``: the notifier follows the event log and
+    writes the inbox and the outbox; the sender delivers the outbox (SMS, webhooks).
+    Several may run at once: the notifier's position and the sender's claims keep each
+    message written and sent once."""
+    from notify.channels import build_channels, policy_of
+    from notify.notifier import Notifier
+    from notify.sender import Sender
+
+    keys = keyring(settings)
+    engine = make_engine(settings.database_url)
+    notifier = Notifier(settings.database_url, keys, engine=engine)
+    sender = Sender(
+        engine,
+        build_channels(engine, keys, settings),
+        keys,
+        policy_of(settings),
+        poll_seconds=min(settings.poll_seconds * 2.5, 1.0),
+    )
+    notifier.start()
+    sender.start()
+    try:
+        await stop.wait()
+    finally:
+        await asyncio.to_thread(sender.stop)
+        await asyncio.to_thread(notifier.close)
+        engine.dispose()
+
+
 #: A part of ``closeloop dev`` that fails is started again after this pause, doubling
 #: with each failure up to the longest; a part that ran this long starts with the first.
 RESTART_FIRST_SECONDS = 1.0
@@ -294,6 +323,8 @@ async def dev(settings: Settings) -> None:
             "projector": lambda: run_projector(settings, stop),
             "api": lambda: serve_api(settings, engine, client, stop),
         }
+        if settings.notify:
+            runs["notifier"] = lambda: run_notifier(settings, stop)
         parts = [
             asyncio.create_task(supervise(name, run, stop), name=name) for name, run in runs.items()
         ]

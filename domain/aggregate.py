@@ -22,6 +22,7 @@ from domain.state import (
     OPERATION_TYPES,
     PROGRESS_NOTED,
     RESOLVED,
+    REVIEW_WINDOW_CLOSED,
     REVIEWED,
     Change,
     RequestState,
@@ -133,6 +134,10 @@ class ResidentRequest(Aggregate):
     class Appealed(Changed):
         pass
 
+    # notifications
+    class ReviewWindowClosed(Changed):
+        pass
+
     def __init__(self, command_id: str, at: datetime, actor: str, data: dict[str, Any]):
         filed = Change(FILED, at, actor, data)
         self.state = RequestState.from_filed(filed)
@@ -186,6 +191,7 @@ _CHANGE_EVENTS: dict[str, type[ResidentRequest.Changed]] = {
     MARKED_OVERDUE: ResidentRequest.MarkedOverdue,
     RESOLVED: ResidentRequest.Resolved,
     REVIEWED: ResidentRequest.Reviewed,
+    REVIEW_WINDOW_CLOSED: ResidentRequest.ReviewWindowClosed,
     **{
         name: getattr(ResidentRequest, name)
         for name in OPERATION_TYPES  # each operation's event class bears its type's name

@@ -281,7 +281,7 @@ def table(cases: Iterable[Case] | None = None) -> str:
         facts = _facts(case)
         shown = _SHOWN[sight(case.viewer, facts)]
         if case.viewer.role is None:
-            shown = "only the tracking page (no name, no phone, no staff)"
+            shown = "only the tracking page (no name, no phone; of the staff, the contact card)"
         reveal = "yes, stating why (audited)" if may_reveal(case.viewer, facts) else "no"
         lines.append(f"| {case.who} | {shown} | {reveal} |")
     return "\n".join(lines)

@@ -49,6 +49,8 @@ COHANDLER_ADDED = "CohandlerAdded"
 COHANDLER_DONE = "CohandlerDone"
 CLOSED_OUT_OF_SCOPE = "ClosedOutOfScope"
 APPEALED = "Appealed"
+#: The resident's self-review window (限时反馈) passed without their review: callers phone.
+REVIEW_WINDOW_CLOSED = "ReviewWindowClosed"
 OPERATION_TYPES = (
     DISPATCHED,
     RETURNED,
@@ -73,7 +75,14 @@ EVENT_TYPES = (
     RESOLVED,
     REVIEWED,
     *OPERATION_TYPES,
+    REVIEW_WINDOW_CLOSED,
 )
+
+#: Who acts when the resident reviews their own request from the tracking link.
+RESIDENT_ACTOR = "resident"
+#: Where a review came from: a follow-up call, or the resident's own (by link).
+SOURCE_CALLER = "caller"
+SOURCE_RESIDENT = "resident"
 
 #: The outcome of a request closed as outside the office's scope (不予受理 / 无法办理).
 OUT_OF_SCOPE = "out_of_scope"
@@ -184,6 +193,9 @@ class RequestState:
     redirects: int = 0
     out_of_scope: dict[str, Any] | None = None  # reason, at, by
     appeal: dict[str, Any] | None = None  # reason, at
+    # ---- the resident's self-review (限时反馈) ----
+    review_until: datetime | None = None  # the latest resolution's window; None: none
+    review_window_closed: bool = False  # its ReviewWindowClosed is recorded
 
     # ---- intake -------------------------------------------------------------------
 
@@ -277,13 +289,54 @@ class RequestState:
         reason = f"the {self.tier.value} deadline passed"
         return self._escalation(up, SYSTEM_ACTOR, reason, at, day_seconds, automatic=True)
 
-    def decide_resolve(self, actor: str, resolution: str, at: datetime) -> Change:
+    def decide_resolve(
+        self, actor: str, resolution: str, at: datetime, review_seconds: float | None = None
+    ) -> Change:
+        """``review_seconds``: how long the resident may then review it themselves (None:
+        only a caller reviews it)."""
         require(Action.RESOLVE, self.status)
         data: dict[str, Any] = {
             "resolution": resolution,
             "on_time": self.deadline is None or at <= self.deadline,
         }
+        if review_seconds:
+            data["review_until"] = _iso(at + timedelta(seconds=review_seconds))
         return Change(RESOLVED, at, actor, self._lapsing(data))
+
+    def decide_self_review(self, review: Review, at: datetime, day_seconds: DueRule) -> Change:
+        """The resident reviews the resolution themselves, from the tracking link, within
+        the window the resolution opened: a reached review with source ``resident``."""
+        require(Action.REVIEW, self.status)
+        if self.review_until is None:
+            raise Refused(
+                "this request is reviewed by a follow-up call, not from the tracking link",
+                "self_review_off",
+            )
+        if at > self.review_until:
+            raise Refused(
+                "the time for your own review has passed; a caller will phone you",
+                "review_window_closed",
+            )
+        if not review.reached:
+            raise Invalid("a review of one's own request is reached", "invalid_input", "reached")
+        change = self.decide_review(RESIDENT_ACTOR, review, at, day_seconds)
+        return Change(
+            change.type, change.at, change.actor, {**change.data, "source": SOURCE_RESIDENT}
+        )
+
+    def decide_review_window_closed(self, at: datetime) -> Change | None:
+        """The self-review window passed without the resident's review: the callers take
+        it (None when there is nothing to record)."""
+        if (
+            self.status is not Status.RESOLVED
+            or self.review_until is None
+            or self.review_window_closed
+            or at < self.review_until
+        ):
+            return None
+        return Change(
+            REVIEW_WINDOW_CLOSED, at, SYSTEM_ACTOR, {"review_until": _iso(self.review_until)}
+        )
 
     def decide_review(
         self, actor: str, review: Review, at: datetime, day_seconds: DueRule
@@ -559,8 +612,15 @@ class RequestState:
             require(Action.RESOLVE, self.status)
             self.status = Status.RESOLVED
             self.extension = None
+            self.review_until = _when(d.get("review_until"))
+            self.review_window_closed = False
+        elif change.type == REVIEW_WINDOW_CLOSED:
+            require(Action.REVIEW, self.status)
+            self.review_window_closed = True
         elif change.type == REVIEWED:
             require(Action.REVIEW, self.status)
+            self.review_until = None
+            self.review_window_closed = False
             outcome = Outcome(d["outcome"])
             self.unreached_attempts = d["attempts"]
             if outcome in (Outcome.CLOSED, Outcome.UNREACHABLE):
@@ -713,6 +773,7 @@ class RequestState:
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
             "timeline": [dict(e) for e in self.timeline],
+            "review_until": _iso_or_none(self.review_until),
             **self.operations(),
         }
 

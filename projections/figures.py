@@ -25,13 +25,13 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Executable, delete, insert, select
+from sqlalchemy import Connection, Executable, delete, insert, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.ladder import LADDER
 from domain.lifecycle import Status
 from domain.review import DIMENSIONS, Answer, Outcome, is_satisfied
-from domain.state import OUT_OF_SCOPE
+from domain.state import OUT_OF_SCOPE, SOURCE_RESIDENT
 from projections.reading import OPEN_STATUSES
 from projections.tables import FIGURE_COUNTS, figures, requests, reviews
 
@@ -109,6 +109,8 @@ def review_part(answers: Mapping[str, Any]) -> Part:
     part[_AT["reached"]] = 1
     if answers["satisfaction"] in _SATISFIED:
         part[_AT["satisfied"]] = 1
+    if answers.get("source") == SOURCE_RESIDENT:
+        part[_AT["self_reviews"]] = 1
     for dimension in DIMENSIONS:
         answer = answers[dimension]
         if answer is not None:
@@ -226,9 +228,17 @@ def refill(conn: Connection, chunk: int = 50_000) -> int:
             r.dispatch_wait_seconds is not None,
         )
         tally.add(units, r.created_at, part)
+    # A migration before the one that added a column calls this too: read and write the
+    # columns the database has now (a later migration fills its own).
+    inspector = inspect(conn)
+    has_source = "source" in {c["name"] for c in inspector.get_columns(reviews.name)}
+    kept = {c["name"] for c in inspector.get_columns(figures.name)}
     answers = conn.execute(
         select(
-            reviews.c.request_id, reviews.c.reached, *(reviews.c[d] for d in DIMENSIONS)
+            reviews.c.request_id,
+            reviews.c.reached,
+            *(reviews.c[d] for d in DIMENSIONS),
+            *([reviews.c.source] if has_source else []),
         ).execution_options(yield_per=chunk)
     )
     for a in answers:
@@ -237,7 +247,11 @@ def refill(conn: Connection, chunk: int = 50_000) -> int:
     conn.execute(delete(figures))
     count = len(tally.buckets)
     rows_out = [
-        {"unit_id": unit, "day": day, **dict(zip(FIGURE_COUNTS, counts, strict=True))}
+        {
+            "unit_id": unit,
+            "day": day,
+            **{n: c for n, c in zip(FIGURE_COUNTS, counts, strict=True) if n in kept},
+        }
         for (unit, day), counts in tally.buckets.items()
     ]
     for i in range(0, len(rows_out), chunk):

@@ -7,6 +7,7 @@ only; times come back as ISO 8601 strings in UTC.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, case, false, func, or_, select
@@ -322,22 +323,41 @@ def cohandled_among(bind: Bind, request_ids: Iterable[str], username: str) -> li
 _waiting_for_review = requests.c.status == Status.RESOLVED.value
 
 
-def count_followups(bind: Bind) -> int:
-    """How many resolved requests wait for their review."""
-    query = select(func.count()).select_from(requests).where(_waiting_for_review)
+def _followup_filter(self_review: bool, now: datetime | None) -> ColumnElement[bool]:
+    """Resolved requests waiting for a call (no self-review window, or it has passed), or
+    with ``self_review`` those whose resident may still review them (限时反馈)."""
+    at = now or datetime.now(UTC)
+    until = requests.c.review_until
+    if self_review:
+        return and_(_waiting_for_review, until.is_not(None), until > at)
+    return and_(_waiting_for_review, or_(until.is_(None), until <= at))
+
+
+def count_followups(bind: Bind, *, self_review: bool = False, now: datetime | None = None) -> int:
+    """How many resolved requests wait for a call (``self_review``: for their resident's
+    own review)."""
+    query = select(func.count()).select_from(requests).where(_followup_filter(self_review, now))
     with connected(bind) as conn:
         return int(conn.execute(query).scalar_one())
 
 
-def followups(bind: Bind, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
-    """The callers' list: resolved requests waiting for their review, oldest resolve first
-    (``limit`` of them from ``offset``, if given).
+def followups(
+    bind: Bind,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    self_review: bool = False,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The callers' list: resolved requests waiting for their review call, oldest resolve
+    first (``limit`` of them from ``offset``, if given). A request whose resident may
+    still review it themselves waits for that first (``self_review`` lists those).
 
     Each item is the request view (with the resident's name and phone) plus ``resolved_at``.
     """
     query = (
         select(requests)
-        .where(_waiting_for_review)
+        .where(_followup_filter(self_review, now))
         .order_by(requests.c.resolved_at, requests.c.id)
         .limit(limit)
         .offset(offset)

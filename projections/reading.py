@@ -113,6 +113,7 @@ def request_item(row: Row[Any]) -> dict[str, Any]:
         "extension_pending": bool(row.extension_pending),
         "cohandlers_open": row.cohandlers_open,
         "waiting_since": iso_or_none(row.waiting_since),
+        "review_until": iso_or_none(row.review_until),
     }
 
 

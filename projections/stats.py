@@ -53,6 +53,10 @@ Each figure counts the cohort as it stands now:
 ``warned``
     all warnings (预警: most of a tier's time gone) of cohort requests; a request warned
     in two tiers counts twice.
+``reviews_by_source``, ``self_review_share``
+    the reached reviews by where they came from: ``caller`` (a follow-up call) and
+    ``resident`` (the resident's own review from the tracking link, 限时反馈); the share
+    is resident / reviews_reached.
 ``dispatch_wait``
     over the cohort requests dispatched at least once (分解交办 by hand): ``count``, and
     the 50th and 90th percentiles (``p50_hours``, ``p90_hours``, linear between the
@@ -76,7 +80,7 @@ from sqlalchemy import ColumnElement, Connection, and_, case, func, select
 from domain.ladder import LADDER
 from domain.lifecycle import Status
 from domain.review import DIMENSIONS, Answer, Outcome, is_satisfied
-from domain.state import OUT_OF_SCOPE
+from domain.state import OUT_OF_SCOPE, SOURCE_CALLER, SOURCE_RESIDENT
 from projections.figures import ALL
 from projections.reading import OPEN_STATUSES, Bind, connected, in_unit
 from projections.tables import FIGURE_COUNTS, figures, requests, reviews
@@ -232,6 +236,7 @@ def _count_rows(
         select(
             func.count().label("reached"),
             _count_if(reviews.c.satisfaction.in_(SATISFIED)).label("satisfied"),
+            _count_if(reviews.c.source == SOURCE_RESIDENT).label("self_reviews"),
             *(
                 _count_if(reviews.c[dimension] == answer.value).label(f"{dimension}_{answer.value}")
                 for dimension in DIMENSIONS
@@ -274,6 +279,11 @@ def _present(c: dict[str, int]) -> dict[str, Any]:
         "closed_unreached": c["closed_unreached"],
         "closed_reached": closed_reached,
         "completion_rate_reached": _rate(closed_reached, c["received"]),
+        "reviews_by_source": {
+            SOURCE_CALLER: c["reached"] - c["self_reviews"],
+            SOURCE_RESIDENT: c["self_reviews"],
+        },
+        "self_review_share": _rate(c["self_reviews"], c["reached"]),
     }
 
 

@@ -220,6 +220,12 @@ OPERATION_COUNTS: tuple[str, ...] = (
     "dispatched",
 )
 
+#: The counts of the notifications (revision 0010): reached reviews made by the resident
+#: themselves from the tracking link (限时反馈).
+NOTIFY_COUNTS: tuple[str, ...] = ("self_reviews",)
+#: The counts added after the first revision of the figures, with a server default of 0.
+LATER_COUNTS: tuple[str, ...] = (*OPERATION_COUNTS, *NOTIFY_COUNTS)
+
 #: What :mod:`projections.figures` counts for each unit and day, in this order.
 FIGURE_COUNTS: tuple[str, ...] = (
     "received",
@@ -232,6 +238,7 @@ FIGURE_COUNTS: tuple[str, ...] = (
     "satisfied",
     *(f"{dimension}_{answer.value}" for dimension in DIMENSIONS for answer in Answer),
     *OPERATION_COUNTS,
+    *NOTIFY_COUNTS,
 )
 
 #: The figures of the requests received on one day (UTC) under one unit (a grid, a
@@ -244,10 +251,10 @@ figures = Table(
     *(
         Column(name, Integer(), nullable=False)
         for name in FIGURE_COUNTS
-        if name not in OPERATION_COUNTS
+        if name not in LATER_COUNTS
     ),
-    # revision 0009's (the rows before it are counted again by the migration)
-    *(Column(name, Integer(), nullable=False, server_default="0") for name in OPERATION_COUNTS),
+    # revision 0009's (the rows before it are counted again by the migration) and 0010's
+    *(Column(name, Integer(), nullable=False, server_default="0") for name in LATER_COUNTS),
 )
 
 #: Where a dead-letter row says why it is there.

@@ -66,7 +66,9 @@ from domain.state import (
     PROGRESS_NOTED,
     RESOLVED,
     RETIERED,
+    REVIEW_WINDOW_CLOSED,
     REVIEWED,
+    SOURCE_CALLER,
     WARNED,
     Change,
     RequestState,
@@ -461,6 +463,7 @@ class _Request:
         )
         if row.ops is not None:  # NULL: projected before the operations, none happened
             state.restore_operations(unpack_operations(row.ops))
+        state.review_until = row.review_until
         request = cls(
             state=state,
             version=row.version,
@@ -598,6 +601,7 @@ class _Request:
             "closed_at": self.closed_at,
             "closed_outcome": self.closed_outcome,
             "ops": self.packed(),
+            "review_until": s.review_until,
         }
 
     def operation_columns(self) -> dict[str, Any]:
@@ -650,7 +654,9 @@ def assist_key(left: dict[str, str]) -> str:
 
 #: The changes that leave ``RequestState.operations()`` as it was (a resolve too, unless
 #: it lets an extension ask lapse; a review too, unless it reopens the request).
-_OPERATIONS_KEPT = frozenset({ACCEPTED, PROGRESS_NOTED, MARKED_OVERDUE, RESOLVED, REVIEWED})
+_OPERATIONS_KEPT = frozenset(
+    {ACCEPTED, PROGRESS_NOTED, MARKED_OVERDUE, RESOLVED, REVIEWED, REVIEW_WINDOW_CLOSED}
+)
 
 #: The changes that move what the figures count beyond the state, or the people rows.
 _PEOPLE = frozenset({ESCALATED, RETIERED, COHANDLER_ADDED, COHANDLER_DONE})
@@ -775,6 +781,7 @@ class _Batch:
                     "satisfaction": d["satisfaction"],
                     "outcome": d["outcome"],
                     "comment": d.get("comment", ""),
+                    "source": d.get("source", SOURCE_CALLER),
                 }
             )
 

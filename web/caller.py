@@ -43,6 +43,13 @@ def _queue(engine: Engine, user: Principal, t: Translator, sealer: Sealer) -> li
     return result
 
 
+def _self_waiting(engine: Engine) -> int:
+    """Resolved requests whose residents may still review them themselves (限时反馈): not
+    in the queue until their window passes."""
+    with engine.connect() as conn:
+        return queries.count_followups(conn, self_review=True)
+
+
 @router.get("/followups", response_class=HTMLResponse)
 def followups_page(request: Request, engine: EngineDep) -> Response:
     user = signed_in(request, (Role.CALLER,))
@@ -52,7 +59,11 @@ def followups_page(request: Request, engine: EngineDep) -> Response:
     return render(
         request,
         "followups.html",
-        {"rows": _queue(engine, user, t, get_sealer(request)), **review_context(t)},
+        {
+            "rows": _queue(engine, user, t, get_sealer(request)),
+            "self_waiting": _self_waiting(engine),
+            **review_context(t),
+        },
         user=user,
     )
 
@@ -64,4 +75,5 @@ def followups_list(request: Request, engine: EngineDep) -> Response:
         return user.response
     t = translator(request)
     rows = _queue(engine, user, t, get_sealer(request))
-    return fragment(request, "_queue.html", {"rows": rows, **review_context(t)})
+    context = {"rows": rows, "self_waiting": _self_waiting(engine), **review_context(t)}
+    return fragment(request, "_queue.html", context)

@@ -812,6 +812,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     # ---- follow-ups ------------------------------------------------------------------
     "followups.title": ("回访队列", "Follow-up queue"),
     "followups.empty": ("暂无待回访诉求。", "No request waits for a follow-up call."),
+    "followups.self_waiting": (
+        "另有 {n} 件诉求在居民自评期内，期满未评价的将进入本队列。",
+        "{n} more wait for the residents' own review; those not reviewed in time join this queue.",
+    ),
     "followups.call": ("致电", "Call"),
     "followups.resolved_at": ("办结时间", "Resolved"),
     "followups.attempts": ("已未接通 {n} 次（共 {max} 次机会）", "{n} of {max} calls unanswered"),
@@ -891,6 +895,188 @@ STRINGS: dict[str, tuple[str, str]] = {
     "catalogue.restore": ("恢复使用", "Restore"),
     "catalogue.retired_done": ("类别已停用", "Category retired"),
     "catalogue.restored": ("类别已恢复使用", "Category restored"),
+    # ---- SMS to residents (admins: /admin/sms; notify.sms) ------------------------------
+    "nav.sms": ("短信设置", "SMS"),
+    "sms.title": ("短信通知设置", "SMS to residents"),
+    "sms.intro": (
+        "诉求办结后，系统给居民发短信，附办理进度链接和自评链接。在这里选择发送方式、"
+        "修改各类短信的模板，也可以发一条测试短信。",
+        "When a request is resolved, closeloop texts the resident the tracking link and the "
+        "self-review link. Choose how messages are sent, edit each message's template, and "
+        "send a test.",
+    ),
+    "sms.gateway": ("短信网关", "SMS gateway"),
+    "sms.gateway_set": ("已配置（短信签名：{sign}）", "configured (signature: {sign})"),
+    "sms.gateway_unset": (
+        "未配置：在运行环境中设置 CLOSELOOP_SMS_GATEWAY_URL 后才能通过网关发送",
+        "not configured: set CLOSELOOP_SMS_GATEWAY_URL where closeloop runs to send through a "
+        "gateway",
+    ),
+    "sms.quiet_hours": ("免打扰时段", "Quiet hours"),
+    "sms.quiet": (
+        "{start}–{end}（{zone}）：这段时间不给居民发短信，结束后再发",
+        "{start}–{end} ({zone}): no texts to residents then; they go when it ends",
+    ),
+    "sms.quiet_off": ("未设置：任何时间都会发送", "off: texts go at any hour"),
+    "sms.provider": ("发送方式", "Provider"),
+    "sms.provider.log": ("记录到文件", "Write to a file"),
+    "sms.provider.log_hint": (
+        "不真正发送：每条短信写入数据目录下的 sms/sms.log（手机号打码），用于演示和测试。",
+        "Sends nothing: each message is written to sms/sms.log in the data folder (the phone "
+        "masked), for demos and tests.",
+    ),
+    "sms.provider.http": ("短信网关", "SMS gateway"),
+    "sms.provider.http_hint": (
+        "把模板编号和参数提交给配置的短信网关（阿里云、腾讯云等短信服务的形式）。",
+        "Posts the template code and its parameters to the configured gateway (the shape of "
+        "Aliyun, Tencent Cloud and other SMS services).",
+    ),
+    "sms.template.resolved": ("诉求办结（附自评链接）", "Resolved, with the self-review link"),
+    "sms.template.resolved_no_review": (
+        "诉求办结（不附自评链接）",
+        "Resolved, without a self-review",
+    ),
+    "sms.template.test": ("测试短信", "Test message"),
+    "sms.text": ("短信内容", "Text"),
+    "sms.placeholders": ("可用的占位符：", "Placeholders it may use:"),
+    "sms.placeholder.tracking_link": ("办理进度链接", "the tracking link"),
+    "sms.placeholder.review_link": ("自评链接", "the self-review link"),
+    "sms.placeholder.review_until": (
+        "自评截止时间（本地时间）",
+        "until when the resident may review (local time)",
+    ),
+    "sms.placeholder.sent_at": ("发送时间（本地时间）", "when it is sent (local time)"),
+    "sms.code": ("网关模板编号", "Gateway template code"),
+    "sms.code_hint": (
+        "该模板在短信网关审核通过后的编号，默认 {code}",
+        "The template's code at the gateway (approved there); by default {code}",
+    ),
+    "sms.changed": ("最后修改：{who}，{at}", "Last changed by {who}, {at}"),
+    "sms.save": ("保存设置", "Save settings"),
+    "sms.test": ("发送测试短信", "Send a test message"),
+    "sms.test_hint": (
+        "立即按当前发送方式发一条“测试短信”，不受免打扰时段限制。请填写中国大陆手机号。",
+        "Sends the test message now through the provider in force, whatever the hour. A "
+        "mainland China mobile number.",
+    ),
+    "sms.test_phone": ("手机号", "Mobile number"),
+    "sms.test_send": ("发送", "Send"),
+    "sms.test_sent": ("测试短信已发出", "The test message went out"),
+    "sms.test_failed": ("测试短信没有发出：{error}", "The test message did not go: {error}"),
+    "sms.test_status": ("（网关返回状态 {status}）", "(gateway status {status})"),
+    "reason.sms_template_placeholder": (
+        "模板中有不能识别的占位符 {placeholder}；可用：{allowed}",
+        "Unknown placeholder {placeholder}; this template may use: {allowed}",
+    ),
+    "reason.sms_template_empty": ("模板内容不能为空", "A template must say something"),
+    "reason.sms_template_too_long": (
+        "模板最多 {max} 个字",
+        "A template holds at most {max} characters",
+    ),
+    "reason.sms_template_unknown": ("没有这个短信模板", "There is no such SMS template"),
+    "reason.sms_template_code_invalid": (
+        "模板编号只能由字母、数字和 _ . - 组成，最长 64 位",
+        "A template code is up to 64 letters, digits, _ . or -",
+    ),
+    "reason.sms_provider_unknown": (
+        "请选择“记录到文件”或“短信网关”",
+        "Choose writing to a file or the SMS gateway",
+    ),
+    "reason.sms_gateway_missing": (
+        "尚未配置短信网关地址（CLOSELOOP_SMS_GATEWAY_URL），不能选择网关发送",
+        "No gateway is configured (CLOSELOOP_SMS_GATEWAY_URL): it cannot be chosen",
+    ),
+    "reason.sms_phone_invalid": (
+        "请填写 11 位中国大陆手机号",
+        "Enter an 11-digit mainland China mobile number",
+    ),
+    # ---- webhook subscriptions (admins: /admin/webhooks) and their refusals ----------------
+    "nav.webhooks": ("事件推送", "Webhooks"),
+    "webhooks.title": ("事件推送（Webhook）", "Webhooks"),
+    "webhooks.intro": (
+        "外部系统订阅事件类型后，每发生一件该类型的事件，就会收到一次带签名的 JSON 推送；"
+        "失败时按设置自动重试，超时后放弃。",
+        "An outside system subscribed to event types is sent each event of those types as "
+        "signed JSON; a failed delivery is tried again as the settings say, then given up.",
+    ),
+    "webhooks.count": ("共 {n} 个订阅", "{n} subscription(s)"),
+    "webhooks.empty": ("还没有订阅。", "No subscriptions yet."),
+    "webhooks.add": ("新增订阅", "Add a subscription"),
+    "webhooks.added": ("已新增订阅", "Subscription added"),
+    "webhooks.url": ("接收地址（URL）", "Receiver's URL"),
+    "webhooks.url_hint": (
+        "以 http:// 或 https:// 开头的公网地址，如 https://example.com/closeloop",
+        "A public address starting with http:// or https://, like https://example.com/closeloop",
+    ),
+    "webhooks.events": ("推送的事件", "Events to send"),
+    "webhooks.events_hint": (
+        "至少选择一项；选“全部事件”则以后新增的事件类型也会推送。",
+        "Choose at least one; “Every event” also sends event types added later.",
+    ),
+    "webhooks.events_list": ("推送事件：{events}", "Events: {events}"),
+    "webhooks.every": ("全部事件（*）", "Every event (*)"),
+    "webhooks.secret": ("签名密钥", "Signing secret"),
+    "webhooks.secret_hint": (
+        "{min}–{max} 个字符。接收方用它校验 X-Closeloop-Signature 请求头；保存后不再显示。",
+        "{min} to {max} characters. The receiver checks the X-Closeloop-Signature header "
+        "with it; it is never shown again.",
+    ),
+    "webhooks.include_pii": (
+        "推送内容包含居民姓名和电话",
+        "Include the resident's name and phone",
+    ),
+    "webhooks.include_pii_hint": (
+        "仅在接收方有权处理居民个人信息时勾选；不勾选时，推送内容不含这些信息。",
+        "Tick it only if the receiver may hold residents' personal data; otherwise they are "
+        "left out of what is sent.",
+    ),
+    "webhooks.pii_yes": ("含居民个人信息", "With residents' personal data"),
+    "webhooks.pii_no": ("不含居民个人信息", "Without residents' personal data"),
+    "webhooks.created": ("{who} 创建于 {at}", "Added by {who}, {at}"),
+    "webhooks.last": ("最近一次：{state}（{at}）", "Latest: {state} ({at})"),
+    "webhooks.no_deliveries": ("尚无推送", "Nothing sent yet"),
+    "webhooks.deliveries": ("最近的推送", "Latest deliveries"),
+    "webhooks.attempts": ("尝试 {n} 次", "{n} attempt(s)"),
+    "webhooks.next_attempt": ("下次重试 {at}", "Next try {at}"),
+    "webhooks.request": ("查看诉求", "Open the request"),
+    "webhooks.state.waiting": ("等待发送", "Waiting"),
+    "webhooks.state.failed": ("失败，将重试", "Failed, will retry"),
+    "webhooks.state.sent": ("已送达", "Delivered"),
+    "webhooks.state.dead": ("已放弃", "Given up"),
+    "webhooks.delete": ("删除订阅", "Delete"),
+    "webhooks.delete_confirm": (
+        "确定删除这个订阅吗？删除后不再推送，已有的推送记录仍会保留。",
+        "Delete this subscription? Nothing more is sent to it; its past deliveries stay listed.",
+    ),
+    "webhooks.delete_submit": ("确认删除", "Yes, delete it"),
+    "webhooks.deleted": ("订阅已删除", "Subscription deleted"),
+    "reason.webhook_url_scheme": (
+        "地址须以 http:// 或 https:// 开头",
+        "The URL must start with http:// or https://",
+    ),
+    "reason.webhook_url_invalid": (
+        "请填写完整的网址：含主机名，不含用户名和密码，不超过 2000 个字符",
+        "Give a whole URL: with a host, without a user name or password, at most 2000 characters",
+    ),
+    "reason.webhook_url_private": (
+        "该地址指向本机或内网（{address}），只能推送到公网地址",
+        "This URL points at a loopback or private address ({address}): webhooks go to "
+        "public addresses only",
+    ),
+    "reason.webhook_url_unresolved": (
+        "找不到这个主机名，请检查拼写",
+        "This host name has no address: check its spelling",
+    ),
+    "reason.webhook_events_required": (
+        "请至少选择一种事件",
+        "Choose at least one event type",
+    ),
+    "reason.webhook_unknown_event": ("未知的事件类型：{event}", "Unknown event type: {event}"),
+    "reason.webhook_secret_length": (
+        "密钥须为 16–200 个字符",
+        "The secret is 16 to 200 characters long",
+    ),
+    "reason.webhook_not_found": ("没有这个订阅", "There is no such subscription"),
     # ---- tracking --------------------------------------------------------------------
     "track.title": ("诉求办理进度", "Your request"),
     "track.status": ("当前状态", "Status"),
@@ -902,6 +1088,77 @@ STRINGS: dict[str, tuple[str, str]] = {
         "没有找到这条诉求，请检查链接是否完整。",
         "No request has this link; check that it is complete.",
     ),
+    # ---- the contact card and the resident's own review (/track), the staff's own
+    # profile and work phone (/profile)
+    "track.contacts_title": ("办理人员", "Who handles it"),
+    "track.contacts_call": ("拨打 {phone}", "Call {phone}"),
+    "track.contacts_no_phone": ("未留工作电话", "No work phone given"),
+    "track.contacts_hint": (
+        "以上为当前办理层级的工作人员，电话均为工作电话。",
+        "The staff at the level handling your request now; the numbers are work numbers.",
+    ),
+    "track.review_title": ("请您评价办理结果", "Review how it was handled"),
+    "track.review_by": (
+        "请在 {until} 前评价；逾期将由回访员电话回访。",
+        "Please review by {until}; after that a caller will phone you.",
+    ),
+    "track.review_passed": (
+        "自行评价的时间已过，回访员会给您打电话。",
+        "The time for your own review has passed; a caller will phone you.",
+    ),
+    "track.review_comment": ("其他意见（可选）", "Anything else (optional)"),
+    "track.review_submit": ("提交评价", "Send my review"),
+    "track.review_closed": (
+        "感谢您的评价，此诉求已办结闭环。",
+        "Thank you for your review: the request is closed.",
+    ),
+    "track.review_reopened": (
+        "感谢您的反馈，我们将重新办理此诉求。",
+        "Thank you for telling us: we will handle it again.",
+    ),
+    "event.self_reviewed": ("居民自评", "The resident's own review"),
+    "event.ReviewWindowClosed": (
+        "居民自评期限已过，转回访员电话回访",
+        "The time for the resident's own review passed: a caller will phone",
+    ),
+    "reason.review_window_closed": (
+        "自行评价的时间已过，回访员会给您打电话。",
+        "The time for your own review has passed; a caller will phone you.",
+    ),
+    "reason.self_review_off": (
+        "本平台暂不开放居民自行评价，回访员会给您打电话。",
+        "Residents do not review requests themselves here; a caller will phone you.",
+    ),
+    "reason.work_phone_invalid": (
+        "请填写手机号或带区号的座机号，如 0539-1234567（有分机：0539-1234567-123）",
+        "Give a mobile number or a landline with its area code, such as 0539-1234567 "
+        "(with an extension: 0539-1234567-123)",
+    ),
+    "nav.profile": ("我的资料", "My profile"),
+    "profile.title": ("我的资料", "My profile"),
+    "profile.name": ("姓名", "Name"),
+    "profile.username": ("用户名", "Username"),
+    "profile.role": ("身份", "Role"),
+    "profile.work_phone_title": ("工作电话", "Work phone"),
+    "profile.work_phone_shown": (
+        "居民在您办理的诉求进度页上，会看到您的姓名、职务和这个电话，以便联系您。",
+        "Residents see your name, your role and this number on the tracking page of the "
+        "requests you handle, so that they can reach you.",
+    ),
+    "profile.work_phone_never_home": (
+        "只填写工作号码（办公座机或工作手机），切勿填写家庭电话或私人号码。",
+        "Give a work number only (an office landline or a work mobile), never a home phone "
+        "or a private number.",
+    ),
+    "profile.work_phone": ("工作电话（可不填）", "Work phone (optional)"),
+    "profile.work_phone_format": (
+        "手机号（11 位）或带区号的座机号，如 0539-1234567，分机接在后面：0539-1234567-123。"
+        "清空后保存即删除。",
+        "A mobile number (11 digits) or a landline with its area code, such as 0539-1234567; "
+        "an extension after it: 0539-1234567-123. Empty the field and save to remove it.",
+    ),
+    "profile.save": ("保存", "Save"),
+    "profile.saved": ("工作电话已保存", "Work phone saved"),
     # ---- the request page ------------------------------------------------------------
     "request.title": ("诉求详情", "Request"),
     "request.description": ("问题描述", "Description"),
@@ -976,6 +1233,7 @@ class Translator:
         keys += ["file.filed", "file.track_link", "resident.filed", "resident.track_link"]
         keys += ["resident.keep_link", "nav.login", "request.revealed", "calendar.saved"]
         keys += ["dispatch.done", "partner.noted", "partner.marked_done", "track.appeal_sent"]
+        keys += ["webhooks.added", "webhooks.deleted"]
         return {k: self(k) for k in keys}
 
 

@@ -344,9 +344,13 @@ def timeline_lines(
                 details.append(("", t("event.late")))
         elif kind == "Reviewed":
             outcome = str(entry.get("outcome", ""))
-            title = f"{t('event.Reviewed')}：{t('outcome.' + outcome)}"
+            # the resident's own review (source "resident") is named as such
+            label = t(
+                "event.self_reviewed" if entry.get("source") == "resident" else "event.Reviewed"
+            )
+            title = f"{label}：{t('outcome.' + outcome)}"
             if t.lang != "zh-CN":
-                title = f"{t('event.Reviewed')}: {t('outcome.' + outcome)}"
+                title = f"{label}: {t('outcome.' + outcome)}"
             if entry.get("reached"):
                 for dimension in ("completion", "progress", "effect", "satisfaction"):
                     answer = entry.get(dimension)

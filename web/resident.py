@@ -1,9 +1,11 @@
 """The resident's pages: filing a report (``/``) and tracking it by its secret link
-(``/track/{token}``), no account needed."""
+(``/track/{token}``), no account needed. The tracking page shows the contact card of the
+handlers at the request's level and, while the resident's own review is open (resolved,
+before ``review_until``), the four-dimension review form (``#review``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -13,7 +15,8 @@ from sqlalchemy import Engine
 from api.deps import EngineDep
 from api.errors import body_of, request_not_found
 from api.routes.track import SECRET_LINK_HEADERS, public_view
-from web.common import fragment, intake_choices, render, translator
+from domain.lifecycle import Status
+from web.common import fragment, intake_choices, render, review_context, translator
 from web.i18n import Translator
 from web.present import OPEN, local, parse, time_left_text, timeline_lines, urgency
 from web.session import page_user
@@ -48,6 +51,48 @@ def _track_context(
         "window_start": start.isoformat(),
         "appeal_until_local": local(view.get("appeal_until")),
         "out_of_scope_local": local((view.get("out_of_scope") or {}).get("at")),
+        "contacts": [_contact(c, t) for c in view.get("contacts", [])],
+        "review_open": self_review_open(view),
+        "review_passed": self_review_passed(view),
+        "review_until_local": local(view.get("review_until")),
+        **review_context(t),
+    }
+
+
+def self_review_open(view: dict[str, Any], now: datetime | None = None) -> bool:
+    """Whether the resident may review the request themselves now: it waits for its
+    review and the window (``review_until``) has not passed."""
+    until = view.get("review_until")
+    if view["status"] != Status.RESOLVED.value or not until:
+        return False
+    return (now or datetime.now(UTC)) < parse(until)
+
+
+def self_review_passed(view: dict[str, Any], now: datetime | None = None) -> bool:
+    """Whether the resident's review window passed while the request still waits for its
+    review: a caller will phone them."""
+    until = view.get("review_until")
+    if view["status"] != Status.RESOLVED.value or not until:
+        return False
+    return (now or datetime.now(UTC)) >= parse(until)
+
+
+def tel_uri(phone: str) -> str:
+    """A ``tel:`` link for a stored work phone; a landline's extension as ``;ext=``."""
+    parts = phone.split("-")
+    if len(parts) == 3:  # 0539-1234567-123
+        return f"tel:{parts[0]}-{parts[1]};ext={parts[2]}"
+    return f"tel:{phone}"
+
+
+def _contact(contact: dict[str, Any], t: Translator) -> dict[str, Any]:
+    phone = contact.get("work_phone")
+    return {
+        "display_name": contact["display_name"],
+        "role": contact["role"],
+        "role_label": t("level." + contact["role"]),
+        "work_phone": phone,
+        "tel": tel_uri(phone) if phone else None,
     }
 
 

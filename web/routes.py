@@ -15,7 +15,10 @@ page's code is found by whom it serves.
 - :mod:`web.partner`: partners: the requests they co-handle (``/partner...``).
 - :mod:`web.admin`: admins: the working-day calendar of a year (``/admin/calendar...``).
 - :mod:`web.admin_categories`: admins: the category catalogue (``/admin/categories...``).
+- :mod:`web.admin_sms`: admins: the SMS provider, templates and a test (``/admin/sms...``).
+- :mod:`web.admin_webhooks`: admins: webhook subscriptions (``/admin/webhooks...``).
 - :mod:`web.staff`: all staff: one request's page (``/requests/{request_id}...``).
+- :mod:`web.profile`: all staff: their own profile and work phone (``/profile``).
 - :mod:`web.inbox`: all staff: their inbox (``/inbox...``).
 
 The routers are included in this order, which is the order their paths are matched in: a
@@ -29,11 +32,14 @@ from fastapi import APIRouter
 from web import (
     admin,
     admin_categories,
+    admin_sms,
+    admin_webhooks,
     caller,
     dispatcher,
     handler,
     inbox,
     partner,
+    profile,
     resident,
     session_pages,
     staff,
@@ -50,5 +56,8 @@ router.include_router(dispatcher.router)
 router.include_router(partner.router)
 router.include_router(admin.router)
 router.include_router(admin_categories.router)
+router.include_router(admin_sms.router)
+router.include_router(admin_webhooks.router)
 router.include_router(staff.router)
+router.include_router(profile.router)
 router.include_router(inbox.router)

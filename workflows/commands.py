@@ -120,10 +120,12 @@ async def file_request(
     warn_share: float | None = None,
     max_extensions: int = 1,
     working_days: bool = False,
+    self_review_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Start the request's workflow (or find it running) and return the request once filed.
 
-    ``warn_share``, ``max_extensions`` and ``working_days`` are the rules of its clock
+    ``warn_share``, ``max_extensions``, ``working_days`` and ``self_review_seconds`` are
+    the rules of its clock
     (:class:`~workflows.messages.RequestInput`). Raises :class:`CommandError` ``closed``
     when a request with this id exists and is closed.
     """
@@ -134,6 +136,7 @@ async def file_request(
         warn_share=warn_share,
         max_extensions=max_extensions,
         working_days=working_days,
+        self_review_seconds=self_review_seconds,
     )
     start = WithStartWorkflowOperation(
         RequestWorkflow.run,

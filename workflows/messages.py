@@ -42,6 +42,9 @@ class RequestInput:
     #: count deadlines by the working-day calendar (a local activity computes them);
     #: False: calendar days of ``day_seconds`` (the compressed demo clock)
     working_days: bool = False
+    #: seconds after a resolution in which the resident may review it themselves (限时反馈),
+    #: on this request's clock; None: only callers review it
+    self_review_seconds: float | None = None
 
 
 @dataclass(frozen=True)

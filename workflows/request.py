@@ -33,7 +33,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.lifecycle import Invalid, NotAssigned, Refused, Status, is_open
     from domain.privacy import RequestFacts, Sight, Viewer, sight
     from domain.review import Answer, IncompleteReview, Review
-    from domain.state import Assignment, Change, DueRule, RecordedChange, RequestState
+    from domain.state import (
+        RESIDENT_ACTOR,
+        Assignment,
+        Change,
+        DueRule,
+        RecordedChange,
+        RequestState,
+    )
     from workflows.messages import (
         DEADLINES,
         DEFECT,
@@ -66,6 +73,9 @@ SETTLE = "record-settles-with-store"
 #: The patch of the street-office operations: the warning timer (预警), working-day
 #: deadlines from a local activity, and the appeal window after an out-of-scope closure.
 OPERATIONS = "street-office-operations"
+#: The patch of the resident's self-review: a resolution opens a window for it, and the
+#: window's end is recorded (ReviewWindowClosed) for the callers.
+SELF_REVIEW = "self-review-window"
 
 #: The command id of the filing; updates use their update id, deadlines their position.
 FILED_COMMAND = "filed"
@@ -140,7 +150,11 @@ class RequestWorkflow:
 
     def _time_left(self, state: RequestState) -> timedelta | None:
         """The tier's clock runs while the request is open and not yet overdue at the top;
-        it first wakes at the warning time (预警) when warnings are on."""
+        it first wakes at the warning time (预警) when warnings are on. A resolved request
+        waits for the end of its self-review window, if it has one."""
+        window = self._review_window_end(state)
+        if window is not None:
+            return max(window - workflow.now(), timedelta(milliseconds=1))
         if not is_open(state.status) or state.overdue or state.deadline is None:
             return None
         when = state.deadline
@@ -150,9 +164,28 @@ class RequestWorkflow:
             when = warn_at
         return max(when - workflow.now(), timedelta(milliseconds=1))
 
+    @staticmethod
+    def _review_window_end(state: RequestState) -> datetime | None:
+        """When the self-review window of a resolved request ends (None: no window is
+        open). Only resolutions made under the SELF_REVIEW patch open one."""
+        if state.status is not Status.RESOLVED or state.review_window_closed:
+            return None
+        return state.review_until
+
+    def _review_seconds(self) -> float | None:
+        """The self-review window a resolution opens now (an update handler's question:
+        ``patched`` is not asked in validators)."""
+        seconds = self._input.self_review_seconds
+        return seconds if seconds and workflow.patched(SELF_REVIEW) else None
+
     async def _on_time(self, state: RequestState) -> None:
-        """A timer fired: warn, or escalate / mark overdue at the deadline."""
+        """A timer fired: close the self-review window, warn, or escalate / mark overdue
+        at the deadline."""
         now = workflow.now()
+        closing = state.decide_review_window_closed(now)
+        if closing is not None:
+            await self._commit(state, closing, f"review-window:{len(state.timeline)}")
+            return
         share = self._warn_share()
         warning = state.decide_warn(now, share) if share else None
         if warning is not None:
@@ -236,11 +269,11 @@ class RequestWorkflow:
 
     @workflow.update
     async def resolve(self, cmd: HandlerCommand) -> dict[str, Any]:
-        return await self._handle(_assigned(cmd.actor), self._resolve(cmd))
+        return await self._handle(_assigned(cmd.actor), self._resolve(cmd, self._review_seconds()))
 
     @resolve.validator
     def _validate_resolve(self, cmd: HandlerCommand) -> None:
-        self._dry_run(_assigned(cmd.actor), self._resolve(cmd))
+        self._dry_run(_assigned(cmd.actor), self._resolve(cmd, None))
 
     @workflow.update
     async def review(self, cmd: ReviewCommand) -> dict[str, Any]:
@@ -377,9 +410,9 @@ class RequestWorkflow:
             cmd.actor.username, _required(cmd.text, "reason"), at, self._rule()
         )
 
-    def _resolve(self, cmd: HandlerCommand) -> Decide:
+    def _resolve(self, cmd: HandlerCommand, review_seconds: float | None) -> Decide:
         return lambda s, at: s.decide_resolve(
-            cmd.actor.username, _required(cmd.text, "resolution"), at
+            cmd.actor.username, _required(cmd.text, "resolution"), at, review_seconds
         )
 
     def _review(self, cmd: ReviewCommand, state: RequestState, at: datetime) -> Change:
@@ -394,6 +427,8 @@ class RequestWorkflow:
             )
         except IncompleteReview as e:
             raise _refusal(INVALID, e, e.code, field=e.missing[0], missing=e.missing) from None
+        if cmd.actor.role == RESIDENT_ACTOR:  # from the tracking link (限时反馈)
+            return state.decide_self_review(review, at, self._rule())
         return state.decide_review(cmd.actor.username, review, at, self._rule())
 
     def _dispatch(self, cmd: OpsCommand) -> Decide:

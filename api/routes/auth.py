@@ -1,4 +1,5 @@
-"""Sign-in (OAuth2 password flow, throttled), sign-out, one's own password, and who am I."""
+"""Sign-in (OAuth2 password flow, throttled), sign-out, one's own password, who am I, and
+one's own work phone."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from api import roster, throttle
 from api.deps import CurrentUser, EngineDep, SettingsDep, client_address, refusal, unauthorized
 from api.errors import Refusal
 from api.roster import RosterError
-from api.schemas import PasswordChange, Token, UserOut
+from api.schemas import PasswordChange, ProfilePatch, Token, UserOut
 from api.security import create_access_token, signing_secret
 from api.text import refuse
 from closeloop.settings import Settings
@@ -112,3 +113,20 @@ def change_password(
 def me(user: CurrentUser) -> UserOut:
     """The signed-in user, with role and assignments."""
     return UserOut.of(user)
+
+
+@router.patch("/me", response_model=UserOut)
+def change_me(body: ProfilePatch, user: CurrentUser, engine: EngineDep) -> UserOut:
+    """Set one's own work phone (``work_phone``: a mobile number or a landline with its
+    area code and an optional extension, stored in one spelling; null or blank clears it).
+    Residents see it on the tracking page of a request at one's level: a work number,
+    never a home phone. Only one's own: no one sets another's."""
+    if "work_phone" not in body.model_fields_set:
+        raise Refusal(422, "nothing_to_change", "send work_phone", field="work_phone")
+    try:
+        changed = roster.set_work_phone(user.id, body.work_phone, db=engine)
+    except roster.UnknownUser:
+        raise unauthorized("the token's user no longer exists", "token_invalid") from None
+    except RosterError as error:
+        raise refusal(error) from None
+    return UserOut.of(changed)

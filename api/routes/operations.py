@@ -29,6 +29,7 @@ from api.request_schemas import (
     ReasonIn,
     RedirectIn,
     RetierIn,
+    SelfReviewIn,
     UrgeIn,
 )
 from api.roster import InvalidRoster, Role
@@ -48,7 +49,7 @@ from api.routes.track import RESIDENT_ACTOR, SECRET_LINK_HEADERS, public_of, tra
 from domain.privacy import Sight
 from projections import queries
 from workflows.commands import CommandError, send
-from workflows.messages import Actor, OpsCommand
+from workflows.messages import Actor, OpsCommand, ReviewCommand
 
 router = APIRouter(tags=["operations"])
 
@@ -263,6 +264,39 @@ async def appeal(
     except CommandError as e:
         if e.kind == "closed":  # the workflow ended: say why no appeal is possible
             raise _why_not_appealable(await read_view(engine, request_id)) from None
+        raise refusal_of(e) from None
+    grid = await run_in_threadpool(roster.get_unit, view["grid_id"], db=engine)
+    return public_of(view, grid.name if grid else None, http.app.state.settings.day_seconds)
+
+
+@router.post("/track/{token}/review")
+async def self_review(
+    http: Request, token: str, body: SelfReviewIn, response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:  # fmt: skip
+    """限时反馈: the resident reviews the resolution themselves from the tracking link,
+    while its window is open (``review_until`` in the tracking view). It is a reached
+    review with source ``resident``: it closes or reopens the request as a caller's
+    review does. The reply is the tracking view."""
+    response.headers.update(SECRET_LINK_HEADERS)
+    engine = http.app.state.engine
+    request_id = await run_in_threadpool(tracked_request, engine, token)
+    if request_id is None:
+        raise request_not_found()
+    cmd = ReviewCommand(
+        Actor(RESIDENT_ACTOR, RESIDENT_ACTOR),
+        reached=True,
+        completion=body.completion,
+        progress=body.progress,
+        effect=body.effect,
+        satisfaction=body.satisfaction,
+        comment=body.comment,
+    )
+    try:
+        view = await send(get_temporal(http), request_id, "review", cmd, update_id=idempotency_key)
+    except CommandError as e:
+        if e.kind == "closed":  # the workflow ended: the request is closed
+            raise Refusal(409, "request_closed", "the request is closed") from None
         raise refusal_of(e) from None
     grid = await run_in_threadpool(roster.get_unit, view["grid_id"], db=engine)
     return public_of(view, grid.name if grid else None, http.app.state.settings.day_seconds)

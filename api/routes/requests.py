@@ -45,6 +45,7 @@ from closeloop.settings import Settings
 from domain.ladder import DEFAULT_DAY_SECONDS, Level
 from domain.privacy import Sealer, Sight
 from domain.state import Intake
+from notify.sender import counts as message_counts
 from projections import queries
 from workflows.commands import CommandError, file_request, send
 from workflows.messages import Actor, HandlerCommand, OpsCommand, ReviewCommand
@@ -171,6 +172,7 @@ def clock_of(settings: Settings) -> dict[str, Any]:
         "warn_share": settings.warn_share,
         "max_extensions": settings.max_extensions,
         "working_days": settings.day_seconds == DEFAULT_DAY_SECONDS,
+        "self_review_seconds": settings.self_review_seconds,
     }
 
 
@@ -484,14 +486,18 @@ async def followups(
     response: Response,
     limit: Limit = 50,
     offset: Offset = 0,
+    self_review: bool = False,
 ) -> list[dict[str, Any]]:
-    """Resolved requests waiting for the follow-up review, oldest resolve first, a page at
-    a time; the ``X-Total-Count`` header says how many wait in all."""
+    """Resolved requests waiting for the follow-up call, oldest resolve first, a page at
+    a time; the ``X-Total-Count`` header says how many wait in all. A request whose
+    resident may still review it from the tracking link (until its ``review_until``)
+    waits for that first: ``?self_review=true`` lists those instead."""
 
     def read() -> tuple[list[dict[str, Any]], int]:
         with engine.connect() as conn:
-            items = queries.followups(conn, limit=limit, offset=offset)
-            return shown_all(items, user, engine, sealer), queries.count_followups(conn)
+            items = queries.followups(conn, limit=limit, offset=offset, self_review=self_review)
+            total = queries.count_followups(conn, self_review=self_review)
+            return shown_all(items, user, engine, sealer), total
 
     items, total = await run_in_threadpool(read)
     response.headers["X-Total-Count"] = str(total)
@@ -506,14 +512,17 @@ async def stats(
     date_from: Annotated[Instant | None, Query(alias="from")] = None,
     date_to: Annotated[Instant | None, Query(alias="to")] = None,
 ) -> dict[str, Any]:
-    """Completion, on-time and satisfaction rates for a unit and period (to is exclusive)."""
+    """Completion, on-time and satisfaction rates for a unit and period (to is exclusive);
+    ``notifications``: the messages per channel and state (the whole office, every
+    period)."""
     start, end = _instant(date_from), _instant(date_to)
     if start and end and start >= end:
         raise Refusal(422, "bad_period", "'from' must be before 'to'", field="from")
 
     def read() -> dict[str, Any]:
         with engine.connect() as conn:
-            return queries.stats(conn, unit_id=unit_id, date_from=start, date_to=end)
+            figures = queries.stats(conn, unit_id=unit_id, date_from=start, date_to=end)
+        return {**figures, "notifications": message_counts(engine)}
 
     return await run_in_threadpool(read)
 

@@ -10,6 +10,11 @@ phone, escalation reasons and review comments; it keeps what the resident needs:
 current level (as a role, not a person), deadline, and a timeline whose entries say only
 whether the resident, staff or the system acted, with the progress notes and the
 resolution staff wrote for the resident.
+
+The one exception is the contact card (``contacts``, :func:`contacts_of`): the display
+name, the level and the work phone (which they gave for this) of the handlers posted
+where the request is now, so that the resident can reach them (Yishui publishes its grid
+workers' names and numbers). Never a username, never anything else of theirs.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ from starlette.concurrency import run_in_threadpool
 from api import ledger, roster
 from api.deps import EngineDep, SettingsDep
 from api.errors import request_not_found
+from domain.ladder import Level
+from domain.lifecycle import Status
 from domain.state import APPEAL_DAYS, SYSTEM_ACTOR
+from domain.state import RESIDENT_ACTOR as _RESIDENT
 from projections import queries
 
 router = APIRouter(tags=["track"])
@@ -39,7 +47,7 @@ SECRET_LINK_HEADERS = {
 }
 
 #: Who acted, as the resident sees it.
-RESIDENT_ACTOR = "resident"
+RESIDENT_ACTOR = _RESIDENT
 
 #: The fields of each timeline entry a resident sees, beyond type, time and who.
 PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
@@ -49,7 +57,7 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "Escalated": ("automatic", "from_tier", "tier", "level", "deadline"),
     "MarkedOverdue": (),
     "Resolved": ("resolution",),
-    "Reviewed": ("reached", "outcome"),
+    "Reviewed": ("reached", "outcome", "source"),
     "Dispatched": ("tier", "level", "deadline"),
     "Returned": (),
     "Redirected": (),
@@ -59,6 +67,7 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "CohandlerDone": (),
     "ClosedOutOfScope": ("reason", "outcome"),
     "Appealed": ("reason", "tier", "level", "deadline"),
+    "ReviewWindowClosed": (),
 }
 #: The staff's own moves, which the resident's page does not list.
 STAFF_ONLY = frozenset({"Warned", "Urged", "ExtensionAsked", "ExtensionRefused"})
@@ -77,6 +86,7 @@ _PUBLIC_REQUEST_FIELDS = (
     "channel",
     "created_at",
     "updated_at",
+    "review_until",
 )
 
 
@@ -123,6 +133,24 @@ def _appeal_until(view: dict[str, Any], day_seconds: float) -> str | None:
     return (closed + timedelta(seconds=APPEAL_DAYS * day_seconds)).isoformat()
 
 
+#: While a request is in one of these, no handler is posted at it: the card is empty.
+NO_CONTACTS = frozenset({Status.WAITING_DISPATCH.value, Status.CLOSED.value})
+
+
+def contacts_of(engine: Engine, view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The resident's contact card: the handlers posted at the request's current level and
+    unit (the disabled left out), each as ``{"display_name", "role", "work_phone"}`` (the
+    role is the level; the work phone None when they gave none). Empty while the request
+    waits for dispatch or is closed."""
+    if view["status"] in NO_CONTACTS or not view.get("level_unit_id"):
+        return []
+    level = Level(view["level"])
+    return [
+        {"display_name": user.display_name, "role": level.value, "work_phone": user.work_phone}
+        for user in roster.users_assigned(view["level_unit_id"], level, db=engine)
+    ]
+
+
 def tracked_request(engine: Engine, token: str) -> str | None:
     """The id of the request a tracking link names, or None.
 
@@ -150,7 +178,9 @@ def public_view(engine: Engine, token: str, day_seconds: float = 86400.0) -> dic
     if view is None:
         return None
     grid = roster.get_unit(view["grid_id"], db=engine)
-    return public_of(view, grid.name if grid else None, day_seconds)
+    public = public_of(view, grid.name if grid else None, day_seconds)
+    public["contacts"] = contacts_of(engine, view)
+    return public
 
 
 @router.get("/track/{token}")
@@ -158,7 +188,8 @@ async def track(
     token: str, engine: EngineDep, settings: SettingsDep, response: Response
 ) -> dict[str, Any]:
     """A request's progress for the resident who filed it (no sign-in: the tracking token
-    is the secret)."""
+    is the secret), with the contact card of the handlers at its current level
+    (``contacts``: display name, level, work phone)."""
     response.headers.update(SECRET_LINK_HEADERS)
     view = await run_in_threadpool(public_view, engine, token, settings.day_seconds)
     if view is None:

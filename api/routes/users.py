@@ -39,10 +39,11 @@ def create_user(body: UserIn, _admin: AdminUser, engine: EngineDep) -> UserOut:
     return UserOut.of(user)
 
 
-@router.get("", response_model=list[UserOut])
-def list_users(_reader: RosterReader, engine: EngineDep, role: Role | None = None) -> list[UserOut]:
-    """All users, or those of one role."""
-    return [UserOut.of(user) for user in roster.list_users(db=engine, role=role)]
+@router.get("", response_model=list[UserOut], response_model_exclude_unset=True)
+def list_users(reader: RosterReader, engine: EngineDep, role: Role | None = None) -> list[UserOut]:
+    """All users, or those of one role; admins see each one's work phone, supervisors not."""
+    admin = reader.role is Role.ADMIN
+    return [UserOut.of(user, work_phone=admin) for user in roster.list_users(db=engine, role=role)]
 
 
 @router.patch("/{user_id}", response_model=UserOut)

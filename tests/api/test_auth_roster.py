@@ -308,6 +308,7 @@ def test_an_admin_adds_a_handler_who_can_then_sign_in(
         "disabled": False,
         "organisation": None,
         "dispatch_units": [],
+        "work_phone": None,
     }
     me = client.get(ME, headers=login("wang", "long-enough")).json()
     assert me["id"] == body["id"]

@@ -71,6 +71,7 @@ def test_a_dispatcher_posted_at_a_community_signs_in_and_sees_their_post(
         "disabled": False,
         "organisation": None,
         "dispatch_units": [tree["community"]],
+        "work_phone": None,
     }
     me = client.get(ME, headers=login("zhou", "long-enough"))
     assert me.status_code == 200

@@ -76,9 +76,18 @@ expect.set_options(timeout=BROWSER_MS)
 class Dev:
     """``closeloop dev`` as a user runs it, in its own process, with the demo town."""
 
-    def __init__(self, data_dir: Path, day_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        day_seconds: float | None = None,
+        self_review_hours: float | None = 0.0,
+    ) -> None:
         self.data_dir = data_dir
         self.day_seconds = day_seconds
+        #: the residents' self-review window (None: the default, 72 hours); 0 by default
+        #: here, so that a resolved request waits for a caller at once, as the older tests
+        #: expect; the self-review tests open it
+        self.self_review_hours = self_review_hours
         self.env: dict[str, str] = {}
         self.api_port = 0
         self.log = data_dir.parent / "dev.log"
@@ -103,6 +112,10 @@ class Dev:
             self.env["CLOSELOOP_DAY_SECONDS"] = str(self.day_seconds)
         else:
             self.env.pop("CLOSELOOP_DAY_SECONDS", None)
+        if self.self_review_hours is not None:
+            self.env["CLOSELOOP_SELF_REVIEW_HOURS"] = str(self.self_review_hours)
+        else:
+            self.env.pop("CLOSELOOP_SELF_REVIEW_HOURS", None)
         for name in (
             "CLOSELOOP_DATABASE_URL",
             "CLOSELOOP_TEMPORAL_ADDRESS",

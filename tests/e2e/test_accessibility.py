@@ -30,6 +30,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, exp
 from closeloop.db import make_engine
 from notify import inbox
 from tests.e2e.conftest import BROWSER_MS, GRID1, ROOT, SCREENSHOTS, Dev, log_in
+from tests.notify.rows import delivered_subscription
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = ViewportSize(width=390, height=844)
@@ -50,8 +51,11 @@ PAGES = {
     "/requests/{request_id}": "worker1",
     "/admin/categories": "admin",
     "/admin/calendar/{year}": "admin",
+    "/admin/sms": "admin",
+    "/admin/webhooks": "admin",
     "/dispatch": "dispatcher1",
     "/partner": "partner1",
+    "/profile": "worker1",
     "/inbox": "worker1",
 }
 #: The year the calendar page shows: one the package knows, its days listed.
@@ -68,8 +72,10 @@ PARTS = {
     "/followups/list": "/followups",
     "/requests/{request_id}/body": "/requests/{request_id}",
     "/admin/categories/list": "/admin/categories",
+    "/admin/sms/settings": "/admin/sms",
     "/admin/calendar": "a redirect to /admin/calendar/{year}",
     "/admin/calendar/{year}/days": "/admin/calendar/{year}",
+    "/admin/webhooks/list": "/admin/webhooks",
     "/dispatch/list": "/dispatch",
     "/partner/list": "/partner",
     "/inbox/list": "/inbox",
@@ -387,6 +393,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     lang = visitors.lang
     ids = _scene(fresh, lang)
     shown = {"/track/{token}": ids["working_link"], "/requests/{request_id}": ids["assigned"]}
+    delivered_subscription(fresh.data_dir)  # listed with its deliveries on /admin/webhooks
 
     # every page open, showing requests (checked below, once a refusal and a live update
     # were added to what they show)
@@ -422,11 +429,18 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     holidays = calendar.locator("textarea[name=holidays]")
     expect(holidays).to_have_attribute("aria-invalid", "true")
     expect(holidays).to_have_attribute("aria-describedby", re.compile(r"calendar-format cl-error-"))
+    hooks = pages["/admin/webhooks"]  # a subscription's delete confirmation open, a refusal
+    hooks.locator("li.webhook summary[data-action=delete]").first.click()
+    hooks.locator("#webhook-add input[name=url]").fill("ftp://1.1.1.1/closeloop")
+    hooks.locator("#webhook-add button[type=submit]").click()
+    expect(hooks.locator("#webhook-add [data-error-for=url]")).to_be_visible()
+    expect(hooks.locator("li.delivery").first).to_be_visible()
     refusals = {
         "/": page,
         "/login": login,
         "/admin/categories": catalogue,
         "/admin/calendar/{year}": calendar,
+        "/admin/webhooks": hooks,
     }
     found.check_all(refusals, "refusal", lang)
 
@@ -498,7 +512,13 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     found.check_all(checked, state, lang, states={"/": "filed"})
 
     expected = {
-        "refusal": {"/", "/login", "/admin/categories", "/admin/calendar/{year}"},
+        "refusal": {
+            "/",
+            "/login",
+            "/admin/categories",
+            "/admin/calendar/{year}",
+            "/admin/webhooks",
+        },
         "filed": {"/"},
         "requests, a refusal, a live update": set(live),
     }
@@ -572,4 +592,111 @@ def test_the_operations_states(visitors: Visitors, fresh: Dev) -> None:
         "operations",
         lang,
     )
+    found.assert_none()
+
+
+def test_the_sms_page(visitors: Visitors, fresh: Dev) -> None:
+    """The admins' SMS page: a template refused next to its field, a test to a number that
+    is not a mobile refused next to it; then a save (the form reloads with who changed it)
+    and a test sent through the log provider, its answer announced."""
+    found = Findings()
+    page = visitors.open("/admin/sms")
+    form = page.locator("#sms-settings-form")
+    template = form.locator("textarea[name='templates.test']")
+    template.fill("测试短信 {foo}")
+    form.locator("button[type=submit]").click()
+    expect(template).to_have_attribute("aria-invalid", "true")
+    expect(form.locator("[data-error-for='templates.test']")).to_contain_text("{foo}")
+    test = page.locator("#sms-test")
+    test.locator("input[name=phone]").fill("12345")
+    test.locator("button[type=submit]").click()
+    expect(test.locator("[data-error-for=phone]")).to_be_visible()
+    found.check_all({"/admin/sms": page}, "refusal", visitors.lang)
+    page.screenshot(path=str(SCREENSHOTS / f"a11y-sms-{visitors.lang}.png"), full_page=True)
+
+    template = page.locator("#sms-settings-form textarea[name='templates.test']")
+    template.fill(f"测试短信（{visitors.lang}）{{sent_at}}")
+    page.locator("#sms-settings-form button[type=submit]").click()
+    expect(page.locator("#sms-settings-form [data-template=test] [data-changed]")).to_be_visible()
+    expect(page.locator("#sms-settings-form [data-error-for]:not([hidden])")).to_have_count(0)
+    test.locator("input[name=phone]").fill("13800000009")
+    test.locator("button[type=submit]").click()
+    expect(page.locator("#sms-test-result[aria-live=polite] [data-ok=true]")).to_be_visible()
+    expect(test.locator("[data-error-for=phone]")).to_be_hidden()
+    found.check_all({"/admin/sms": page}, "saved, test sent", visitors.lang)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(SCREENSHOTS / f"a11y-sms-{visitors.lang}-sent.png"), full_page=True)
+    found.assert_none()
+    sent = (fresh.data_dir / "sms" / "sms.log").read_text(encoding="utf-8")
+    assert "138****0009" in sent and "13800000009" not in sent
+    assert f"测试短信（{visitors.lang}）" in sent
+
+
+# ---- the staff's profile, and the resident's contact card and own review ------------------
+
+
+@pytest.fixture(scope="module")
+def reviewing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
+    """A ``closeloop dev`` whose residents may review a resolution themselves, so that the
+    tracking page offers its review form (``fresh`` has the window off, for the callers'
+    queue)."""
+    dev = Dev(tmp_path_factory.mktemp("a11y-review") / "data", self_review_hours=72.0).start()
+    try:
+        yield dev
+    finally:
+        dev.stop()
+
+
+def test_the_profile_and_the_residents_review(
+    visitors: Visitors, reviewing: Dev, browser: Browser
+) -> None:
+    """The profile page with its work phone refused, and the tracking page with the
+    contact card and the review form open, a question's refusal shown."""
+    found = Findings()
+    lang = visitors.lang
+    profile = visitors.open("/profile")
+    form = profile.locator("#profile-form")
+    field = form.locator("input[name=work_phone]")
+    field.fill("12345")
+    form.locator("button[type=submit]").click()
+    expect(form.locator("[data-error-for=work_phone]")).to_be_visible()
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_attribute("aria-describedby", re.compile(r"work-phone-format cl-error-"))
+
+    dev = reviewing
+    answer = httpx.patch(
+        f"{dev.api}/auth/me",
+        json={"work_phone": "0539-1234567-8"},
+        headers=dev.auth("worker1"),
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    filed = dev.file(description=f"楼道灯不亮 ({lang})")
+    dev.act("worker1", filed["id"], "accept")
+    dev.act("worker1", filed["id"], "resolve", {"resolution": "已更换灯泡"})
+    context = browser.new_context(base_url=dev.url, viewport=DESKTOP, timezone_id="Asia/Shanghai")
+    errors: list[str] = []
+    context.on("weberror", lambda error: errors.append(str(error.error)))
+    try:
+        track = context.new_page()
+        track.goto(f"/track/{filed['tracking_token']}?lang={lang}#review")
+        expect(track.locator("html")).to_have_attribute("lang", lang)
+        expect(track.locator("[data-contacts] a[data-work-phone]")).to_be_visible()
+        review = track.locator("#review")
+        review.locator("fieldset[data-dimension=completion] input[value=yes]").check()
+        review.locator("button[type=submit]").click()  # three questions unanswered: 422
+        expect(review.locator("[data-error-for=progress]")).to_be_visible()
+        radio = review.locator("input[name=progress]").first
+        expect(radio).to_have_attribute("aria-invalid", "true")
+        found.check_all(
+            {"/profile": profile, "/track/{token}": track}, "a refusal, the review form", lang
+        )
+        for width, viewport in WIDTHS:
+            track.set_viewport_size(viewport)
+            track.screenshot(
+                path=str(SCREENSHOTS / f"a11y-track-review-{lang}-{width}.png"), full_page=True
+            )
+    finally:
+        context.close()
+    assert not errors, f"script errors in the tracking page: {errors}"
     found.assert_none()

@@ -285,8 +285,12 @@ def test_tracking_page_shows_progress_but_no_staff_or_contact_data(
     expect(timeline).to_have_count(4)
     assert page.evaluate("() => window.__marker") == 1
     text = page.inner_text("body")
-    for private in ("worker1", "网格员小孙", "周女士", "13611112222"):
+    for private in ("worker1", "周女士", "13611112222"):
         assert private not in text, private
+    # staff are named only on the contact card (the handlers at the request's level, by
+    # display name), never in the timeline
+    expect(page.locator("[data-contacts]")).to_contain_text("网格员小孙")
+    assert "网格员小孙" not in page.inner_text(".timeline")
 
     token = filed["tracking_token"]
     public = httpx.get(f"{stack.api}/track/{token}", timeout=HTTP_SECONDS).json()

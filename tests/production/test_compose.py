@@ -32,6 +32,7 @@ def test_services_images_and_ports(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert set(services) == {
         "postgres", "temporal", "temporal-ui", "migrate", "api", "worker", "projector",
+        "notifier",
     }  # fmt: skip
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["temporal"]["image"].startswith("temporalio/auto-setup:")
@@ -51,13 +52,14 @@ def test_closeloop_services_share_one_image_and_run_real_commands(compose: dict[
     image = services["migrate"]["image"]
     assert services["migrate"]["build"] == "."
     parser_commands = set(cli.COMMANDS)
-    for name in ("migrate", "api", "worker", "projector"):
+    for name in ("migrate", "api", "worker", "projector", "notifier"):
         assert services[name]["image"] == image
         (command,) = services[name]["command"]
         assert command in parser_commands, f"{name}: closeloop {command} does not exist"
     assert services["api"]["command"] == ["api"]
     assert services["worker"]["command"] == ["worker"]
     assert services["projector"]["command"] == ["projector"]
+    assert services["notifier"]["command"] == ["notifier"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["closeloop"]' in dockerfile
     # every package the project installs is copied into the image
@@ -70,7 +72,7 @@ def test_closeloop_services_share_one_image_and_run_real_commands(compose: dict[
 def test_environment_names_are_ones_closeloop_reads(compose: dict[str, Any]) -> None:
     settings_source = (ROOT / "closeloop" / "settings.py").read_text()
     known = set(re.findall(r'"(CLOSELOOP_[A-Z_]+)"', settings_source))
-    for name in ("migrate", "api", "worker", "projector"):
+    for name in ("migrate", "api", "worker", "projector", "notifier"):
         env = _env(compose["services"][name]) | compose["x-closeloop-env"]
         unknown = {k for k in env if k.startswith("CLOSELOOP_")} - known
         assert not unknown, f"{name} sets variables nothing reads: {unknown}"

@@ -112,9 +112,11 @@ async def make_stack(
     """
     async with AsyncExitStack() as started:
 
-        async def build(day_seconds: float = 3600.0) -> Stack:
+        async def build(day_seconds: float = 3600.0, self_review_hours: float = 0.0) -> Stack:
             monkeypatch.setenv("CLOSELOOP_DATA_DIR", str(tmp_path))
             monkeypatch.setenv("CLOSELOOP_DAY_SECONDS", str(day_seconds))
+            # 0: resolved requests wait for a caller at once (the self-review tests open it)
+            monkeypatch.setenv("CLOSELOOP_SELF_REVIEW_HOURS", str(self_review_hours))
             monkeypatch.setenv("CLOSELOOP_ADMIN_PASSWORD", ADMIN_PASSWORD)
             monkeypatch.setenv("CLOSELOOP_TASK_QUEUE", f"stack-{uuid.uuid4()}")
             monkeypatch.setenv("CLOSELOOP_POLL_SECONDS", "0.05")

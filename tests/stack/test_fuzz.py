@@ -7,8 +7,8 @@ every operation but the event stream (it streams until the client leaves). Each 
 goes as the role the operation is for, so that it gets past sign-in; the request
 actions go both to ids that do not exist and to a real request, which the run moves
 through its states. Before and after every call the event store's last position, the
-roster's, reveal audit's and tracking tokens' sizes and the category catalogue are read: a
-call answered 4xx must leave them as they were.
+roster's, reveal audit's and tracking tokens' sizes, the category catalogue and the SMS
+settings are read: a call answered 4xx must leave them as they were.
 
 The run is deterministic (``derandomize``: the same cases every time, no example
 database), about 370 calls in 10 to 40 seconds.
@@ -32,6 +32,7 @@ from sqlalchemy import func, select, text
 from api import ledger, roster
 from closeloop import catalogue, workcalendar
 from closeloop.store import STORE_NAME
+from notify.tables import notify_settings
 from tests.stack.conftest import Stack, StackFactory
 
 #: Cases per strategy (an operation's valid or invalid calls): about 370 in all.
@@ -79,6 +80,10 @@ CALLER: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/requests/{request_id}/cohandlers"): "worker1",
     ("POST", "/api/v1/requests/{request_id}/cohandlers/{username}/done"): "partner1",
     ("POST", "/api/v1/requests/{request_id}/close-out-of-scope"): "community1",
+    # the SMS settings (notify.sms)
+    ("GET", "/api/v1/sms/settings"): "admin",
+    ("PUT", "/api/v1/sms/settings"): "admin",
+    ("POST", "/api/v1/sms/test"): "admin",
     # the staff's inbox
     ("GET", "/api/v1/inbox"): "worker1",
     ("POST", "/api/v1/inbox/{message_id}/read"): "worker1",
@@ -99,8 +104,9 @@ def _written(stack: Stack) -> tuple[int, ...]:
             for table in (ledger.reveals, ledger.tracking_tokens, workcalendar.calendar_days)
         ]
         categories = hash(tuple(conn.execute(select(catalogue.category_table)).all()))
+        sms_settings = hash(tuple(conn.execute(select(notify_settings)).all()))
     units, users = roster.count_units(db=stack.engine), roster.count_users(db=stack.engine)
-    return int(last or 0), units, users, *counts, categories
+    return int(last or 0), units, users, *counts, categories, sms_settings
 
 
 async def test_generated_calls_get_no_server_error_and_refusals_write_nothing(

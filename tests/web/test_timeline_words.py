@@ -40,6 +40,7 @@ ENTRIES: dict[str, dict[str, Any]] = {
         "reason": "不同意", "tier": "5d", "level": "community_committee",
         "level_unit_id": "c1", "deadline": AT,
     },
+    "ReviewWindowClosed": {"review_until": AT},
 }  # fmt: skip
 
 

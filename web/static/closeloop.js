@@ -136,9 +136,15 @@
   }
 
   function collect(form) {
-    var out = {};
+    var out = {}, lists = {};
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.matches(":disabled") || el.type === "submit" || el.type === "button") return;
+      // check boxes of one name: the list of the values ticked (empty when none is)
+      if (el.dataset.type === "list") {
+        if (!lists[el.name]) setPath(out, el.name.split("."), (lists[el.name] = []));
+        if (el.checked) lists[el.name].push(el.value);
+        return;
+      }
       if ((el.type === "radio" || el.type === "checkbox") && !el.checked) return;
       var value = el.value;
       if (el.dataset.type === "bool") value = value === "true";
@@ -373,7 +379,37 @@
     toast(text);
   }
 
+  // The resident's own review: its result (the form names the words) above the request,
+  // which is then reloaded (the form gone).
+  function showSelfReview(form, data) {
+    var review = lastReview(data);
+    var outcome = review && review.outcome ? review.outcome : data && data.status === "closed" ? "closed" : "reopened";
+    var text = outcome === "closed" ? form.dataset.resultClosed : form.dataset.resultReopened;
+    var box = document.getElementById("review-result");
+    if (box) {
+      box.hidden = false;
+      box.className = "result review-result outcome-" + outcome;
+      box.dataset.outcome = outcome;
+      box.textContent = text || "";
+      if (box.scrollIntoView) box.scrollIntoView({ block: "nearest" });
+    }
+    toast(text || "");
+  }
+
+  // A form whose fields the API answers with (a profile): what it stored, in the spelling
+  // it stored, becomes the form's value to reset to.
+  function showSaved(form, data) {
+    form.querySelectorAll("input[name]").forEach(function (input) {
+      if (data && Object.prototype.hasOwnProperty.call(data, input.name)) {
+        input.defaultValue = data[input.name] === null ? "" : String(data[input.name]);
+      }
+    });
+    if (form.dataset.savedText) toast(form.dataset.savedText);
+  }
+
   var SUCCESS = {
+    "self-review": showSelfReview,
+    saved: showSaved,
     login: function (form, data) { location.assign((data && data.redirect) || "/"); },
     refresh: function (form) {
       if (form.dataset.done) toast(t(form.dataset.done));
@@ -411,6 +447,8 @@
       }
       var done = SUCCESS[form.dataset.success] || SUCCESS.refresh;
       done(form, res.data);
+      // a page's own script may show the answer too (e.g. sms.js)
+      form.dispatchEvent(new CustomEvent("closeloop:done", { bubbles: true, detail: res.data }));
       if (form.dataset.success !== "login") resetTwins(form);
       refreshTargets(form.dataset.refresh);
     });

@@ -7,8 +7,12 @@ Revises: 0009
 New tables ``notify_positions``, ``outbox``, ``delivery_attempts``, ``inbox``,
 ``webhooks`` and ``notify_settings`` (see :mod:`notify.tables`). ``view_requests`` gains
 ``review_until`` (the resident's self-review window, NULL for older rows: none was
-offered), ``view_reviews`` gains ``source`` (``caller`` for every older review), and
+offered), ``view_reviews`` gains ``source`` (``caller`` for every older review), ``view_figures``
+gains ``self_reviews`` (0 on the days kept before: no review was a resident's), and
 ``users`` gains ``work_phone``.
+
+The notifier starts after the events stored before this revision: residents are not sent
+an SMS, nor staff an inbox message, for what happened before notifications existed.
 
 Every step is skipped when its result is there already.
 
@@ -27,7 +31,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 REQUESTS = "view_requests"
+#: The event store's table (eventsourcing's, named after the store) and the notifier's name.
+EVENTS = "closeloop_events"
+NOTIFIER = "notifier"
 REVIEWS = "view_reviews"
+FIGURES = "view_figures"
 USERS = "users"
 
 
@@ -42,6 +50,14 @@ def _create_tables(inspector: sa.Inspector) -> None:
             sa.Column("name", sa.String(length=64), nullable=False),
             sa.Column("position", sa.BigInteger(), nullable=False),
             sa.PrimaryKeyConstraint("name"),
+        )
+        last = 0
+        if inspector.has_table(EVENTS):
+            found = op.get_bind().execute(sa.text(f"SELECT MAX(id) FROM {EVENTS}")).scalar()
+            last = int(found or 0)
+        op.get_bind().execute(
+            sa.text("INSERT INTO notify_positions (name, position) VALUES (:name, :position)"),
+            {"name": NOTIFIER, "position": last},
         )
     if not inspector.has_table("outbox"):
         op.create_table(
@@ -140,6 +156,12 @@ def upgrade() -> None:
             batch_op.add_column(
                 sa.Column("source", sa.String(length=16), server_default="caller", nullable=False)
             )
+    if "self_reviews" not in {c["name"] for c in inspector.get_columns(FIGURES)}:
+        # every review before this revision was a caller's: 0 is the count of the days kept
+        with op.batch_alter_table(FIGURES, schema=None) as batch_op:
+            batch_op.add_column(
+                sa.Column("self_reviews", sa.Integer(), server_default="0", nullable=False)
+            )
     if inspector.has_table(USERS) and "work_phone" not in {
         c["name"] for c in inspector.get_columns(USERS)
     }:
@@ -149,6 +171,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_column(USERS, "work_phone")
+    with op.batch_alter_table(FIGURES, schema=None) as batch_op:
+        batch_op.drop_column("self_reviews")
     with op.batch_alter_table(REVIEWS, schema=None) as batch_op:
         batch_op.drop_column("source")
     with op.batch_alter_table(REQUESTS, schema=None) as batch_op:
