@@ -356,6 +356,8 @@ def text_of(
         return t("notice.extension_refused", by=person("by"))
     if kind == "cohandler_added":
         return t("notice.cohandler_added", by=person("by"), note=note("note"))
-    if kind == "review_due":
-        return t("notice.review_due", at=_time(params.get("resolved_at")))
+    if kind == "review_due":  # the window's end (the notifier's), or when it was resolved
+        if params.get("review_until") or not params.get("resolved_at"):
+            return t("notice.review_due", at=_time(params.get("review_until")) or "—")
+        return t("notice.review_due_resolved", at=_time(params.get("resolved_at")))
     return t("notice.other", kind=_line(kind)[:40])

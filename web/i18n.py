@@ -641,6 +641,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "The review failed: reopened at {tier} ({level}){due}",
     ),
     "notice.review_due": (
+        "居民自评期已于 {at} 结束，请电话回访",
+        "The resident's self-review window closed at {at}: call for the review",
+    ),
+    "notice.review_due_resolved": (
         "居民自评期已过（办结于 {at}），请电话回访",
         "The resident's self-review window passed (resolved {at}): call for the review",
     ),

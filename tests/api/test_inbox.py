@@ -105,7 +105,7 @@ def test_nobody_marks_another_s_message(site: Site) -> None:
 
 def test_read_all_marks_every_unread_one(site: Site) -> None:
     for _ in range(3):
-        _add(site, "caller1", "review_due", resolved_at=AT)
+        _add(site, "caller1", "review_due", review_until=AT)
     answer = site.client.post(f"{INBOX}/read-all", headers=site.headers["caller1"])
     assert answer.status_code == 200 and answer.json() == {"marked": 3}
     again = site.client.post(f"{INBOX}/read-all", headers=site.headers["caller1"])
@@ -242,7 +242,7 @@ def test_the_inbox_page_marks_unread_ones_in_words_and_links_each_request(site: 
 
 
 def test_the_inbox_page_pages_back(site: Site) -> None:
-    ids = [_add(site, "town1", "review_due", resolved_at=AT) for _ in range(23)]
+    ids = [_add(site, "town1", "review_due", review_until=AT) for _ in range(23)]
     first = _page(site, "town1", "/inbox?lang=en")
     shown = [int(i) for i in re.findall(r'data-id="(\d+)"', first)]
     assert shown == ids[::-1][:20]

@@ -240,9 +240,9 @@ SAMPLES: list[tuple[str, dict[str, object], tuple[str, ...], tuple[str, ...]]] =
     ),
     (
         "review_due",
-        {"resolved_at": AT},
-        ("自评期已过", "2026-03-02 16:00"),
-        ("self-review window passed", "2026-03-02 16:00"),
+        {"review_until": AT},
+        ("自评期已于 2026-03-02 16:00 结束", "电话回访"),
+        ("self-review window closed at 2026-03-02 16:00", "call for the review"),
     ),
 ]  # fmt: skip
 
@@ -306,6 +306,16 @@ def test_the_seed_names_a_category_without_the_catalogue_and_no_deadline_is_left
     # an unknown category shows its code; an unknown level its value
     odd = {**params, "category": "made_up", "level": "mayor"}
     assert "made_up" in text_of("assigned", odd, EN) and "mayor" in text_of("assigned", odd, EN)
+
+
+def test_a_review_due_told_by_when_it_was_resolved() -> None:
+    """The design's other form of ``review_due``: the resolution's time, no window's end."""
+    resolved = {"resolved_at": AT}
+    assert (
+        text_of("review_due", resolved, ZH)
+        == "居民自评期已过（办结于 2026-03-02 16:00），请电话回访"
+    )
+    assert "(resolved 2026-03-02 16:00)" in text_of("review_due", resolved, EN)
 
 
 def test_an_unknown_kind_and_missing_params_still_make_a_sentence() -> None:
