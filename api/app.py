@@ -28,6 +28,7 @@ from api.routes import (
     users,
     webhooks,
 )
+from api.routes import inbox as inbox_routes
 from api.routes import sms as sms_routes
 from closeloop import workcalendar
 from closeloop.keys import keyring
@@ -80,6 +81,7 @@ def create_app(
     for module in (*routers, webhooks):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(sms_routes.router, prefix=API_PREFIX)  # the SMS settings (notify.sms)
+    app.include_router(inbox_routes.router, prefix=API_PREFIX)  # the staff's inbox
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     async def health(request: Request) -> JSONResponse:

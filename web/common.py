@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,15 +23,19 @@ from fastapi import Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.bounds import date_error, refuse_date
 from api.deps import Principal
 from api.roster import Role
 from closeloop import catalogue
 from domain.review import DIMENSIONS, MAX_UNREACHED_ATTEMPTS, Answer
+from notify import inbox
 from web.i18n import EN, LANG_COOKIE, ZH, Translator, pick_language
 from web.present import CST, Directory
 from web.session import WEB_HEADER, landing, page_user
+
+log = logging.getLogger(__name__)
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -87,6 +92,7 @@ def render(
             "strings": t.script_strings(),
             "switch_url": _switch_url(request, lang),
             "web_header": WEB_HEADER,
+            "inbox_unread": inbox_unread(request, user),
             **context,
         },
         status_code=status_code,
@@ -95,6 +101,18 @@ def render(
     if request.query_params.get("lang"):
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
     return response
+
+
+def inbox_unread(request: Request, user: Principal | None) -> int | None:
+    """The user's unread inbox messages, for the navigation's count; None when signed out
+    or when it cannot be read (the link is shown without a count)."""
+    if user is None:
+        return None
+    try:
+        return inbox.unread_count(user.username, db=request.app.state.engine)
+    except SQLAlchemyError:
+        log.exception("counting the unread inbox messages failed")
+        return None
 
 
 def fragment(request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:

@@ -563,6 +563,92 @@ STRINGS: dict[str, tuple[str, str]] = {
         "居民反映问题无需登录：",
         "Residents do not need to log in to report a problem: ",
     ),
+    # ---- the staff inbox (/inbox, the navigation's count) and its messages' sentences
+    # (notice.<kind>, notify.inbox.text_of) -----------------------------------------------
+    "nav.inbox": ("收件箱", "Inbox"),
+    "inbox.nav_label": ("收件箱，{n} 条未读", "Inbox, {n} unread"),
+    "inbox.announce": ("收件箱有 {n} 条未读消息", "Inbox: {n} unread messages"),
+    "inbox.title": ("收件箱", "Inbox"),
+    "inbox.intro": (
+        "与您有关的交办、预警、催办和延期等消息，最新的在最前。",
+        "What concerns you: assignments, warnings, urges, extensions and more, newest first.",
+    ),
+    "inbox.show": ("显示", "Show"),
+    "inbox.all": ("全部消息", "All messages"),
+    "inbox.unread_only": ("仅未读", "Unread only"),
+    "inbox.count": ("{n} 条未读", "{n} unread"),
+    "inbox.unread": ("未读", "Unread"),
+    "inbox.read": ("已读", "Read"),
+    "inbox.read_at": ("已读于 {at}", "Read {at}"),
+    "inbox.open_request": ("查看诉求", "Open the request"),
+    "inbox.mark_read": ("标为已读", "Mark read"),
+    "inbox.mark_all": ("全部标为已读", "Mark all read"),
+    "inbox.marked": ("已标为已读", "Marked read"),
+    "inbox.all_marked": ("已全部标为已读", "All marked read"),
+    "inbox.older": ("更早的消息", "Older messages"),
+    "inbox.newest": ("回到最新消息", "Back to the newest"),
+    "inbox.paging": ("翻页", "Pages"),
+    "inbox.empty": ("暂无消息。", "No messages."),
+    "inbox.empty_unread": ("没有未读消息。", "No unread messages."),
+    "reason.inbox_message_not_found": (
+        "收件箱里没有这条消息",
+        "There is no such message in your inbox",
+    ),
+    "notice.assigned": (
+        "{via}：{category}诉求交由{level}办理（{tier}）{due}",
+        "{via}: {category}, {tier} ({level}){due}",
+    ),
+    "notice.via.filed": ("新诉求", "New request"),
+    "notice.via.escalated": ("升级交办", "Escalated to you"),
+    "notice.via.dispatched": ("平台分派", "Dispatched to you"),
+    "notice.via.redirected": ("改派", "Redirected to you"),
+    "notice.via.retiered": ("调整层级", "Re-tiered to you"),
+    "notice.via.appealed": ("居民申诉，重新办理", "Appealed by the resident"),
+    "notice.via.other": ("交办", "Assigned"),
+    "notice.due": ("，{at}前办结", ", due {at}"),
+    "notice.note": ("：{text}", ": {text}"),
+    "notice.someone": ("有人", "Someone"),
+    "notice.waiting_dispatch": (
+        "新诉求等待分派：{category}",
+        "A new request waits for dispatch: {category}",
+    ),
+    "notice.warned": (
+        "预警：{level}（{tier}）的诉求将于 {at} 到期",
+        "Warning: the {tier} ({level}) deadline is at {at}",
+    ),
+    "notice.overdue": (
+        "超期：{level}（{tier}）的诉求已于 {at} 超过时限",
+        "Overdue: the {tier} ({level}) deadline passed at {at}",
+    ),
+    "notice.escalated_away": (
+        "诉求已上报至{tier}（{level}）",
+        "The request was escalated to {tier} ({level})",
+    ),
+    "notice.escalated_away_auto": (
+        "{from_tier}时限已到，诉求自动升级至{tier}（{level}）",
+        "The {from_tier} deadline passed: the request went up to {tier} ({level})",
+    ),
+    "notice.urged": ("{by}催办{note}", "Urged by {by}{note}"),
+    "notice.extension_asked": (
+        "{by}申请延期至 {until}{reason}",
+        "{by} asks for more time, until {until}{reason}",
+    ),
+    "notice.extension_approved": ("{by}同意延期{due}", "{by} approved the extension{due}"),
+    "notice.extension_refused": ("{by}未同意延期申请", "{by} refused the extension"),
+    "notice.cohandler_added": ("{by}请您协办{note}", "{by} called you in to help{note}"),
+    "notice.reopened": (
+        "回访未通过，诉求重新由{level}办理（{tier}）{due}",
+        "The review failed: reopened at {tier} ({level}){due}",
+    ),
+    "notice.review_due": (
+        "居民自评期已于 {at} 结束，请电话回访",
+        "The resident's self-review window closed at {at}: call for the review",
+    ),
+    "notice.review_due_resolved": (
+        "居民自评期已过（办结于 {at}），请电话回访",
+        "The resident's self-review window passed (resolved {at}): call for the review",
+    ),
+    "notice.other": ("有一条新消息（{kind}）", "A new message ({kind})"),
     # ---- statuses, tiers, levels, channels ---------------------------------------------
     "status.assigned": ("待签收", "Waiting to be accepted"),
     "status.in_progress": ("办理中", "In progress"),
@@ -1145,6 +1231,7 @@ class Translator:
             "common.",
             "tasks.",
             "catalogue.",
+            "inbox.",
         )
         keys = [k for k in STRINGS if k.startswith(prefixes)]
         keys += ["file.filed", "file.track_link", "resident.filed", "resident.track_link"]

@@ -19,6 +19,7 @@ page's code is found by whom it serves.
 - :mod:`web.admin_webhooks`: admins: webhook subscriptions (``/admin/webhooks...``).
 - :mod:`web.staff`: all staff: one request's page (``/requests/{request_id}...``).
 - :mod:`web.profile`: all staff: their own profile and work phone (``/profile``).
+- :mod:`web.inbox`: all staff: their inbox (``/inbox...``).
 
 The routers are included in this order, which is the order their paths are matched in: a
 fixed path must come before a parametric one it would also match.
@@ -36,6 +37,7 @@ from web import (
     caller,
     dispatcher,
     handler,
+    inbox,
     partner,
     profile,
     resident,
@@ -58,3 +60,4 @@ router.include_router(admin_sms.router)
 router.include_router(admin_webhooks.router)
 router.include_router(staff.router)
 router.include_router(profile.router)
+router.include_router(inbox.router)

@@ -8,7 +8,15 @@ stream. Events:
 
 ``hello``   on connecting: ``{"position": n}``;
 ``change``  ``{"position": n, "ids": [request ids]}``; ``ids`` is null when too many
-            requests changed at once or the read models were rebuilt: read everything again.
+            requests changed at once or the read models were rebuilt: read everything again;
+``inbox``   to a signed-in reader only, of their own inbox: ``{"unread": n}`` once on
+            connecting and whenever their unread count changes (no ``id``: it is no position).
+
+The same poller reads the inbox's newest message id (:func:`notify.inbox.latest_id`, a
+``max`` on the primary key); when it moves, it reads who the new messages are for, and only
+their streams count their unread messages again. A message marked read through this app
+tells its owner's streams at once (:meth:`ChangeFeed.inbox_read`); one marked read by
+another API process is counted when the stream reconnects (within :data:`STREAM_SECONDS`).
 
 Each event's ``id`` is the position, so a browser that reconnects (``EventSource`` does so
 by itself) sends ``Last-Event-ID`` and first hears what it missed. A stream ends after
@@ -18,7 +26,8 @@ that is stopping never waits long for open streams.
 Supervisors, callers and admins see every change; a handler, the changes of requests in
 the units of their posts (as :mod:`domain.privacy` says what they may know of). Without a
 sign-in, ``?token=`` (the resident's tracking token) is required and the stream tells only
-of that request; staff may follow one request with ``?request_id=``.
+of that request; staff may follow one request with ``?request_id=``. A stream followed by
+a tracking token tells of no inbox, whoever is signed in.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ from api.roster import Role
 from api.routes.track import tracked_request
 from closeloop.store import STORE_NAME
 from domain.privacy import Sight
+from notify import inbox
 from projections import queries
 from projections.pages import projected_position
 from projections.reading import in_unit
@@ -78,6 +88,19 @@ class Moved:
     ids: frozenset[str] | None
 
 
+@dataclass(frozen=True)
+class InboxMoved:
+    """Messages arrived for ``usernames``, or some of theirs were read (None: anyone's)."""
+
+    usernames: frozenset[str] | None
+
+    def concerns(self, username: str) -> bool:
+        return self.usernames is None or username in self.usernames
+
+
+Signal = Moved | InboxMoved
+
+
 #: The event store's table (eventsourcing-sqlalchemy's), as much of it as the feed reads;
 #: untyped, so that each database's own id type comes back as it is stored.
 _EVENTS = table(f"{STORE_NAME}_events", column("id"), column("originator_id"))
@@ -99,9 +122,10 @@ class ChangeFeed:
     def __init__(self, engine: Engine, poll_seconds: float = POLL_SECONDS) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
-        self._queues: set[asyncio.Queue[Moved]] = set()
+        self._queues: set[asyncio.Queue[Signal]] = set()
         self._task: asyncio.Task[None] | None = None
         self.position = 0
+        self.inbox_position = 0  # the newest inbox message's id
 
     @classmethod
     def of(cls, request: Request) -> ChangeFeed:
@@ -113,15 +137,16 @@ class ChangeFeed:
             state.change_feed = feed
         return feed
 
-    async def subscribe(self) -> asyncio.Queue[Moved]:
-        queue: asyncio.Queue[Moved] = asyncio.Queue()
+    async def subscribe(self) -> asyncio.Queue[Signal]:
+        queue: asyncio.Queue[Signal] = asyncio.Queue()
         if self._task is None or self._task.done():
             self.position = await run_in_threadpool(projected_position, self.engine)
+            self.inbox_position = await run_in_threadpool(self._inbox_position)
             self._task = asyncio.create_task(self._poll(), name="closeloop-change-feed")
         self._queues.add(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[Moved]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[Signal]) -> None:
         self._queues.discard(queue)
         if not self._queues and self._task is not None:
             self._task.cancel()
@@ -150,9 +175,45 @@ class ChangeFeed:
             return None
         return None if len(ids) > MAX_IDS else frozenset(ids)
 
+    def inbox_read(self, username: str) -> None:
+        """``username`` read messages (through this app): their streams count again."""
+        self._tell(InboxMoved(frozenset((username,))))
+
+    def _tell(self, signal: Signal) -> None:
+        for queue in list(self._queues):
+            queue.put_nowait(signal)
+
+    def _inbox_position(self) -> int:
+        try:
+            return inbox.latest_id(db=self.engine)
+        except Exception:  # noqa: BLE001 - then the next tick tries again
+            log.exception("reading the inbox's newest message failed")
+            return self.inbox_position
+
+    def _inbox_moved(self) -> InboxMoved | None:
+        """Who got new inbox messages since the last tick (None: nobody)."""
+        latest = self._inbox_position()
+        if latest == self.inbox_position:
+            return None
+        try:
+            # fewer than before: the table was emptied; anyone's count may have changed
+            who = (
+                inbox.recipients(self.inbox_position, latest, db=self.engine)
+                if latest > self.inbox_position
+                else None
+            )
+        except Exception:  # noqa: BLE001
+            log.exception("reading who got inbox messages failed")
+            who = None
+        self.inbox_position = latest
+        return InboxMoved(who)
+
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(self.poll_seconds)
+            moved_inbox = await run_in_threadpool(self._inbox_moved)
+            if moved_inbox is not None and moved_inbox.usernames != frozenset():
+                self._tell(moved_inbox)
             try:
                 position = await run_in_threadpool(projected_position, self.engine)
                 if position == self.position:
@@ -162,8 +223,7 @@ class ChangeFeed:
                 log.exception("reading the projection's position failed")
                 continue
             self.position = position
-            for queue in list(self._queues):
-                queue.put_nowait(moved)
+            self._tell(moved)
 
 
 def _lenient_user(
@@ -184,6 +244,7 @@ class Following:
     request_id: str | None = None
     units: frozenset[str] | None = None
     cohandler: str | None = None  # a partner: the requests they are a co-handler of
+    reader: str | None = None  # the signed-in user told of their inbox (not by token)
 
 
 def _followed(
@@ -211,14 +272,15 @@ def _followed(
             view = queries.get_request(conn, request_id)
         if view is None or privacy.sight_of(view, user) is Sight.NONE:
             raise request_not_found()
-        return Following(request_id=request_id)
+        return Following(request_id=request_id, reader=user.username)
     if user.role is Role.HANDLER:
-        return Following(units=frozenset(a.unit_id for a in user.assignments))
+        units = frozenset(a.unit_id for a in user.assignments)
+        return Following(units=units, reader=user.username)
     if user.role is Role.DISPATCHER:  # the communities and towns of their posts
-        return Following(units=frozenset(user.dispatch_units))
+        return Following(units=frozenset(user.dispatch_units), reader=user.username)
     if user.role is Role.PARTNER:  # only the requests they are called in to
-        return Following(cohandler=user.username)
-    return Following()
+        return Following(cohandler=user.username, reader=user.username)
+    return Following(reader=user.username)
 
 
 def _last_id(value: str | None) -> int | None:
@@ -244,6 +306,10 @@ async def stream(
         seen = feed.position
         resumed = _last_id(last_event_id)
         yield ServerSentEvent(event="hello", id=str(seen), data={"position": seen}, retry=RETRY_MS)
+        reader = following.reader
+        unread = await _unread(feed, reader) if reader is not None else None
+        if unread is not None:
+            yield _inbox_event(unread)
         if resumed is not None and resumed != seen:
             missed = Moved(resumed, seen, await feed.changed(resumed, seen))
             if (event := await _event(feed, missed, following)) is not None:
@@ -252,9 +318,18 @@ async def stream(
         end = loop.time() + STREAM_SECONDS
         while (left := end - loop.time()) > 0:
             try:
-                moved = await asyncio.wait_for(queue.get(), left)
+                signal = await asyncio.wait_for(queue.get(), left)
             except TimeoutError:
                 break
+            if isinstance(signal, InboxMoved):
+                if reader is None or not signal.concerns(reader):
+                    continue
+                count = await _unread(feed, reader)
+                if count is not None and count != unread:
+                    unread = count
+                    yield _inbox_event(count)
+                continue
+            moved = signal
             if moved.start != seen:  # this stream started between two polls
                 moved = Moved(seen, moved.end, await feed.changed(seen, moved.end))
             seen = moved.end
@@ -263,6 +338,19 @@ async def stream(
     finally:
         with contextlib.suppress(Exception):
             feed.unsubscribe(queue)
+
+
+async def _unread(feed: ChangeFeed, username: str) -> int | None:
+    """``username``'s unread count; None when it cannot be read now (nothing is sent)."""
+    try:
+        return await run_in_threadpool(inbox.unread_count, username, db=feed.engine)
+    except Exception:  # noqa: BLE001 - the stream goes on without it
+        log.exception("counting unread inbox messages failed")
+        return None
+
+
+def _inbox_event(unread: int) -> ServerSentEvent:
+    return ServerSentEvent(event="inbox", data={"unread": unread})
 
 
 async def _event(feed: ChangeFeed, moved: Moved, following: Following) -> ServerSentEvent | None:

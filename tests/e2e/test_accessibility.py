@@ -27,6 +27,8 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
+from closeloop.db import make_engine
+from notify import inbox
 from tests.e2e.conftest import BROWSER_MS, GRID1, ROOT, SCREENSHOTS, Dev, log_in
 from tests.notify.rows import delivered_subscription
 
@@ -54,6 +56,7 @@ PAGES = {
     "/dispatch": "dispatcher1",
     "/partner": "partner1",
     "/profile": "worker1",
+    "/inbox": "worker1",
 }
 #: The year the calendar page shows: one the package knows, its days listed.
 CALENDAR_YEAR = "2026"
@@ -75,6 +78,7 @@ PARTS = {
     "/admin/webhooks/list": "/admin/webhooks",
     "/dispatch/list": "/dispatch",
     "/partner/list": "/partner",
+    "/inbox/list": "/inbox",
 }
 
 #: Starts axe on the page as it is (the pages' runs go on side by side); AXE_RESULT awaits it.
@@ -271,7 +275,7 @@ def test_empty_pages(visitors: Visitors) -> None:
     found = Findings()
     nobody = str(uuid.uuid4())
     pages = {route: visitors.open(route, nobody) for route in set(PAGES) - {"/", "/login"}}
-    for route in ("/board", "/tasks", "/followups", "/dispatch", "/partner"):
+    for route in ("/board", "/tasks", "/followups", "/dispatch", "/partner", "/inbox"):
         expect(pages[route].locator("p.empty").first).to_be_visible()
     found.check_all(pages, "empty", visitors.lang)
     assert {r for r, _ in found.checked} == set(PAGES) - {"/", "/login"}
@@ -306,6 +310,15 @@ def _cohandled(dev: Dev, request_id: str) -> None:
     dev.act("worker1", request_id, "cohandlers", {"username": "partner1", "task": "检查管道"})
 
 
+def _message(dev: Dev, kind: str, request_id: str, **params: Any) -> int:
+    """A message in worker1's inbox, written into the stack's database as the notifier does."""
+    engine = make_engine(f"sqlite:///{dev.data_dir / 'closeloop.db'}")
+    try:
+        return inbox.add_message("worker1", kind, params, db=engine, request_id=request_id)
+    finally:
+        engine.dispose()
+
+
 def _scene(dev: Dev, lang: str) -> dict[str, str]:
     """Requests in each state worth seeing: assigned, in progress, resolved; one waiting
     for dispatch, one co-handled by partner1."""
@@ -320,6 +333,9 @@ def _scene(dev: Dev, lang: str) -> dict[str, str]:
     dev.act("worker1", resolved, "resolve", {"resolution": "已更换灯泡"})
     _waiting(dev, f"小区北门路面塌陷 {mark}")
     _cohandled(dev, working)
+    _message(dev, "urged", working, by="supervisor1", note=f"今天务必处理 {mark}")
+    _message(dev, "assigned", assigned, via="filed", tier="1d", level="grid_worker",
+             category="water_leak")  # fmt: skip
     return {
         "assigned": assigned,
         "working": working,
@@ -384,7 +400,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     pages: dict[str, Page] = {}
     for route in PAGES:
         pages[route] = page = visitors.open(route, shown.get(route, ""))
-        if route in ("/board", "/tasks", "/followups", "/dispatch", "/partner"):
+        if route in ("/board", "/tasks", "/followups", "/dispatch", "/partner", "/inbox"):
             expect(page.locator("p.empty")).to_have_count(0)
     _board_list_first(pages["/board"], lang)
 
@@ -472,6 +488,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     fresh.act("worker1", ids["assigned"], "accept")
     waiting = _waiting(fresh, f"路面又塌了一块 ({lang})")
     _cohandled(fresh, ids["assigned"])
+    message = _message(fresh, "warned", ids["assigned"], tier="1d", level="grid_worker")
     live = {
         "/board": pages["/board"].locator(f'tr.row[data-id="{arrived}"]'),
         "/tasks": _card(pages["/tasks"], arrived),
@@ -482,6 +499,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
         ),
         "/dispatch": _card(pages["/dispatch"], waiting),
         "/partner": _card(pages["/partner"], ids["assigned"]),
+        "/inbox": pages["/inbox"].locator(f'li.msg[data-id="{message}"]'),
     }
     for route, arrival in live.items():
         expect(arrival).to_be_visible()

@@ -19,17 +19,15 @@ class Events:
         self.answer = answer
         self._lines = answer.iter_lines()
 
-    def next(self) -> tuple[str, str, dict[str, Any]]:
-        """The next event: its name, its id and its data."""
+    def next(self, inbox: bool = False) -> tuple[str, str, dict[str, Any]]:
+        """The next event: its name, its id and its data; the reader's ``inbox`` events
+        (their unread count, tests/e2e/test_inbox.py) are passed over unless ``inbox``."""
         fields: dict[str, str] = {}
         for line in self._lines:
             if not line:  # an event ends with a blank line
-                if "data" in fields:
-                    return (
-                        fields.get("event", "message"),
-                        fields.get("id", ""),
-                        json.loads(fields["data"]),
-                    )
+                kind = fields.get("event", "message")
+                if "data" in fields and (inbox or kind != "inbox"):
+                    return kind, fields.get("id", ""), json.loads(fields["data"])
                 fields = {}
             elif not line.startswith(":"):  # not a comment (keep-alive)
                 name, _, value = line.partition(":")

@@ -8,7 +8,8 @@ goes as the role the operation is for, so that it gets past sign-in; the request
 actions go both to ids that do not exist and to a real request, which the run moves
 through its states. Before and after every call the event store's last position, the
 roster's, reveal audit's and tracking tokens' sizes, the category catalogue, the SMS
-settings, the webhooks and the staff's work phones are read: a call answered 4xx must leave them as they were.
+settings, the webhooks and the staff's work phones are read: a call answered 4xx must
+leave them as they were.
 
 The run is deterministic (``derandomize``: the same cases every time, no example
 database), about 370 calls in 10 to 40 seconds.
@@ -91,6 +92,10 @@ CALLER: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/webhooks/{subscription_id}/deliveries"): "admin",
     # a staff member's own work phone
     ("PATCH", "/api/v1/auth/me"): "supervisor1",
+    # the staff's inbox
+    ("GET", "/api/v1/inbox"): "worker1",
+    ("POST", "/api/v1/inbox/{message_id}/read"): "worker1",
+    ("POST", "/api/v1/inbox/read-all"): "worker1",
 }
 #: The operations anyone may call: sign-in, health, intake, tracking, its appeal and the
 #: resident's own review, the active categories.

@@ -426,6 +426,7 @@
     if (form.dataset.busy) return;
     clearErrors(form);
     var button = event.submitter || form.querySelector("[type=submit]");
+    if (form.contains(document.activeElement)) form.dataset.hadFocus = "1";
     form.dataset.busy = "1";
     if (button) button.disabled = true;
     var asForm = form.dataset.encoding === "form";
@@ -437,6 +438,7 @@
       delete form.dataset.busy;
       if (button) button.disabled = false;
       if (!res.ok) {
+        delete form.dataset.hadFocus;
         if (res.status === 401 && form.dataset.success !== "login" && form.dataset.anonymous === undefined) {
           signedOut();
         }
@@ -513,6 +515,9 @@
         try { start = active.selectionStart; end = active.selectionEnd; } catch (e) { /* no caret */ }
       }
     }
+    var lost = active && active !== body && el.contains(active) ? active : null;
+    // a form sent from the keyboard or a click loses focus while its button is disabled
+    lost = lost || el.querySelector("form[data-had-focus][data-focus-after]");
     el.replaceChildren(fresh);
     if (focusKey) {
       var h = el.querySelector('[data-key="' + sel(focusKey) + '"]');
@@ -522,9 +527,24 @@
         try { if (start !== null) f.setSelectionRange(start, end); } catch (e) { /* no caret */ }
       }
     }
+    if (lost && (!document.activeElement || document.activeElement === body)) keepFocus(el, lost);
     prepare(el);
     tick();
     el.dispatchEvent(new CustomEvent("closeloop:refreshed", { bubbles: true }));
+  }
+
+  // The focused element (or the form sent from it) went with the old content: focus its twin
+  // (same id) when there is one, else the first of its form's data-focus-after selectors
+  // found, rather than leave the focus to the page.
+  function keepFocus(el, lost) {
+    var twin = lost.id ? document.getElementById(lost.id) : null;
+    if (twin && el.contains(twin)) { twin.focus(); return; }
+    var form = lost.closest("[data-focus-after]");
+    var choices = form ? form.dataset.focusAfter.split(",") : [];
+    for (var i = 0; i < choices.length; i++) {
+      var target = choices[i].trim() && document.querySelector(choices[i].trim());
+      if (target) { target.focus(); return; }
+    }
   }
 
   var inflight = new WeakMap();
@@ -564,8 +584,35 @@
     });
   }
 
+  // ---- the inbox's unread count in the navigation -------------------------------
+
+  // The count shown in the navigation's inbox link ("Inbox (3)", its aria-label
+  // "Inbox, 3 unread"); a rise is announced politely (#inbox-announcer), focus stays put.
+  // The inbox page's list is read again unless the count came from that list itself.
+  function setUnread(n, fromList) {
+    var link = document.querySelector("[data-inbox-link]");
+    if (!link || typeof n !== "number" || !(n >= 0)) return;
+    var before = parseInt(link.dataset.unread || "0", 10);
+    if (before === n) return;
+    link.dataset.unread = String(n);
+    var count = link.querySelector("[data-inbox-count]");
+    if (count) count.textContent = n ? " (" + n + ")" : "";
+    link.setAttribute("aria-label", n ? t("inbox.nav_label", { n: n }) : t("inbox.title"));
+    var box = document.getElementById("inbox-announcer"); // its own: arrivals keep theirs
+    if (n > before && box) box.textContent = t("inbox.announce", { n: n });
+    if (!fromList) document.querySelectorAll("[data-inbox-live]").forEach(function (el) { refresh(el); });
+  }
+
+  document.addEventListener("closeloop:refreshed", function (event) {
+    var list = event.target;
+    if (!(list instanceof Element) || list.dataset.inboxLive === undefined) return;
+    var bar = list.querySelector("[data-unread]");
+    if (bar) setUnread(parseInt(bar.dataset.unread, 10), true);
+  });
+
   function startLive() {
-    var url = body.dataset.stream;
+    // a staff page without live parts of its own still follows the stream for its inbox count
+    var url = body.dataset.stream || (document.querySelector("[data-inbox-link]") ? "/api/v1/stream" : "");
     if (!url || !window.EventSource) return;
     var targets = body.dataset.liveTargets || "";
     var follow = body.dataset.follow || "";
@@ -602,6 +649,11 @@
         try { data = JSON.parse(event.data); } catch (e) { /* treat as "everything" */ }
         if (follow && Array.isArray(data.ids) && data.ids.indexOf(follow) < 0) return;
         soon();
+      });
+      source.addEventListener("inbox", function (event) {
+        var data = {};
+        try { data = JSON.parse(event.data); } catch (e) { return; }
+        setUnread(data.unread, false);
       });
       source.onerror = function () {
         setLive(false);
