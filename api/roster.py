@@ -27,8 +27,7 @@ import dataclasses
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -39,7 +38,6 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
-    Engine,
     ForeignKey,
     Index,
     Integer,
@@ -58,6 +56,7 @@ from sqlalchemy.exc import IntegrityError
 from api.passwords import password_problem
 from api.security import burn_verification, hash_password, verify_password
 from api.text import control_character
+from closeloop.db import Db, connected
 from domain.ladder import LEVEL_UNIT_KIND, PARENT_KIND, Level, UnitKind
 from domain.state import Assignment
 
@@ -226,18 +225,6 @@ class UnknownUnit(RosterError):
     default_code = "unit_not_found"
 
 
-Db = Engine | Connection
-
-
-@contextmanager
-def _connect(db: Db) -> Iterator[Connection]:
-    if isinstance(db, Engine):
-        with db.begin() as conn:
-            yield conn
-    else:
-        yield db
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -317,7 +304,7 @@ def create_unit(name: str, kind: UnitKind, parent_id: str | None = None, *, db: 
     name = _text(name, "a unit needs a name", NAME_LENGTH)
     kind = _choice(UnitKind, kind, "unit kind")
     parent_kind = PARENT_KIND[kind]
-    with _connect(db) as conn:
+    with connected(db) as conn:
         if parent_kind is None:
             if parent_id is not None:
                 raise InvalidRoster(f"a {kind.value} has no parent unit")
@@ -359,7 +346,7 @@ def set_dispatch_mode(unit_id: str, mode: str, *, db: Db) -> Unit:
             "bad_dispatch_mode",
             "dispatch",
         ) from None
-    with _connect(db) as conn:
+    with connected(db) as conn:
         unit = _find_unit(conn, unit_id)
         if unit is None:
             raise UnknownUnit(f"no unit has the id {unit_id}")
@@ -378,7 +365,7 @@ def set_dispatch_mode(unit_id: str, mode: str, *, db: Db) -> Unit:
 def dispatch_mode(community_id: str, *, db: Db) -> DispatchMode:
     """How the community's new requests are dispatched; ``auto`` for an unknown unit (or
     one that is not a community)."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         row = conn.execute(
             select(unit_table.c.dispatch).where(
                 unit_table.c.id == community_id, unit_table.c.kind == UnitKind.COMMUNITY.value
@@ -429,7 +416,7 @@ def dispatchers_of(unit_ids: Iterable[str], *, db: Db) -> list[User]:
         )
         .order_by(user_table.c.username)
     )
-    with _connect(db) as conn:
+    with connected(db) as conn:
         return _users(conn, conn.execute(query))
 
 
@@ -440,19 +427,19 @@ def list_units(*, db: Db, kind: UnitKind | None = None, parent_id: str | None = 
         query = query.where(unit_table.c.kind == UnitKind(kind).value)
     if parent_id is not None:
         query = query.where(unit_table.c.parent_id == parent_id)
-    with _connect(db) as conn:
+    with connected(db) as conn:
         return [_unit(row) for row in conn.execute(query)]
 
 
 def get_unit(unit_id: str, *, db: Db) -> Unit | None:
     """The unit with ``unit_id``, or None."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         return _find_unit(conn, unit_id)
 
 
 def unit_chain(grid_id: str, *, db: Db) -> tuple[Unit, Unit, Unit]:
     """The grid, its community and its town: where a request filed in the grid climbs."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         grid = _find_unit(conn, grid_id)
         if grid is None:
             raise InvalidRoster(f"unknown unit {grid_id}")
@@ -468,7 +455,7 @@ def unit_chain(grid_id: str, *, db: Db) -> tuple[Unit, Unit, Unit]:
 
 def count_units(*, db: Db) -> int:
     """How many units the roster holds."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         return int(conn.execute(select(func.count()).select_from(unit_table)).scalar_one())
 
 
@@ -566,7 +553,7 @@ def create_user(
     check_password(password, username)
     # argon2 is slow on purpose: hash before the transaction, not while holding it.
     password_hash = hash_password(password)
-    with _connect(db) as conn:
+    with connected(db) as conn:
         posts = _check_assignments(conn, role, assignments)
         dispatch_posts = _check_dispatch_posts(conn, role, dispatch_units)
         taken = _user_row(conn, username)
@@ -687,20 +674,20 @@ def list_users(*, db: Db, role: Role | None = None) -> list[User]:
     query = select(*_USER_COLUMNS).order_by(user_table.c.username)
     if role is not None:
         query = query.where(user_table.c.role == Role(role).value)
-    with _connect(db) as conn:
+    with connected(db) as conn:
         return _users(conn, conn.execute(query))
 
 
 def get_user(user_id: str, *, db: Db) -> User | None:
     """The user with ``user_id``, or None."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         rows = _users(conn, conn.execute(select(*_USER_COLUMNS).where(user_table.c.id == user_id)))
     return rows[0] if rows else None
 
 
 def get_user_by_username(username: str, *, db: Db) -> User | None:
     """The user called ``username``, or None."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         row = _user_row(conn, username)
         return _users(conn, [row])[0] if row else None
 
@@ -708,7 +695,7 @@ def get_user_by_username(username: str, *, db: Db) -> User | None:
 def authenticate(username: str, password: str, *, db: Db) -> tuple[User, int] | None:
     """The user (found by any case of ``username``) and their current token version when
     ``password`` is theirs; None for a wrong password, an unknown or a disabled user."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         row = _user_row(conn, username)
     if row is None:
         burn_verification(password)
@@ -716,7 +703,7 @@ def authenticate(username: str, password: str, *, db: Db) -> tuple[User, int] | 
     # A disabled user's password is still checked: the answer takes as long as for others.
     if not verify_password(row.password_hash, password) or row.disabled:
         return None
-    with _connect(db) as conn:
+    with connected(db) as conn:
         return _users(conn, [row])[0], int(row.token_version)
 
 
@@ -728,7 +715,7 @@ def token_user(user_id: str, version: int, *, db: Db) -> User | None:
         user_table.c.token_version == version,
         user_table.c.disabled == sa_false(),
     )
-    with _connect(db) as conn:
+    with connected(db) as conn:
         rows = _users(conn, conn.execute(query))
     return rows[0] if rows else None
 
@@ -748,7 +735,7 @@ def _change(conn: Connection, user_id: str, **values: Any) -> int:
 
 def revoke_tokens(user_id: str, *, db: Db) -> int:
     """Revoke every token issued to the user so far (log-out); the new token version."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         return _change(conn, user_id)
 
 
@@ -760,14 +747,14 @@ def set_password(user_id: str, password: str, *, db: Db) -> int:
         raise UnknownUser(f"no user has the id {user_id}")
     check_password(password, user.username)
     password_hash = hash_password(password)  # slow: outside the transaction
-    with _connect(db) as conn:
+    with connected(db) as conn:
         return _change(conn, user_id, password_hash=password_hash)
 
 
 def change_password(user_id: str, old: str, new: str, *, db: Db) -> int | None:
     """The user's own change: None when ``old`` is not their password (nothing written),
     else as :func:`set_password`."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         row = conn.execute(
             select(user_table.c.password_hash).where(user_table.c.id == user_id)
         ).first()
@@ -780,7 +767,7 @@ def change_password(user_id: str, old: str, new: str, *, db: Db) -> int | None:
 
 def set_disabled(user_id: str, disabled: bool, *, db: Db) -> None:
     """Disable a user (they cannot log in, their tokens are revoked) or enable them again."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         _change(conn, user_id, disabled=disabled)
 
 
@@ -799,7 +786,7 @@ def change_user(
     and/or replace a dispatcher's posts (``dispatch_units``; only a dispatcher has any).
     Everything is checked before anything is written; the user's tokens stay valid (each
     request reads the roster anew, so the change counts at once)."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         found = _users(conn, conn.execute(select(*_USER_COLUMNS).where(user_table.c.id == user_id)))
         if not found:
             raise UnknownUser(f"no user has the id {user_id}")
@@ -887,7 +874,7 @@ def set_work_phone(user_id: str, value: str | None, *, db: Db) -> User:
     """Give the user a work phone (:func:`work_phone` checks and normalises it) or clear it
     (None or blank). The user's tokens stay valid."""
     phone = work_phone(value)
-    with _connect(db) as conn:
+    with connected(db) as conn:
         changed = conn.execute(
             update(user_table).where(user_table.c.id == user_id).values(work_phone=phone)
         )
@@ -899,13 +886,13 @@ def set_work_phone(user_id: str, value: str | None, *, db: Db) -> User:
 
 def count_users(*, db: Db) -> int:
     """How many users the roster holds."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         return int(conn.execute(select(func.count()).select_from(user_table)).scalar_one())
 
 
 def assignments_of(user_id: str, *, db: Db) -> list[Assignment]:
     """A user's posts: the levels they hold and on which units."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         found = conn.execute(
             select(assignment_table.c.unit_id, assignment_table.c.level)
             .where(assignment_table.c.user_id == user_id)
@@ -927,5 +914,5 @@ def users_assigned(unit_id: str, level: Level, *, db: Db) -> list[User]:
         )
         .order_by(user_table.c.username)
     )
-    with _connect(db) as conn:
+    with connected(db) as conn:
         return _users(conn, conn.execute(query))

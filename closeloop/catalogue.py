@@ -26,8 +26,6 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy import false as sa_false
 from sqlalchemy.exc import IntegrityError
 
+from closeloop.db import Db, connected
 from domain.categories import (
     CODE_MAX,
     NAME_MAX,
@@ -151,18 +150,6 @@ class InvalidCategory(CatalogueError):
         super().__init__(str(error), error.code, error.field, 422)
 
 
-Db = Engine | Connection
-
-
-@contextmanager
-def _connect(db: Db) -> Iterator[Connection]:
-    if isinstance(db, Engine):
-        with db.begin() as conn:
-            yield conn
-    else:
-        yield db
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -245,7 +232,7 @@ def get_category(code: str, *, db: Db) -> Category | None:
     """The category with ``code`` read from the database now (never the cache), or None."""
     if not isinstance(code, str) or len(code) > CODE_MAX:
         return None
-    with _connect(db) as conn:
+    with connected(db) as conn:
         row = conn.execute(select(category_table).where(category_table.c.code == code)).first()
     return _category(row) if row is not None else None
 
@@ -269,7 +256,7 @@ def add_category(
     added = Category(code, name_zh, name_en, tier, False, now, by, now, by)
     row = {**added.__dict__, "default_tier": tier.value}
     try:
-        with _connect(db) as conn:
+        with connected(db) as conn:
             if conn.execute(
                 select(category_table.c.code).where(category_table.c.code == code)
             ).first():
@@ -308,7 +295,7 @@ def change_category(
         raise InvalidCategory(error) from None
     if retired is not None:
         values["retired"] = bool(retired)
-    with _connect(db) as conn:
+    with connected(db) as conn:
         if values:
             values.update(updated_at=_now(), updated_by=by)
             done = conn.execute(
@@ -327,7 +314,7 @@ def seed(*, db: Db) -> int:
     """Write the seed's categories that are missing (a database made without the
     migrations, e.g. by ``metadata.create_all``); how many were written."""
     now = _now()
-    with _connect(db) as conn:
+    with connected(db) as conn:
         have = set(conn.execute(select(category_table.c.code)).scalars())
         rows = [
             {

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+
+#: What the service functions take as ``db``: an Engine (each call its own transaction)
+#: or a Connection (the call joins the caller's transaction).
+Db = Engine | Connection
+
+
+@contextmanager
+def connected(db: Db) -> Iterator[Connection]:
+    """A connection in a transaction: a new one of ``db`` when it is an Engine (committed
+    when the block ends without an error), else ``db`` itself (the caller's)."""
+    if isinstance(db, Engine):
+        with db.begin() as conn:
+            yield conn
+    else:
+        yield db
 
 
 def make_engine(url: str) -> Engine:

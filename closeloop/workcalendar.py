@@ -16,8 +16,7 @@ The package is read here only, outside any workflow: a workflow gets its deadlin
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -42,6 +41,7 @@ from sqlalchemy import (
 )
 
 from api.bounds import FIRST_YEAR, LAST_YEAR
+from closeloop.db import Db, connected
 from closeloop.settings import Settings
 from domain.ladder import DEFAULT_DAY_SECONDS, Tier
 from domain.workdays import WorkCalendar, deadline, parse_rules
@@ -51,7 +51,6 @@ HOLIDAY = "holiday"
 WORKDAY = "workday"
 
 Source = Literal["table", "package", "none"]
-Db = Engine | Connection
 
 metadata = MetaData()
 
@@ -108,15 +107,6 @@ class YearCalendar:
     set_at: datetime | None = None
 
 
-@contextmanager
-def _connect(db: Db) -> Iterator[Connection]:
-    if isinstance(db, Engine):
-        with db.begin() as conn:
-            yield conn
-    else:
-        yield db
-
-
 @cache
 def _package_index() -> tuple[range, dict[int, Days]]:
     holidays: dict[int, list[date]] = {}
@@ -159,7 +149,7 @@ def _table_days(conn: Connection, years: Iterable[int]) -> dict[int, list[Any]]:
 def year_of(year: int, *, db: Db) -> YearCalendar:
     """``year``'s calendar: the days in force, where they come from, and the package's."""
     package = package_days(year)
-    with _connect(db) as conn:
+    with connected(db) as conn:
         rows = _table_days(conn, [year]).get(year)
     if rows:
         latest = max(rows, key=lambda r: r.set_at)
@@ -241,7 +231,7 @@ def set_year(
         for kind, days in ((HOLIDAY, holidays), (WORKDAY, workdays))
         for day in days
     ]
-    with _connect(db) as conn:
+    with connected(db) as conn:
         conn.execute(delete(calendar_days).where(calendar_days.c.year == year))
         if rows:
             conn.execute(insert(calendar_days), rows)
@@ -252,7 +242,7 @@ def load_calendar(years: Iterable[int], *, db: Db) -> WorkCalendar:
     """The working days of ``years``: the package's where it knows the year, replaced by
     the table's for the years the table has; ``known_years`` are those either knows."""
     wanted = sorted(set(years))
-    with _connect(db) as conn:
+    with connected(db) as conn:
         table = _table_days(conn, wanted)
     holidays: set[date] = set()
     workdays: set[date] = set()

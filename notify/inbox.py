@@ -18,18 +18,16 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from api.roster import user_table
+from closeloop.db import Db, connected
 from notify.tables import inbox
-
-Db = Engine | Connection
 
 #: Pages of the inbox hold at most this many messages.
 MAX_LIMIT = 100
@@ -77,15 +75,6 @@ class Message:
     def link(self) -> str | None:
         """The request's page, when the message is about one."""
         return f"/requests/{self.request_id}" if self.request_id else None
-
-
-@contextmanager
-def _connect(db: Db) -> Iterator[Connection]:
-    if isinstance(db, Engine):
-        with db.begin() as conn:
-            yield conn
-    else:
-        yield db
 
 
 def _now() -> datetime:
@@ -137,7 +126,7 @@ def list_messages(
     if before is not None:
         query = query.where(inbox.c.id < before)
     query = query.order_by(inbox.c.id.desc()).limit(limit + 1)
-    with _connect(db) as conn:
+    with connected(db) as conn:
         rows = conn.execute(query).all()
     items = [_message(row) for row in rows[:limit]]
     return items, (items[-1].id if len(rows) > limit else None)
@@ -146,7 +135,7 @@ def list_messages(
 def get_message(username: str, message_id: int, *, db: Db) -> Message | None:
     """``username``'s message ``message_id``; None when there is none or it is another's."""
     query = select(inbox).where(inbox.c.id == message_id, inbox.c.username == username)
-    with _connect(db) as conn:
+    with connected(db) as conn:
         row = conn.execute(query).first()
     return _message(row) if row is not None else None
 
@@ -158,14 +147,14 @@ def unread_count(username: str, *, db: Db) -> int:
         .select_from(inbox)
         .where(inbox.c.username == username, inbox.c.read_at.is_(None))
     )
-    with _connect(db) as conn:
+    with connected(db) as conn:
         return int(conn.execute(query).scalar() or 0)
 
 
 def latest_id(*, db: Db) -> int:
     """The newest message's id, anyone's (0 when there is none): one lookup on the primary
     key, so that a stream can notice new messages cheaply."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         return int(conn.execute(select(func.max(inbox.c.id))).scalar() or 0)
 
 
@@ -180,7 +169,7 @@ def recipients(after: int, upto: int, *, db: Db, most: int = 500) -> frozenset[s
         .distinct()
         .limit(most + 1)
     )
-    with _connect(db) as conn:
+    with connected(db) as conn:
         found = frozenset(conn.execute(query).scalars())
     return None if len(found) > most else found
 
@@ -194,7 +183,7 @@ def mark_read(username: str, message_id: int, *, db: Db) -> bool:
     if not 1 <= message_id <= MAX_ID:
         return False
     mine = (inbox.c.id == message_id) & (inbox.c.username == username)
-    with _connect(db) as conn:
+    with connected(db) as conn:
         done = conn.execute(
             update(inbox).where(mine, inbox.c.read_at.is_(None)).values(read_at=_now())
         )
@@ -205,7 +194,7 @@ def mark_read(username: str, message_id: int, *, db: Db) -> bool:
 
 def mark_all_read(username: str, *, db: Db) -> int:
     """Mark every unread message of ``username`` read; how many were."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         done = conn.execute(
             update(inbox)
             .where(inbox.c.username == username, inbox.c.read_at.is_(None))
@@ -237,7 +226,7 @@ def add_message(
         "created_at": created_at or _now(),
         "read_at": None,
     }
-    with _connect(db) as conn:
+    with connected(db) as conn:
         added = conn.execute(insert(inbox).values(**row)).inserted_primary_key
     assert added is not None
     return int(added[0])
@@ -251,7 +240,7 @@ def display_names(usernames: Iterable[str], *, db: Db) -> dict[str, str]:
     query = select(user_table.c.username, user_table.c.display_name).where(
         user_table.c.username.in_(wanted)
     )
-    with _connect(db) as conn:
+    with connected(db) as conn:
         return {row.username: row.display_name for row in conn.execute(query)}
 
 

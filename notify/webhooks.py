@@ -43,16 +43,16 @@ import ipaddress
 import json
 import socket
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Engine, Row, insert, select, update
 
+from closeloop.db import Db, connected
 from closeloop.settings import Settings
 from domain.privacy import Sealer
 from domain.state import EVENT_TYPES
@@ -75,7 +75,6 @@ EVENT_HEADER = "X-Closeloop-Event"
 USER_AGENT = "closeloop-webhooks"
 SIGNATURE_PREFIX = "sha256="
 
-Db = Engine | Connection
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -293,15 +292,6 @@ class Subscription:
         }
 
 
-@contextmanager
-def _connect(db: Db) -> Iterator[Connection]:
-    if isinstance(db, Engine):
-        with db.begin() as conn:
-            yield conn
-    else:
-        yield db
-
-
 def _subscription(row: Row[Any]) -> Subscription:
     return Subscription(
         id=row.id,
@@ -350,7 +340,7 @@ def create_subscription(
         created_by=created_by,
         created_at=datetime.now(UTC),
     )
-    with _connect(db) as conn:
+    with connected(db) as conn:
         conn.execute(
             insert(webhooks).values(
                 id=made.id,
@@ -371,7 +361,7 @@ def list_subscriptions(*, db: Db, include_deleted: bool = False) -> list[Subscri
     query = select(*_PUBLIC_COLUMNS).order_by(webhooks.c.created_at, webhooks.c.id)
     if not include_deleted:
         query = query.where(webhooks.c.active.is_(True))
-    with _connect(db) as conn:
+    with connected(db) as conn:
         return [_subscription(r) for r in conn.execute(query).all()]
 
 
@@ -384,7 +374,7 @@ def get_subscription(subscription_id: str, *, db: Db) -> Subscription | None:
     """The subscription with this id, deleted or not; None when there is none."""
     if not isinstance(subscription_id, str) or len(subscription_id) > 36:
         return None
-    with _connect(db) as conn:
+    with connected(db) as conn:
         row = conn.execute(select(*_PUBLIC_COLUMNS).where(webhooks.c.id == subscription_id)).first()
     return _subscription(row) if row is not None else None
 
@@ -393,7 +383,7 @@ def delete_subscription(subscription_id: str, *, db: Db) -> Subscription:
     """Deactivate the subscription and forget its secret (see the module's docstring); a
     subscription deleted already stays so. :class:`UnknownSubscription` when there is
     none."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         found = get_subscription(subscription_id, db=conn)
         if found is None:
             raise UnknownSubscription(subscription_id)
@@ -474,7 +464,7 @@ class Delivery:
 def deliveries(subscription_id: str, *, db: Db, limit: int = 50) -> list[Delivery]:
     """The latest messages to the subscription, newest first, each with its attempts (in
     the order they were made)."""
-    with _connect(db) as conn:
+    with connected(db) as conn:
         rows = conn.execute(
             select(
                 outbox.c.id,
