@@ -39,6 +39,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 from domain.ladder import LADDER
+from domain.performance import POST_COUNTS
 from domain.review import DIMENSIONS, Answer
 
 #: The projection's name: the prefix of its tables, and the name of its tracking table.
@@ -255,6 +256,58 @@ figures = Table(
     ),
     # revision 0009's (the rows before it are counted again by the migration) and 0010's
     *(Column(name, Integer(), nullable=False, server_default="0") for name in LATER_COUNTS),
+)
+
+#: Every stay of a request at a post (a level on a unit): :class:`domain.performance.
+#: Stint` as a row (revision 0012). The assessment's detail (the requests behind a count,
+#: the time to resolve) and any period that is not a whole month read these.
+posts = Table(
+    f"{PROJECTION_NAME}_posts",
+    metadata,
+    Column("request_id", _ID, primary_key=True),
+    Column("seq", Integer(), primary_key=True),
+    Column("level", String(32), nullable=False),
+    Column("unit_id", _ID, nullable=False),
+    Column("grid_id", _ID, nullable=False),
+    Column("community_id", _ID, nullable=False),
+    Column("town_id", _ID, nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("handler", String(64), nullable=False),  # who accepted it; "" nobody
+    Column("accepted_at", UtcDateTime(), nullable=True),
+    Column("responded", Boolean(), nullable=False),  # accepted within the response window
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Column("on_time", Boolean(), nullable=False),
+    Column("overdue", Boolean(), nullable=False),
+    Column("ended", String(16), nullable=False),  # how it ended; "" still at the post
+    Column("ended_at", UtcDateTime(), nullable=True),
+    Column("urges", Integer(), nullable=False),
+    Column("reviews_reached", Integer(), nullable=False),
+    Column("reviews_satisfied", Integer(), nullable=False),
+    Column("last_satisfied", Boolean(), nullable=True),
+    Column("final", Boolean(), nullable=False),  # holds the request's last reached review
+    Index(f"ix_{PROJECTION_NAME}_posts_grid_started", "grid_id", "started_at"),
+    Index(f"ix_{PROJECTION_NAME}_posts_community_started", "community_id", "started_at"),
+    Index(f"ix_{PROJECTION_NAME}_posts_town_started", "town_id", "started_at"),
+    Index(f"ix_{PROJECTION_NAME}_posts_handler_started", "handler", "started_at"),
+    Index(f"ix_{PROJECTION_NAME}_posts_started", "started_at"),
+)
+
+#: The stints' counts (:data:`domain.performance.POST_COUNTS`) by the local month they
+#: began in, their level, grid and handler (revision 0012): a month's league table over
+#: every grid sums a few thousand rows. The grid's community and town are kept beside it
+#: for the tables of those units.
+post_counts = Table(
+    f"{PROJECTION_NAME}_post_counts",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM, CLOSELOOP_TIMEZONE
+    Column("level", String(32), primary_key=True),
+    Column("grid_id", _ID, primary_key=True),
+    Column("handler", String(64), primary_key=True),
+    Column("community_id", _ID, nullable=False),
+    Column("town_id", _ID, nullable=False),
+    *(Column(name, Integer(), nullable=False) for name in POST_COUNTS),
+    Index(f"ix_{PROJECTION_NAME}_post_counts_handler", "handler", "month"),
 )
 
 #: Where a dead-letter row says why it is there.

@@ -50,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from domain.ladder import Level, Tier
+from domain.performance import PostRule, Stints
 from domain.lifecycle import Status
 from domain.privacy import Sealer, mask_name, mask_phone, seal_contact
 from domain.state import (
@@ -75,6 +76,7 @@ from domain.state import (
 )
 from projections.failures import PositionMoved, caused_by, is_passing
 from projections.figures import ZERO, Part, Tally, request_part, review_part, units_of
+from projections.posts import Counted, PostTally, counted, read_stints, write_stints
 from projections.reading import pack_operations, unpack_operations
 from projections.tables import (
     ASSIST,
@@ -108,11 +110,14 @@ class RequestViews(SQLAlchemyTrackingRecorder):
         tracking_table_name: str = TRACKING_TABLE_NAME,
         schema_name: str | None = None,
         sealer: Sealer | None = None,
+        posts_rule: PostRule | None = None,
         **kwargs: Any,
     ) -> None:
         #: Seals each resident's contact into the request row; None leaves it unsealed
         #: (only the masked contact is kept: the full one cannot be shown from the row).
         self.sealer = sealer
+        #: The response window and the months of the posts' figures (domain.performance).
+        self.posts_rule = posts_rule if posts_rule is not None else PostRule()
         super().__init__(
             datastore, tracking_table_name=tracking_table_name, schema_name=schema_name, **kwargs
         )
@@ -120,20 +125,28 @@ class RequestViews(SQLAlchemyTrackingRecorder):
         self._open: ContextVar[_Batch | None] = ContextVar(f"batch-{id(self)}", default=None)
 
     @classmethod
-    def sealing_with(cls, sealer: Sealer) -> type[RequestViews]:
-        """This class, sealing with ``sealer``: for eventsourcing's ProjectionRunner, which
-        makes the views itself."""
+    def sealing_with(
+        cls, sealer: Sealer, posts_rule: PostRule | None = None
+    ) -> type[RequestViews]:
+        """This class, sealing with ``sealer`` and counting posts by ``posts_rule``: for
+        eventsourcing's ProjectionRunner, which makes the views itself."""
 
         class SealingViews(cls):  # type: ignore[valid-type,misc]
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 kwargs.setdefault("sealer", sealer)
+                kwargs.setdefault("posts_rule", posts_rule)
                 super().__init__(*args, **kwargs)
 
         return SealingViews
 
     @classmethod
     def connect(
-        cls, database_url: str, *, cache_mib: int = 64, sealer: Sealer | None = None
+        cls,
+        database_url: str,
+        *,
+        cache_mib: int = 64,
+        sealer: Sealer | None = None,
+        posts_rule: PostRule | None = None,
     ) -> RequestViews:
         """Views on ``database_url``, with their tables and indexes created where missing.
 
@@ -147,7 +160,9 @@ class RequestViews(SQLAlchemyTrackingRecorder):
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True
-        views = cls(SQLAlchemyDatastore(url=database_url, **kwargs), sealer=sealer)
+        views = cls(
+            SQLAlchemyDatastore(url=database_url, **kwargs), sealer=sealer, posts_rule=posts_rule
+        )
         if database_url.startswith("sqlite"):
             _tune_sqlite(views.engine, cache_mib)
         views.create_table()
@@ -192,7 +207,7 @@ class RequestViews(SQLAlchemyTrackingRecorder):
                     f"the position of {application_name!r} moved from {expected_position} "
                     f"to {position}"
                 )
-            pending = _Batch(session, {application_name: position})
+            pending = _Batch(session, {application_name: position}, rule=self.posts_rule)
             if memory is not None:
                 memory.lend(pending, application_name, position)
             pending.fetch(request_ids)
@@ -235,7 +250,9 @@ class RequestViews(SQLAlchemyTrackingRecorder):
             raise ValueError("an untracked change is applied only inside replaying()")
         with self.transaction(commit=True) as session:
             name = tracking.application_name
-            pending = _Batch(session, {name: self.lock_tracking(session, name)})
+            pending = _Batch(
+                session, {name: self.lock_tracking(session, name)}, rule=self.posts_rule
+            )
             pending.add(request_id, position, change, tracking, self, topic)
             self._write(session, pending)
 
@@ -325,7 +342,9 @@ class RequestViews(SQLAlchemyTrackingRecorder):
             if conn.execute(select(dead_letters.c.position).where(here)).first() is None:
                 yield False
                 return
-            pending = _Batch(session, {application_name: None}, replaying=True)
+            pending = _Batch(
+                session, {application_name: None}, rule=self.posts_rule, replaying=True
+            )
             token = self._open.set(pending)
             try:
                 yield True
@@ -436,6 +455,10 @@ class _Request:
     # no operation ever moved it: the operations' columns hold their defaults, and are
     # left out of its writes (most requests: fewer parameters per row)
     plain: bool = True
+    # its stays at posts (domain.performance), and what each counts for in the posts'
+    # buckets so far, by seq
+    stints: Stints | None = None
+    posts_counted: dict[int, Counted] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> _Request:
@@ -692,6 +715,8 @@ class _Batch:
     checked: set[str] = field(default_factory=set)  # requests whose wait is known
     parked: list[dict[str, Any]] = field(default_factory=list)  # dead-letter rows to add
     replaying: bool = False  # applying quarantined events again: nothing waits, or tracks
+    rule: PostRule = field(default_factory=PostRule)  # the posts' response window, months
+    post_tally: PostTally = field(default_factory=PostTally)
 
     @property
     def conn(self) -> Connection:
@@ -705,6 +730,11 @@ class _Batch:
             chunk = wanted[i : i + _FETCH_CHUNK]
             for row in self.conn.execute(select(requests).where(requests.c.id.in_(chunk))):
                 self.requests[row.id] = _Request.from_row(row)
+            found = [request_id for request_id in chunk if request_id in self.requests]
+            for request_id, stints in read_stints(self.conn, found).items():
+                request = self.requests[request_id]
+                request.stints = stints
+                request.posts_counted = {s.seq: counted(s, self.rule) for s in stints.items}
 
     def check_blocked(self, request_ids: Iterable[str]) -> None:
         """Learn which of these requests wait behind a quarantined event."""
@@ -749,10 +779,14 @@ class _Batch:
             request.plain = state.waiting_since is None
             if views.sealer is not None:
                 request.sealed = seal_contact(views.sealer, state.resident)
+            request.stints = Stints(request_id)
             self.requests[request_id] = request
         else:
             request = self._held(request_id, change)
             request.apply(change, version)
+        if request.stints is None:  # a row read before its stints were: read them now
+            request.stints = read_stints(self.conn, [request_id])[request_id]
+        request.stints.apply(change, request.state, self.rule.responded)
         entry = request.state.timeline.pop()  # the rows keep the timeline, not the state
         del entry["type"], entry["at"], entry["actor"]
         self.timeline_rows.append(
@@ -833,6 +867,8 @@ class _Batch:
         changed: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
         moved: list[str] = []  # requests whose people rows are written again
         people_rows: list[dict[str, Any]] = []
+        fresh_stints: list[dict[str, Any]] = []
+        moved_stints: list[dict[str, Any]] = []
         tally = self.tally
         for r in self.requests.values():
             if not r.touched:
@@ -852,6 +888,8 @@ class _Batch:
                 if not r.is_new:
                     moved.append(r.state.id)
                 people_rows += r.people_rows()
+            if r.stints is not None and r.stints.moved:
+                self._move_stints(r, r.stints, fresh_stints, moved_stints)
         for rows in new:
             if rows:
                 self.conn.execute(_INSERT_REQUEST, rows)
@@ -869,7 +907,25 @@ class _Batch:
             self.conn.execute(_INSERT_REVIEW, self.review_rows)
         if self.parked:
             self.conn.execute(_INSERT_DEAD_LETTER, self.parked)
+        write_stints(self.conn, fresh_stints, moved_stints)
         tally.write(self.conn)
+        self.post_tally.write(self.conn)
+
+    def _move_stints(
+        self,
+        r: _Request,
+        stints: Stints,
+        fresh: list[dict[str, Any]],
+        moved: list[dict[str, Any]],
+    ) -> None:
+        """Add the moved stints' rows, and move their counts in the posts' buckets."""
+        for seq in sorted(stints.moved):
+            stint = stints.items[seq]
+            now = counted(stint, self.rule)
+            self.post_tally.move(r.posts_counted.get(seq), now)
+            r.posts_counted[seq] = now
+            (fresh if seq >= stints.stored else moved).append(stint.row())
+        stints.saved()
 
 
 def secondary_indexes() -> list[Index]:

@@ -235,8 +235,9 @@ def test_rows_projected_before_the_operations_are_kept_and_counted(engine: Engin
     with engine.begin() as conn:
         conn.execute(insert(old), [{**row, "id": "r1"}, {**row, "id": "r2", "status": "assigned",
                                    "closed_at": None, "closed_outcome": None}])  # fmt: skip
-    migrate(engine)
-    assert _differences(engine) == []
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0010")  # 0012 refills the views from the log (below)
     new = Table("view_requests", MetaData(), autoload_with=engine)
     assert new.c.deadline.nullable
     with engine.connect() as conn:
@@ -249,3 +250,33 @@ def test_rows_projected_before_the_operations_are_kept_and_counted(engine: Engin
     assert (figures["received"], figures["closed"], figures["closed_unreached"]) == (2, 1, 1)
     assert figures["closed_reached"] == 0 and figures["dispatch_wait"]["count"] == 0
     assert list_requests(engine, urged=False)["total"] == 2
+
+
+def test_the_posts_revision_refills_the_views_from_the_log(engine: Engine) -> None:
+    """Revision 0012 adds the posts' tables and, since only the log can fill them, empties
+    the views and forgets their position: the projector then refills them all."""
+    from alembic import command
+    from sqlalchemy import MetaData, Table, func, insert, select
+
+    from closeloop.schema import _config
+
+    with engine.begin() as conn:
+        config = _config(engine)
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0010")
+    tracking = Table("view_tracking", MetaData(), autoload_with=engine)
+    timeline = Table("view_timeline", MetaData(), autoload_with=engine)
+    at = datetime(2026, 3, 3, 8, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(insert(tracking), {"application_name": "closeloop", "notification_id": 9})
+        conn.execute(
+            insert(timeline),
+            {"request_id": "r1", "position": 1, "type": "Filed", "at": at, "actor": "a", "data": {}},
+        )
+    migrate(engine)
+    assert _differences(engine) == []
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(tracking)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(timeline)).scalar_one() == 0
+    migrate(engine)  # again: nothing more is emptied or made
+    assert _differences(engine) == []

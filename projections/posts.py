@@ -1,0 +1,155 @@
+"""The posts' read models: every stint as a row, and their counts by month, level, grid
+and handler, written by :mod:`projections.views` in the transaction of the events that
+moved them (:mod:`domain.performance` says what a stint is and what it counts for).
+
+A stint's counts move when it does (accepted, resolved, reviewed, ...) and its bucket can
+change too (accepting it gives it a handler): :class:`PostTally` takes its part out of
+the bucket it was counted in and adds the new part to the bucket it is in now, and
+:meth:`PostTally.write` adds the batch's differences with one upsert per bucket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, Executable, bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from domain.performance import POST_COUNTS, POST_ZERO, PostPart, PostRule, Stint, Stints
+from projections.tables import post_counts, posts
+
+#: A bucket of :data:`~projections.tables.post_counts`: month, level, grid, handler.
+Key = tuple[str, str, str, str]
+#: A stint as counted: its bucket (with its community and town) and its part.
+Counted = tuple[Key, str, str, PostPart]
+
+_SIZE = len(POST_COUNTS)
+_ASSIGNED = 2 + POST_COUNTS.index("assigned")  # every stint counts 1 there
+_FETCH_CHUNK = 500
+
+
+def counted(stint: Stint, rule: PostRule) -> Counted:
+    """Where and how much ``stint`` counts now."""
+    key = (rule.month(stint.started_at), stint.level, stint.grid_id, stint.handler)
+    return key, stint.community_id, stint.town_id, stint.part()
+
+
+class PostTally:
+    """Differences of the buckets gathered over a batch."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[Key, list[Any]] = {}  # key -> [community, town, *counts]
+
+    def move(self, before: Counted | None, after: Counted) -> None:
+        if before == after:
+            return
+        if before is not None:
+            self._add(before, -1)
+        self._add(after, 1)
+
+    def _add(self, what: Counted, sign: int) -> None:
+        key, community_id, town_id, part = what
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = [community_id, town_id, *([0] * _SIZE)]
+        for i, value in enumerate(part):
+            if value:
+                bucket[i + 2] += sign * value
+
+    def write(self, conn: Connection) -> None:
+        rows = [
+            {
+                "month": key[0],
+                "level": key[1],
+                "grid_id": key[2],
+                "handler": key[3],
+                "community_id": bucket[0],
+                "town_id": bucket[1],
+                **dict(zip(POST_COUNTS, bucket[2:], strict=True)),
+            }
+            for key, bucket in sorted(self.buckets.items())
+            if any(bucket[2:])
+        ]
+        if rows:
+            conn.execute(_add_to_buckets(conn.dialect.name), rows)
+        # A bucket that stints left (accepting one moves it to its handler's) may now hold
+        # none: it goes, so that the table is the same however the events were batched.
+        left = [
+            {"m": key[0], "l": key[1], "g": key[2], "h": key[3]}
+            for key, bucket in self.buckets.items()
+            if bucket[_ASSIGNED] < 0
+        ]
+        if left:
+            conn.execute(_DELETE_EMPTY, left)
+
+
+def _add_to_buckets(dialect: str) -> Executable:
+    """INSERT ... ON CONFLICT (the bucket) DO UPDATE SET count = count + new, for each."""
+    statement: Any
+    if dialect == "postgresql":
+        statement = postgresql.insert(post_counts)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(post_counts)
+    else:
+        raise NotImplementedError(f"post counts on {dialect}")
+    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=[
+            post_counts.c.month,
+            post_counts.c.level,
+            post_counts.c.grid_id,
+            post_counts.c.handler,
+        ],
+        set_={name: post_counts.c[name] + statement.excluded[name] for name in POST_COUNTS},
+    )
+
+
+_DELETE_EMPTY = (
+    delete(post_counts)
+    .where(post_counts.c.month == bindparam("m"))
+    .where(post_counts.c.level == bindparam("l"))
+    .where(post_counts.c.grid_id == bindparam("g"))
+    .where(post_counts.c.handler == bindparam("h"))
+    .where(post_counts.c.assigned == 0)
+)
+_INSERT_POST = insert(posts)
+_UPDATE_POST = (
+    update(posts)
+    .where(posts.c.request_id == bindparam("r_id"))
+    .where(posts.c.seq == bindparam("r_seq"))
+)
+
+
+def write_stints(conn: Connection, fresh: list[dict[str, Any]], moved: list[dict[str, Any]]) -> None:
+    """Insert the new stints' rows and update the moved ones'."""
+    if fresh:
+        conn.execute(_INSERT_POST, fresh)
+    if moved:
+        rows = [{**row, "r_id": row["request_id"], "r_seq": row["seq"]} for row in moved]
+        for row in rows:
+            del row["request_id"], row["seq"]
+        conn.execute(_UPDATE_POST, rows)
+
+
+def read_stints(conn: Connection, request_ids: Iterable[str]) -> dict[str, Stints]:
+    """The stints of these requests (every one has a :class:`Stints`, maybe empty)."""
+    wanted = sorted(set(request_ids))
+    found: dict[str, list[Stint]] = {request_id: [] for request_id in wanted}
+    for i in range(0, len(wanted), _FETCH_CHUNK):
+        chunk = wanted[i : i + _FETCH_CHUNK]
+        for row in conn.execute(select(posts).where(posts.c.request_id.in_(chunk))):
+            found[row.request_id].append(Stint.from_row(row))
+    return {request_id: Stints.of(request_id, items) for request_id, items in found.items()}
+
+
+def refill(conn: Connection, rule: PostRule, chunk: int = 50_000) -> int:
+    """Count the buckets again from the stints' rows; returns the buckets."""
+    tally = PostTally()
+    for row in conn.execute(select(posts).execution_options(yield_per=chunk)):
+        tally.move(None, counted(Stint.from_row(row), rule))
+    conn.execute(delete(post_counts))
+    tally.write(conn)
+    return len(tally.buckets)
+
+
+__all__ = ["POST_ZERO", "PostTally", "counted", "read_stints", "refill", "write_stints"]
