@@ -46,7 +46,18 @@ def _rebuild(settings: Settings) -> int:
         sys.stdout.flush()
 
     keys = keyring(settings)  # the store's events and the views' sealed contacts
-    count = rebuild(settings.database_url, progress=progress, stop=stop, keys=keys, sealer=keys)
+    from closeloop.db import make_engine
+    from closeloop.workcalendar import post_rule
+
+    rule = post_rule(settings, make_engine(settings.database_url))
+    count = rebuild(
+        settings.database_url,
+        progress=progress,
+        stop=stop,
+        keys=keys,
+        sealer=keys,
+        posts_rule=rule,
+    )
     if stop.is_set():
         print(
             f"\nstopped after {count} events: the read models are behind the store; the "

@@ -26,7 +26,8 @@ from closeloop.settings import Settings
 from closeloop.store import RequestStore, store_env
 from closeloop.temporal_client import connect_temporal
 from closeloop.temporal_server import DevServer
-from closeloop.workcalendar import Deadlines
+from closeloop.workcalendar import Deadlines, post_rule
+from domain.performance import PostRule
 from projections.projection import RequestProjection
 from projections.runner import Projector
 from projections.views import RequestViews
@@ -147,12 +148,16 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
         if not held:
             return
         keys = keyring(settings)  # the store's events and the views' sealed contacts
+        # the response window and months of the posts' figures (the calendar is read
+        # through an engine of its own)
+        rule = post_rule(settings, make_engine(settings.database_url))
         if settings.is_sqlite:
             projector = Projector(
                 settings.database_url,
                 poll_seconds=settings.poll_seconds,
                 sealer=keys,
                 keys=keys,
+                posts_rule=rule,
             )
             projector.start()
             try:
@@ -160,7 +165,9 @@ async def run_projector(settings: Settings, stop: asyncio.Event) -> None:
             finally:
                 await asyncio.to_thread(projector.close)
         else:
-            await asyncio.to_thread(_follow_with_subscription, settings.database_url, stop, keys)
+            await asyncio.to_thread(
+                _follow_with_subscription, settings.database_url, stop, keys, rule
+            )
 
 
 async def run_notifier(settings: Settings, stop: asyncio.Event) -> None:
@@ -203,6 +210,7 @@ def _follow_with_subscription(
     database_url: str,
     stop: asyncio.Event,
     keys: Keyring,
+    rule: PostRule | None = None,
     *,
     retry_seconds: float = RESTART_FIRST_SECONDS,
 ) -> None:
@@ -221,7 +229,7 @@ def _follow_with_subscription(
             runner = ProjectionRunner(
                 application_class=RequestStore,
                 projection_class=RequestProjection,
-                view_class=RequestViews.sealing_with(keys),
+                view_class=RequestViews.sealing_with(keys, rule),
                 env=store_env(database_url, keys),
             )
             with runner:

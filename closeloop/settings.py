@@ -177,6 +177,42 @@ def _quiet_hours() -> tuple[int, int] | None:
         raise SettingsError(f"CLOSELOOP_SMS_QUIET_HOURS: {error}") from None
 
 
+DEFAULT_RATE_FLOOR = 0.9
+
+
+def _response_hours() -> float:
+    """``CLOSELOOP_RESPONSE_HOURS``: hours, more than 0 (default 2)."""
+    value = _hours("CLOSELOOP_RESPONSE_HOURS", 2.0)
+    if value <= 0:
+        raise SettingsError("CLOSELOOP_RESPONSE_HOURS must be more than 0 hours")
+    return value
+
+
+def _rate_floors() -> tuple[tuple[str, float], ...]:
+    """``CLOSELOOP_RATE_FLOORS``: ``rate=percent`` pairs, comma-separated, e.g.
+    ``response_rate=95,satisfaction_rate=85``; a rate left out keeps 90."""
+    from domain.performance import RATES
+
+    raw = os.environ.get("CLOSELOOP_RATE_FLOORS", "").strip()
+    floors: list[tuple[str, float]] = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or name not in RATES:
+            raise SettingsError(
+                f"CLOSELOOP_RATE_FLOORS: {item!r} is not rate=percent with a rate among "
+                + ", ".join(RATES)
+            )
+        try:
+            percent = float(value)
+        except ValueError:
+            raise SettingsError(f"CLOSELOOP_RATE_FLOORS: {value!r} is not a number") from None
+        if not 0 <= percent <= 100:
+            raise SettingsError(f"CLOSELOOP_RATE_FLOORS: {name} must be 0 to 100, got {value}")
+        floors.append((name, percent / 100))
+    return tuple(floors)
+
+
 def _hours(name: str, default: float) -> float:
     """Hours, 0 or more (0 turns the feature off)."""
     raw = os.environ.get(name, "").strip()
@@ -250,6 +286,8 @@ class Settings:
     sms_quiet_hours: tuple[int, int] | None = (22, 8)
     #: Hours after resolution in which the resident may review it themselves; 0: never.
     self_review_hours: float = 72.0
+    response_hours: float = 2.0  # the response window of the assessment (响应率)
+    rate_floors: tuple[tuple[str, float], ...] = ()  # league tables' floors beside 0.9
     #: The first pause before a failed delivery is tried again (doubling up to the max).
     delivery_retry_seconds: float = 30.0
     delivery_max_retry_seconds: float = 3600.0
@@ -312,6 +350,8 @@ class Settings:
             sms_sign_name=os.environ.get("CLOSELOOP_SMS_SIGN_NAME", "").strip() or "closeloop",
             sms_quiet_hours=_quiet_hours(),
             self_review_hours=_hours("CLOSELOOP_SELF_REVIEW_HOURS", 72.0),
+            response_hours=_response_hours(),
+            rate_floors=_rate_floors(),
             delivery_retry_seconds=_float("CLOSELOOP_DELIVERY_RETRY_SECONDS", 30.0),
             delivery_max_retry_seconds=_float("CLOSELOOP_DELIVERY_MAX_RETRY_SECONDS", 3600.0),
             delivery_give_up_hours=_float("CLOSELOOP_DELIVERY_GIVE_UP_HOURS", 24.0),
@@ -337,6 +377,15 @@ class Settings:
         if self.self_review_hours <= 0:
             return None
         return self.self_review_hours * 3600.0 * self.day_seconds / 86400.0
+
+    @property
+    def response_seconds(self) -> float:
+        """The response window on the request's clock (compressed with the day)."""
+        return self.response_hours * 3600.0 * self.day_seconds / 86400.0
+
+    def rate_floor(self, rate: str) -> float:
+        """The league tables' floor of ``rate`` (a share: 0.9 is 90%)."""
+        return dict(self.rate_floors).get(rate, DEFAULT_RATE_FLOOR)
 
     @property
     def is_sqlite(self) -> bool:

@@ -44,7 +44,8 @@ from api.bounds import FIRST_YEAR, LAST_YEAR
 from closeloop.db import Db, connected
 from closeloop.settings import Settings
 from domain.ladder import DEFAULT_DAY_SECONDS, Tier
-from domain.workdays import WorkCalendar, deadline, parse_rules
+from domain.performance import PostRule, wall_clock_window
+from domain.workdays import WorkCalendar, deadline, parse_rules, working_seconds
 from projections.tables import UtcDateTime
 
 HOLIDAY = "holiday"
@@ -303,3 +304,28 @@ class Deadlines:
         rule = self.rules[Tier(tier)]
         calendar = self.calendar_for(start) if rule.unit == "workdays" else WorkCalendar()
         return deadline(start, rule, calendar, self.tz, self.day_seconds)
+
+
+def post_rule(settings: Settings, engine: Db) -> PostRule:
+    """How the projection counts the posts: the response window
+    (``CLOSELOOP_RESPONSE_HOURS``, on the request's clock) and the months of
+    ``CLOSELOOP_TIMEZONE``. When deadlines count working days, so does the window: its
+    clock stops on the calendar's weekends and holidays (each year's calendar is read once
+    per process; a rebuild counts again with the calendar as it is then)."""
+    zone = ZoneInfo(settings.timezone)
+    window = settings.response_seconds
+    if not uses_calendar(settings):
+        return PostRule(responded=wall_clock_window(window / 3600.0), zone=zone)
+    calendars: dict[int, WorkCalendar] = {}
+
+    def calendar_for(start: datetime, end: datetime) -> WorkCalendar:
+        first, last = start.astimezone(zone).year, end.astimezone(zone).year
+        if first not in calendars:
+            calendars[first] = load_calendar(range(first, last + 2), db=engine)
+        return calendars[first]
+
+    def responded(start: datetime, accepted: datetime) -> bool:
+        calendar = calendar_for(start, accepted)
+        return working_seconds(start, accepted, calendar, zone) <= window
+
+    return PostRule(responded=responded, zone=zone)

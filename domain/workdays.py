@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
 from domain.ladder import DEFAULT_DAY_SECONDS, Tier
@@ -219,3 +219,20 @@ def deadline(
     for _ in range(rule.amount):
         day = calendar.next_workday(day)
     return _at(day, local, tz)
+
+
+def working_seconds(start: datetime, end: datetime, calendar: WorkCalendar, tz: tzinfo) -> float:
+    """The seconds from ``start`` to ``end`` that fall on working days (local days of
+    ``tz``): the clock of a response window stops on weekends and holidays."""
+    if end <= start:
+        return 0.0
+    total = 0.0
+    day = start.astimezone(tz).date()
+    last = end.astimezone(tz).date()
+    while day <= last:
+        if calendar.is_workday(day):
+            begins = max(start, datetime.combine(day, time(), tz))
+            ends = min(end, datetime.combine(day + timedelta(days=1), time(), tz))
+            total += max((ends - begins).total_seconds(), 0.0)
+        day += timedelta(days=1)
+    return total

@@ -120,7 +120,9 @@ _UPDATE_POST = (
 )
 
 
-def write_stints(conn: Connection, fresh: list[dict[str, Any]], moved: list[dict[str, Any]]) -> None:
+def write_stints(
+    conn: Connection, fresh: list[dict[str, Any]], moved: list[dict[str, Any]]
+) -> None:
     """Insert the new stints' rows and update the moved ones'."""
     if fresh:
         conn.execute(_INSERT_POST, fresh)

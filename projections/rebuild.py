@@ -12,6 +12,7 @@ from sqlalchemy import delete
 
 from closeloop.keys import Keyring
 from closeloop.store import STORE_NAME
+from domain.performance import PostRule
 from domain.privacy import Sealer
 from projections.failures import PositionMoved
 from projections.runner import Projector, ReadAhead
@@ -70,6 +71,7 @@ def rebuild(
     stop: threading.Event | None = None,
     keys: Keyring | None = None,
     sealer: Sealer | None = None,
+    posts_rule: PostRule | None = None,
 ) -> int:
     """Drop and refill the views from the start of the log; returns the events processed.
 
@@ -99,6 +101,7 @@ def rebuild(
         cache_mib=REBUILD_CACHE_MIB,
         keys=keys,
         sealer=sealer,
+        posts_rule=posts_rule,
     )
     try:
         reset(projector.views, indexes=False)

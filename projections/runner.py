@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 
 from closeloop.keys import Keyring
 from closeloop.store import STORE_NAME, RequestStore, store_env
+from domain.performance import PostRule
 from domain.privacy import Sealer
 from projections.failures import PositionMoved, describe
 from projections.projection import RequestProjection
@@ -81,13 +82,16 @@ class Projector:
         cache_mib: int = 64,
         keys: Keyring | None = None,
         sealer: Sealer | None = None,
+        posts_rule: PostRule | None = None,
     ) -> None:
         if poll_seconds <= 0 or batch_size <= 0 or retry_seconds <= 0:
             raise ValueError("poll_seconds, batch_size and retry_seconds must be positive")
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.retry_seconds = retry_seconds
-        self.views = RequestViews.connect(database_url, cache_mib=cache_mib, sealer=sealer)
+        self.views = RequestViews.connect(
+            database_url, cache_mib=cache_mib, sealer=sealer, posts_rule=posts_rule
+        )
         #: Request states kept between batches (a rebuild's), or None: read each batch.
         self.memory = memory
         self.projection = RequestProjection(self.views)

@@ -50,8 +50,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from domain.ladder import Level, Tier
-from domain.performance import PostRule, Stints
 from domain.lifecycle import Status
+from domain.performance import PostRule, Stints
 from domain.privacy import Sealer, mask_name, mask_phone, seal_contact
 from domain.state import (
     ACCEPTED,
@@ -125,9 +125,7 @@ class RequestViews(SQLAlchemyTrackingRecorder):
         self._open: ContextVar[_Batch | None] = ContextVar(f"batch-{id(self)}", default=None)
 
     @classmethod
-    def sealing_with(
-        cls, sealer: Sealer, posts_rule: PostRule | None = None
-    ) -> type[RequestViews]:
+    def sealing_with(cls, sealer: Sealer, posts_rule: PostRule | None = None) -> type[RequestViews]:
         """This class, sealing with ``sealer`` and counting posts by ``posts_rule``: for
         eventsourcing's ProjectionRunner, which makes the views itself."""
 

@@ -271,7 +271,14 @@ def test_the_posts_revision_refills_the_views_from_the_log(engine: Engine) -> No
         conn.execute(insert(tracking), {"application_name": "closeloop", "notification_id": 9})
         conn.execute(
             insert(timeline),
-            {"request_id": "r1", "position": 1, "type": "Filed", "at": at, "actor": "a", "data": {}},
+            {
+                "request_id": "r1",
+                "position": 1,
+                "type": "Filed",
+                "at": at,
+                "actor": "a",
+                "data": {},
+            },
         )
     migrate(engine)
     assert _differences(engine) == []

@@ -1,0 +1,383 @@
+"""Reading the posts' figures: a unit's or a handler's counts and rates for a period, the
+league tables, the weekly trend, a worker's record (:mod:`domain.performance` defines
+what is counted).
+
+A period of whole months sums the monthly buckets (``view_post_counts``: a few thousand
+rows a month for a whole city); any other span sums the stints' rows
+(``view_posts``) with the same counts written in SQL (:data:`_ROW_COUNTS`; a test holds
+the two equal). Units are territorial: a community's figures are every stint of the
+requests in it, at its grids' posts and its own; ``level`` narrows them to one level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
+
+from domain.ladder import LEVEL_UNIT_KIND, Level, UnitKind
+from domain.performance import (
+    ENDED_REDIRECTED,
+    ENDED_REOPENED,
+    ENDED_RETURNED,
+    ESCALATED_HAND,
+    ESCALATED_MISSED,
+    POST_COUNTS,
+    RATES,
+    THREE_RATES,
+    rates,
+)
+from domain.periods import Period
+from projections.tables import post_counts, posts
+
+#: The composite metric of the league tables: the mean of the three rates (三率).
+THREE = "three_rates"
+METRICS: tuple[str, ...] = (THREE, *RATES)
+
+_UNIT_COLUMN = {
+    UnitKind.GRID: "grid_id",
+    UnitKind.COMMUNITY: "community_id",
+    UnitKind.TOWN: "town_id",
+}
+
+
+def _one_if(condition: ColumnElement[Any]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _true(column: ColumnElement[Any]) -> ColumnElement[bool]:
+    return column.is_(True)
+
+
+_resolved = posts.c.resolved_at.is_not(None)
+#: Each of POST_COUNTS summed over stint rows: Stint.part() in SQL.
+_ROW_COUNTS: dict[str, ColumnElement[int]] = {
+    "assigned": func.count(),
+    "accepted": _one_if(posts.c.accepted_at.is_not(None)),
+    "responded": _one_if(and_(posts.c.accepted_at.is_not(None), _true(posts.c.responded))),
+    "resolved": _one_if(_resolved),
+    "resolved_on_time": _one_if(and_(_resolved, _true(posts.c.on_time))),
+    "resolved_kept": _one_if(and_(_resolved, posts.c.ended != ENDED_REOPENED)),
+    "reopened": _one_if(and_(_resolved, posts.c.ended == ENDED_REOPENED)),
+    "escalated_missed": _one_if(posts.c.ended == ESCALATED_MISSED),
+    "escalated_hand": _one_if(posts.c.ended == ESCALATED_HAND),
+    "overdue": _one_if(_true(posts.c.overdue)),
+    "returned": _one_if(posts.c.ended == ENDED_RETURNED),
+    "redirected": _one_if(posts.c.ended == ENDED_REDIRECTED),
+    "urged": func.coalesce(func.sum(posts.c.urges), 0),
+    "reviews_reached": func.coalesce(func.sum(posts.c.reviews_reached), 0),
+    "reviews_satisfied": func.coalesce(func.sum(posts.c.reviews_satisfied), 0),
+    "requests_reviewed": _one_if(_true(posts.c.final)),
+    "requests_satisfied": _one_if(and_(_true(posts.c.final), _true(posts.c.last_satisfied))),
+}
+assert tuple(_ROW_COUNTS) == POST_COUNTS
+
+
+@dataclass(frozen=True)
+class Post:
+    """A handler's post: a level on a unit (the roster's assignment)."""
+
+    level: str
+    unit_id: str
+
+
+def _post_condition(table: Any, post: Post) -> ColumnElement[bool]:
+    """The untouched stints of ``post`` (handler "") in ``table``'s rows."""
+    kind = LEVEL_UNIT_KIND[Level(post.level)]
+    return and_(
+        table.c.level == post.level,
+        table.c[_UNIT_COLUMN[kind]] == post.unit_id,
+        table.c.handler == "",
+    )
+
+
+def _conditions(
+    table: Any,
+    period: Period | None,
+    *,
+    kind: UnitKind | None,
+    unit_id: str | None,
+    level: str | None,
+    handler: str | None,
+    posts_held: Sequence[Post] = (),
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if period is not None:
+        if table is post_counts:
+            assert period.months is not None
+            conditions.append(post_counts.c.month.in_(period.months))
+        else:
+            conditions += [posts.c.started_at >= period.start, posts.c.started_at < period.end]
+    if kind is not None and unit_id is not None:
+        conditions.append(table.c[_UNIT_COLUMN[kind]] == unit_id)
+    if level is not None:
+        conditions.append(table.c.level == level)
+    if handler is not None:
+        mine = table.c.handler == handler
+        if posts_held:
+            mine = or_(mine, *(_post_condition(table, p) for p in posts_held))
+        conditions.append(mine)
+    return conditions
+
+
+def _sums(table: Any) -> list[ColumnElement[Any]]:
+    if table is post_counts:
+        return [func.coalesce(func.sum(post_counts.c[name]), 0).label(name) for name in POST_COUNTS]
+    return [_ROW_COUNTS[name].label(name) for name in POST_COUNTS]
+
+
+def counts(
+    conn: Connection,
+    period: Period,
+    *,
+    kind: UnitKind | None = None,
+    unit_id: str | None = None,
+    level: str | None = None,
+    handler: str | None = None,
+    posts_held: Sequence[Post] = (),
+    by_rows: bool = False,
+) -> dict[str, int]:
+    """The counts of the stints begun in ``period`` (of a unit, a level, a handler and the
+    untouched stints of the posts they hold); ``by_rows`` sums the stints' rows even for
+    whole months (tests compare the two)."""
+    table = post_counts if period.months is not None and not by_rows else posts
+    query = select(*_sums(table)).where(
+        *_conditions(
+            table,
+            period,
+            kind=kind,
+            unit_id=unit_id,
+            level=level,
+            handler=handler,
+            posts_held=posts_held,
+        )
+    )
+    row = conn.execute(query).one()
+    return {name: int(row._mapping[name]) for name in POST_COUNTS}
+
+
+def counts_by_unit(
+    conn: Connection, period: Period, kind: UnitKind, *, level: str | None = None
+) -> dict[str, dict[str, int]]:
+    """The counts of every unit of ``kind`` that has stints in ``period``."""
+    table = post_counts if period.months is not None else posts
+    column = table.c[_UNIT_COLUMN[kind]]
+    query = (
+        select(column.label("unit"), *_sums(table))
+        .where(*_conditions(table, period, kind=None, unit_id=None, level=level, handler=None))
+        .group_by(column)
+    )
+    return {
+        row.unit: {name: int(row._mapping[name]) for name in POST_COUNTS}
+        for row in conn.execute(query)
+    }
+
+
+def counts_by_handler(
+    conn: Connection, period: Period, handlers: Iterable[str], *, level: str | None = None
+) -> dict[str, dict[str, int]]:
+    """The counts of the stints each of ``handlers`` accepted in ``period``."""
+    wanted = sorted(set(handlers))
+    table = post_counts if period.months is not None else posts
+    query = (
+        select(table.c.handler.label("handler"), *_sums(table))
+        .where(*_conditions(table, period, kind=None, unit_id=None, level=level, handler=None))
+        .where(table.c.handler.in_(wanted))
+        .group_by(table.c.handler)
+    )
+    found = {
+        row.handler: {name: int(row._mapping[name]) for name in POST_COUNTS}
+        for row in conn.execute(query)
+    }
+    return {h: found.get(h, dict.fromkeys(POST_COUNTS, 0)) for h in wanted}
+
+
+def resolve_hours(
+    conn: Connection,
+    period: Period,
+    *,
+    kind: UnitKind | None = None,
+    unit_id: str | None = None,
+    level: str | None = None,
+    handler: str | None = None,
+    posts_held: Sequence[Post] = (),
+) -> dict[str, Any]:
+    """The median and 90th percentile of the hours from reaching a post to resolving
+    there, over the stints resolved that began in ``period``."""
+    query = select(posts.c.started_at, posts.c.resolved_at).where(
+        posts.c.resolved_at.is_not(None),
+        *_conditions(
+            posts,
+            period,
+            kind=kind,
+            unit_id=unit_id,
+            level=level,
+            handler=handler,
+            posts_held=posts_held,
+        ),
+    )
+    hours = sorted(
+        (resolved - started).total_seconds() / 3600.0 for started, resolved in conn.execute(query)
+    )
+    return {
+        "count": len(hours),
+        "p50": _percentile(hours, 0.5),
+        "p90": _percentile(hours, 0.9),
+    }
+
+
+def _percentile(ordered: list[float], share: float) -> float | None:
+    """Nearest-rank percentile, in hours to the hundredth; None without values."""
+    if not ordered:
+        return None
+    index = max(0, min(len(ordered) - 1, -(-int(share * 1000) * len(ordered) // 1000) - 1))
+    return round(ordered[index], 2)
+
+
+def present(counts_: dict[str, int]) -> dict[str, Any]:
+    """Counts with every rate, each with its numerator and denominator."""
+    out_rates = rates(counts_)
+    return {"counts": dict(counts_), "rates": out_rates, THREE: metric_value(out_rates, THREE)}
+
+
+def metric_value(out_rates: dict[str, dict[str, Any]], metric: str) -> float | None:
+    """A rate's value, or for ``three_rates`` the mean of the three (None when one of
+    them has no value)."""
+    if metric != THREE:
+        value = out_rates[metric]["value"]
+        return None if value is None else float(value)
+    values = [out_rates[name]["value"] for name in THREE_RATES]
+    if any(v is None for v in values):
+        return None
+    return round(float(sum(values)) / len(values), 4)
+
+
+def ranked(
+    units: Sequence[dict[str, Any]],
+    now: dict[str, dict[str, int]],
+    before: dict[str, dict[str, int]],
+    metric: str,
+    floors: dict[str, float],
+) -> list[dict[str, Any]]:
+    """League table rows: each unit (``id``, ``name``, ``parent_id``) with its counts,
+    rates, the metric, its rank (1224: equal values share a rank; units without a value
+    come last, unranked), the rates below their floors, and its rank in the period before.
+    """
+    zero = dict.fromkeys(POST_COUNTS, 0)
+
+    def rank_of(table: dict[str, dict[str, int]]) -> dict[str, int]:
+        values = {u["id"]: metric_value(rates(table.get(u["id"], zero)), metric) for u in units}
+        ordered = sorted((v for v in values.values() if v is not None), reverse=True)
+        first: dict[float, int] = {}
+        for i, value in enumerate(ordered):
+            first.setdefault(value, i + 1)
+        return {unit: first[v] for unit, v in values.items() if v is not None}
+
+    ranks, previous = rank_of(now), rank_of(before)
+    rows = []
+    for unit in units:
+        shown = present(now.get(unit["id"], zero))
+        value = metric_value(shown["rates"], metric)
+        below = [
+            name
+            for name, floor in floors.items()
+            if shown["rates"][name]["value"] is not None and shown["rates"][name]["value"] < floor
+        ]
+        rank, was = ranks.get(unit["id"]), previous.get(unit["id"])
+        rows.append(
+            {
+                "rank": rank,
+                "unit_id": unit["id"],
+                "name": unit["name"],
+                "parent_id": unit.get("parent_id"),
+                "value": value,
+                **shown,
+                "below_floor": below,
+                "flagged": bool(below),
+                "previous_rank": was,
+                # up is positive: from 5th to 3rd is +2; None without both ranks
+                "rank_change": None if rank is None or was is None else was - rank,
+            }
+        )
+    rows.sort(
+        key=lambda r: (r["rank"] is None, r["rank"] or 0, -r["counts"]["assigned"], r["name"])
+    )
+    return rows
+
+
+def weekly(
+    conn: Connection,
+    weeks: Sequence[tuple[Any, datetime, datetime]],
+    *,
+    kind: UnitKind | None = None,
+    unit_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The three rates of the stints begun in each week (Monday, start, end)."""
+    out = []
+    for monday, start, end in weeks:
+        period = Period(monday.isoformat(), start, end, None)
+        shown = present(counts(conn, period, kind=kind, unit_id=unit_id))
+        out.append(
+            {
+                "week": monday.isoformat(),
+                "assigned": shown["counts"]["assigned"],
+                **{name: shown["rates"][name]["value"] for name in THREE_RATES},
+            }
+        )
+    return out
+
+
+def stints_behind(
+    conn: Connection,
+    period: Period,
+    *,
+    handler: str,
+    posts_held: Sequence[Post] = (),
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """The stints behind a worker's counts (newest first, at most ``limit``)."""
+    query = (
+        select(posts)
+        .where(
+            *_conditions(
+                posts,
+                period,
+                kind=None,
+                unit_id=None,
+                level=None,
+                handler=handler,
+                posts_held=posts_held,
+            )
+        )  # fmt: skip
+        .order_by(posts.c.started_at.desc(), posts.c.request_id, posts.c.seq)
+        .limit(limit)
+    )
+    return [_stint_view(row._mapping) for row in conn.execute(query)]
+
+
+def _stint_view(m: Any) -> dict[str, Any]:
+    def iso(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "request_id": m["request_id"],
+        "seq": m["seq"],
+        "level": m["level"],
+        "unit_id": m["unit_id"],
+        "grid_id": m["grid_id"],
+        "category": m["category"],
+        "handler": m["handler"],
+        "started_at": iso(m["started_at"]),
+        "accepted_at": iso(m["accepted_at"]),
+        "responded": bool(m["responded"]),
+        "resolved_at": iso(m["resolved_at"]),
+        "on_time": bool(m["on_time"]),
+        "ended": m["ended"] or None,
+        "ended_at": iso(m["ended_at"]),
+        "urges": m["urges"],
+        "reviews_reached": m["reviews_reached"],
+        "reviews_satisfied": m["reviews_satisfied"],
+    }
