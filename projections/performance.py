@@ -195,6 +195,49 @@ def counts_by_handler(
     return {h: found.get(h, dict.fromkeys(POST_COUNTS, 0)) for h in wanted}
 
 
+def untouched_by_post(conn: Connection, period: Period) -> dict[Post, dict[str, int]]:
+    """The counts of the stints nobody accepted in ``period``, by post (level, unit)."""
+    table = post_counts if period.months is not None else posts
+    query = (
+        select(
+            table.c.level,
+            table.c.grid_id,
+            table.c.community_id,
+            table.c.town_id,
+            *_sums(table),
+        )
+        .where(*_conditions(table, period, kind=None, unit_id=None, level=None, handler=None))
+        .where(table.c.handler == "")
+        .group_by(table.c.level, table.c.grid_id, table.c.community_id, table.c.town_id)
+    )
+    out: dict[Post, dict[str, int]] = {}
+    for row in conn.execute(query):
+        kind = LEVEL_UNIT_KIND[Level(row.level)]
+        post = Post(row.level, row._mapping[_UNIT_COLUMN[kind]])
+        total = out.setdefault(post, dict.fromkeys(POST_COUNTS, 0))
+        for name in POST_COUNTS:
+            total[name] += int(row._mapping[name])
+    return out
+
+
+def worker_counts(
+    conn: Connection, period: Period, workers: dict[str, Sequence[Post]]
+) -> dict[str, dict[str, int]]:
+    """Every worker's counts in two queries: the stints they accepted, and the untouched
+    stints at the posts they hold (what :func:`counts` gives one worker with
+    ``posts_held``)."""
+    mine = counts_by_handler(conn, period, workers)
+    untouched = untouched_by_post(conn, period)
+    out = {}
+    for username, held in workers.items():
+        total = dict(mine[username])
+        for post in set(held):
+            for name, value in untouched.get(post, {}).items():
+                total[name] += value
+        out[username] = total
+    return out
+
+
 def resolve_hours(
     conn: Connection,
     period: Period,

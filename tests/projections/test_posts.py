@@ -345,6 +345,15 @@ def test_the_buckets_the_rows_and_a_recount_from_the_events_agree(
                         assert by_rows == _from_recount(
                             expected, period.months, kind, unit_id, level
                         )
+            held = {
+                "w1": [perf.Post("grid_worker", "g1")],
+                "w2": [perf.Post("grid_worker", "g2"), perf.Post("grid_branch", "g2")],
+                "nobody": [perf.Post("community_committee", "c1")],
+            }
+            bulk = perf.worker_counts(conn, period, held)
+            for username, its_posts in held.items():
+                one = perf.counts(conn, period, handler=username, posts_held=its_posts)
+                assert bulk[username] == one, (period, username)
             by_unit = perf.counts_by_unit(conn, period, UnitKind.COMMUNITY)
             for community in ("c1", "c2", "c3"):
                 alone = perf.counts(conn, period, kind=UnitKind.COMMUNITY, unit_id=community)
