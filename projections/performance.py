@@ -33,7 +33,8 @@ from domain.performance import (
 from domain.periods import Period
 from projections.tables import post_counts, posts
 
-#: The composite metric of the league tables: the mean of the three rates (三率).
+#: The composite metric of the league tables: the mean of the three rates (三率) that
+#: have a value.
 THREE = "three_rates"
 METRICS: tuple[str, ...] = (THREE, *RATES)
 
@@ -287,13 +288,13 @@ def present(counts_: dict[str, int]) -> dict[str, Any]:
 
 
 def metric_value(out_rates: dict[str, dict[str, Any]], metric: str) -> float | None:
-    """A rate's value, or for ``three_rates`` the mean of the three (None when one of
-    them has no value)."""
+    """A rate's value, or for ``three_rates`` the mean of those of the three that have a
+    value (a month without reviews yet is ranked by the other two); None without any."""
     if metric != THREE:
         value = out_rates[metric]["value"]
         return None if value is None else float(value)
-    values = [out_rates[name]["value"] for name in THREE_RATES]
-    if any(v is None for v in values):
+    values = [v for v in (out_rates[name]["value"] for name in THREE_RATES) if v is not None]
+    if not values:
         return None
     return round(float(sum(values)) / len(values), 4)
 
