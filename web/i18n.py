@@ -400,6 +400,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "reason.too_large": ("提交的内容太大", "What was sent is too large"),
     "reason.bad_period": ("开始日期须早于结束日期", "'From' must be before 'to'"),
+    "reason.unknown_level": ("没有这个层级", "There is no such level"),
+    "reason.unknown_metric": ("没有这个指标", "There is no such measure"),
+    "reason.not_a_handler": (
+        "只有办理人员有个人考核记录",
+        "Only a handler has a record of their own",
+    ),
     "reason.role_required": ("您的身份无权进行此操作", "Your role may not do this"),
     "reason.sign_in": ("请先登录", "Sign in first"),
     "reason.token_invalid": (
