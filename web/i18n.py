@@ -399,7 +399,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "This submission differs from an earlier one with the same key: reload and file again",
     ),
     "reason.too_large": ("提交的内容太大", "What was sent is too large"),
-    "reason.bad_period": ("开始日期须早于结束日期", "'From' must be before 'to'"),
+    "reason.bad_period": (
+        "期间不正确：开始日期须早于结束日期，月份写作 2026-11，季度 2026Q4，年份 2026",
+        "The period is not valid: 'from' before 'to', a month as 2026-11, a quarter 2026Q4, "
+        "a year 2026",
+    ),
     "reason.unknown_level": ("没有这个层级", "There is no such level"),
     "reason.unknown_metric": ("没有这个指标", "There is no such measure"),
     "reason.not_a_handler": (
