@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from eventsourcing.persistence import Notification
@@ -37,6 +38,7 @@ from bench.procs import (
 )
 from bench.stacks import sign_in
 from closeloop.bootstrap import DEMO_TOWN
+from closeloop.settings import DEFAULT_TIMEZONE
 from closeloop.store import RequestStore, store_env
 from projections.rebuild import REBUILD_BATCH_SIZE
 
@@ -44,7 +46,7 @@ _PROGRESS = re.compile(rb"(\d+)/(\d+) events")
 #: How often the rebuild's progress bar is read.
 POLL_SECONDS = 0.1
 
-READS_VERSION = 2
+READS_VERSION = 3  # 3: the posts' read models (revision 0012)
 
 
 @dataclass(frozen=True)
@@ -289,14 +291,17 @@ async def reads_at_scale(
                 "from": (end - timedelta(days=30)).isoformat(),
                 "to": end.isoformat(),
             }
-            for endpoint in endpoints(town, month):
+            # the history's last whole month, in the office's time zone
+            last = (end - timedelta(days=15)).astimezone(ZoneInfo(DEFAULT_TIMEZONE))
+            for endpoint in endpoints(town, month, f"{last.year:04d}-{last.month:02d}"):
                 results.append(
                     await _sample(http, endpoint, headers[endpoint.user], samples, time_cap)
                 )
     return results
 
 
-def endpoints(town: str, month: dict[str, str]) -> list[Endpoint]:
+def endpoints(town: str, month: dict[str, str], period: str) -> list[Endpoint]:
+    quarter = f"{period[:4]}Q{(int(period[5:]) - 1) // 3 + 1}"
     return [
         Endpoint("board", "board: GET /requests", "/requests", {}, "supervisor1"),
         Endpoint(
@@ -310,6 +315,34 @@ def endpoints(town: str, month: dict[str, str]) -> list[Endpoint]:
         Endpoint("followups", "follow-ups: GET /followups", "/followups", {}, "caller1"),
         Endpoint("stats", "stats: GET /stats (all, all time)", "/stats", {}, "supervisor1"),
         Endpoint("stats_town_month", "stats: a town, last 30 days", "/stats", month, "supervisor1"),
+        Endpoint(
+            "rankings_grids",
+            f"league table: every grid, {period}",
+            "/rankings",
+            {"level": "grid", "period": period},
+            "supervisor1",
+        ),
+        Endpoint(
+            "rankings_communities",
+            f"league table: every community, {quarter}",
+            "/rankings",
+            {"level": "community", "period": quarter},
+            "supervisor1",
+        ),
+        Endpoint(
+            "performance_town",
+            f"assessment figures: a town, {period}",
+            "/performance",
+            {"unit_id": town, "period": period},
+            "supervisor1",
+        ),
+        Endpoint(
+            "performance_me",
+            f"my month: GET /performance/me (worker1), {period}",
+            "/performance/me",
+            {"period": period},
+            "worker1",
+        ),
     ]
 
 

@@ -38,7 +38,6 @@ from sqlalchemy import (
     Engine,
     Index,
     Row,
-    bindparam,
     delete,
     event,
     func,
@@ -74,6 +73,7 @@ from domain.state import (
     Change,
     RequestState,
 )
+from projections.bulk import insert_rows, update_rows
 from projections.failures import PositionMoved, caused_by, is_passing
 from projections.figures import ZERO, Part, Tally, request_part, review_part, units_of
 from projections.posts import Counted, PostTally, counted, read_stints, write_stints
@@ -684,12 +684,7 @@ _PEOPLE = frozenset({ESCALATED, RETIERED, COHANDLER_ADDED, COHANDLER_DONE})
 _COUNTED = _PEOPLE | {WARNED, EXTENSION_ASKED, DEADLINE_EXTENDED, DISPATCHED}
 
 
-_INSERT_REQUEST = insert(requests)
-_UPDATE_REQUEST = update(requests).where(requests.c.id == bindparam("request_id"))
-_INSERT_TIMELINE = insert(timeline)
-_INSERT_REVIEW = insert(reviews)
 _INSERT_DEAD_LETTER = insert(dead_letters)
-_INSERT_PEOPLE = insert(people)
 
 
 def waiting_behind(first: int) -> str:
@@ -888,23 +883,19 @@ class _Batch:
                 people_rows += r.people_rows()
             if r.stints is not None and r.stints.moved:
                 self._move_stints(r, r.stints, fresh_stints, moved_stints)
+        conn = self.conn
         for rows in new:
-            if rows:
-                self.conn.execute(_INSERT_REQUEST, rows)
+            insert_rows(conn, requests, rows)
         for rows in changed:
-            if rows:
-                self.conn.execute(_UPDATE_REQUEST, rows)
+            update_rows(conn, requests, rows, {"id": "request_id"})
         for i in range(0, len(moved), _FETCH_CHUNK):
             chunk = moved[i : i + _FETCH_CHUNK]
-            self.conn.execute(delete(people).where(people.c.request_id.in_(chunk)))
-        if people_rows:
-            self.conn.execute(_INSERT_PEOPLE, people_rows)
-        if self.timeline_rows:
-            self.conn.execute(_INSERT_TIMELINE, self.timeline_rows)
-        if self.review_rows:
-            self.conn.execute(_INSERT_REVIEW, self.review_rows)
+            conn.execute(delete(people).where(people.c.request_id.in_(chunk)))
+        insert_rows(conn, people, people_rows)
+        insert_rows(conn, timeline, self.timeline_rows)
+        insert_rows(conn, reviews, self.review_rows)
         if self.parked:
-            self.conn.execute(_INSERT_DEAD_LETTER, self.parked)
+            conn.execute(_INSERT_DEAD_LETTER, self.parked)
         write_stints(self.conn, fresh_stints, moved_stints)
         tally.write(self.conn)
         self.post_tally.write(self.conn)
