@@ -1194,7 +1194,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{start} 至 {end}（{days} 天）：共收到 {count} 件，之前同期 {previous} 件，{change}；"
         "重复 {repeats} 处。",
         "{start} to {end} ({days} days): {count} requests received, {previous} in the period"
-        " before, {change}; {repeats} repeats.",
+        " before, {change}; repeats: {repeats}.",
     ),
     "hotspots.table": ("按类别和网格", "By category and grid"),
     "hotspots.count": ("共 {total} 处", "{total} in all"),
