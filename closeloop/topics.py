@@ -33,7 +33,7 @@ from domain.ladder import UnitKind
 from projections.tables import UtcDateTime
 
 #: A month is written ``YYYY-MM``, from 2000-01 to 2100-12 (the API's range of dates).
-MONTH = re.compile(r"(\d{4})-(\d{2})")
+MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 TITLE_MAX = 200
 NOTE_MAX = 2000
