@@ -16,7 +16,7 @@ from sqlalchemy import Engine, MetaData, inspect, text
 
 import notify.tables
 from api import ledger, roster
-from closeloop import catalogue, workcalendar
+from closeloop import catalogue, topics, workcalendar
 from projections import tables
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -38,6 +38,7 @@ def owned_metadata() -> MetaData:
         ledger.metadata,
         catalogue.metadata,
         workcalendar.metadata,
+        topics.metadata,
         tables.metadata,
         notify.tables.metadata,
     ):

@@ -6,6 +6,7 @@
 - :mod:`projections.runner`: :class:`Projector`, following the log by polling.
 - :mod:`projections.rebuild`: :func:`rebuild`, refilling the views from the whole log.
 - :mod:`projections.queries` and :mod:`projections.stats`: what the pages read.
+- :mod:`projections.hotspots`: the hot spots, counts by category and grid and the repeats.
 """
 
 from projections.projection import RequestProjection

@@ -1183,6 +1183,87 @@ STRINGS: dict[str, tuple[str, str]] = {
     "request.created": ("受理时间", "Received"),
     "request.actions": ("办理", "Handle it"),
     "request.review": ("回访", "Follow-up review"),
+    # ---- hot spots (主动治理) and the month's topics (每月一题): /hotspots, the board ------
+    "nav.hotspots": ("热点诉求", "Hot spots"),
+    "unit.kind.town": ("镇（街道）", "Town"),
+    "unit.kind.community": ("社区", "Community"),
+    "unit.kind.grid": ("网格", "Grid"),
+    "hotspots.title": ("热点诉求 · 主动治理", "Hot spots"),
+    "hotspots.intro": (
+        "按类别和网格统计期间内收到的诉求，与之前同样长的一段时间比较。同一网格同一类别的诉求"
+        "在规定天数内达到规定件数，即标为“重复”。可把一处热点设为每月一题，从根上解决。",
+        "Requests received in the period, by category and grid, against the period of the same"
+        " length before it. A category that reaches the set number of requests in one grid"
+        " within the set days is marked a repeat. A hot spot can be made the month's topic"
+        " (每月一题), to be solved at its root.",
+    ),
+    "hotspots.repeat_rule": ("重复的标准", "What counts as a repeat"),
+    "hotspots.repeat_count": ("至少（件）", "At least (requests)"),
+    "hotspots.repeat_days": ("天数以内", "Within (days)"),
+    "hotspots.summary": (
+        "{start} 至 {end}（{days} 天）：共收到 {count} 件，之前同期 {previous} 件，{change}；"
+        "重复 {repeats} 处。",
+        "{start} to {end} ({days} days): {count} requests received, {previous} in the period"
+        " before, {change}; repeats: {repeats}.",
+    ),
+    "hotspots.table": ("按类别和网格", "By category and grid"),
+    "hotspots.count": ("共 {total} 处", "{total} in all"),
+    "hotspots.count_shown": ("共 {total} 处，显示前 {shown} 处", "{shown} of {total} shown"),
+    "hotspots.empty": ("这段时间没有收到诉求。", "No request was received in this period."),
+    "hotspots.col.category": ("类别", "Category"),
+    "hotspots.col.grid": ("网格", "Grid"),
+    "hotspots.col.count": ("本期", "This period"),
+    "hotspots.col.previous": ("之前同期", "Period before"),
+    "hotspots.col.change": ("变化", "Change"),
+    "hotspots.col.repeat": ("重复", "Repeat"),
+    "hotspots.col.repeats": ("重复处数", "Repeats"),
+    "hotspots.col.topic": ("每月一题", "Month's topic"),
+    "hotspots.place": ("{community} · {town}", "{community} · {town}"),
+    "hotspots.change_new": ("新出现", "new"),
+    "hotspots.change_same": ("持平", "no change"),
+    "hotspots.repeat_yes": (
+        "▲ 重复：{days} 天内 {n} 件（{first} 至 {last}）",
+        "▲ Repeat: {n} within {days} days ({first} to {last})",
+    ),
+    "hotspots.repeat_no": ("否", "No"),
+    "hotspots.by_category": ("按类别合计", "Totals by category"),
+    "hotspots.make_topic": ("设为每月一题", "Make it the month's topic"),
+    "hotspots.topic_unit": ("范围", "Where"),
+    "hotspots.topic_unit_grid": ("网格：{name}", "The grid: {name}"),
+    "hotspots.topic_unit_community": ("整个社区：{name}", "The whole community: {name}"),
+    "hotspots.topic_month": ("月份", "Month"),
+    "hotspots.topic_title": ("题目", "Title"),
+    "hotspots.topic_note": ("说明（要解决什么、怎么做）", "Note (what to solve, and how)"),
+    "hotspots.topic_title_default": ("{place}{category}问题", "{category} in {place}"),
+    "hotspots.topic_made": ("已设为每月一题", "Made the month's topic"),
+    "hotspots.is_topic": ("✓ {month} 一题", "✓ Topic of {month}"),
+    "topics.title": ("{month} 每月一题", "Topics of {month} (每月一题)"),
+    "topics.board_title": ("本月一题（{month}）", "This month's topics ({month})"),
+    "topics.empty": ("{month} 还没有设定一题。", "No topic for {month} yet."),
+    "topics.board_empty": ("本月还没有设定一题。", "No topic for this month yet."),
+    "topics.board_link": ("查看热点诉求", "See the hot spots"),
+    "topics.where": ("{kind}：{unit} · {category}", "{kind}: {unit} · {category}"),
+    "topics.made_by": ("{who} 于 {at} 设定", "Made by {who} at {at}"),
+    "topics.closed": ("{who} 于 {at} 结束", "Closed by {who} at {at}"),
+    "topics.open": ("进行中", "Open"),
+    "topics.closed_state": ("已结束", "Closed"),
+    "topics.close": ("结束此题", "Close this topic"),
+    "topics.closed_done": ("已结束此题", "Topic closed"),
+    "topics.month_pick": ("每月一题的月份", "Month of the topics"),
+    "reason.bad_month": (
+        "月份的格式为“年-月”，如 2026-11（2000-01 至 2100-12）",
+        "Write the month as YYYY-MM, e.g. 2026-11 (2000-01 to 2100-12)",
+    ),
+    "reason.topic_unit_kind": (
+        "每月一题只能设在网格或社区",
+        "A month's topic is set on a grid or a community",
+    ),
+    "reason.topic_exists": (
+        "这个单位的这个类别已是该月的一题",
+        "This category in this unit is already a topic of that month",
+    ),
+    "reason.topic_not_found": ("没有找到这个题目", "There is no such topic"),
+    "reason.topic_closed": ("这个题目已经结束", "This topic was closed already"),
 }
 
 
@@ -1247,7 +1328,7 @@ class Translator:
         keys += ["file.filed", "file.track_link", "resident.filed", "resident.track_link"]
         keys += ["resident.keep_link", "nav.login", "request.revealed", "calendar.saved"]
         keys += ["dispatch.done", "partner.noted", "partner.marked_done", "track.appeal_sent"]
-        keys += ["webhooks.added", "webhooks.deleted"]
+        keys += ["webhooks.added", "webhooks.deleted", "hotspots.topic_made", "topics.closed_done"]
         return {k: self(k) for k in keys}
 
 

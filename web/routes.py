@@ -8,6 +8,8 @@ page's code is found by whom it serves.
 - :mod:`web.resident`: the resident: the report page (``/``) and tracking (``/track/...``).
 - :mod:`web.supervisor`: supervisors and admins: the board, its fragments and CSV exports
   (``/board...``).
+- :mod:`web.hotspots`: supervisors and admins: the hot spots and the month's topics
+  (``/hotspots...``).
 - :mod:`web.handler`: the handler: their tasks (``/tasks...``).
 - :mod:`web.caller`: the caller: the follow-up queue (``/followups...``).
 - :mod:`web.dispatcher`: dispatchers (and supervisors, admins): the queue of requests
@@ -37,6 +39,7 @@ from web import (
     caller,
     dispatcher,
     handler,
+    hotspots,
     inbox,
     partner,
     profile,
@@ -50,6 +53,7 @@ router = APIRouter(include_in_schema=False)
 router.include_router(session_pages.router)
 router.include_router(resident.router)
 router.include_router(supervisor.router)
+router.include_router(hotspots.router)
 router.include_router(handler.router)
 router.include_router(caller.router)
 router.include_router(dispatcher.router)

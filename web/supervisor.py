@@ -36,6 +36,7 @@ from web.common import (
     signed_in,
     translator,
 )
+from web.hotspots import month_topics
 from web.i18n import ZH, Translator
 from web.operations import UNDISPATCHED
 from web.present import CST, OPEN, Directory, day_start, local, parse, percent, row, today
@@ -357,6 +358,8 @@ def board_page(request: Request, engine: EngineDep) -> Response:
             "total": total,
             # events in the projection's dead-letter table: a banner asks for a retry
             "quarantined": quarantined_count(engine),
+            # the month's topics (每月一题), made on the hot-spot page
+            **month_topics(engine, t, directory),
             **_figures(engine, filters, t, directory),
         },
         user=user,

@@ -1,7 +1,7 @@
 """posts: every stay of a request at a post, and their counts by month (assessment)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 New read models ``view_posts`` (one row per stint: :class:`domain.performance.Stint`)
 and ``view_post_counts`` (the stints' counts by local month, level, grid and handler).
 
@@ -26,7 +26,7 @@ from domain.performance import POST_COUNTS
 
 # revision identifiers, used by Alembic.
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0010"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
