@@ -149,9 +149,23 @@ requests = Table(
     # board: the requests no longer open, latest change first
     Index(f"ix_{PROJECTION_NAME}_requests_updated", "updated_at", "id"),
     # figures: a unit's cohort of requests received in a period
-    Index(f"ix_{PROJECTION_NAME}_requests_created", "created_at"),
-    Index(f"ix_{PROJECTION_NAME}_requests_town_created", "town_id", "created_at"),
-    Index(f"ix_{PROJECTION_NAME}_requests_community_created", "community_id", "created_at"),
+    # ... and the hot spots' counts by grid and category, read from these indexes alone
+    # (covering; revision 0012)
+    Index(f"ix_{PROJECTION_NAME}_requests_created", "created_at", "grid_id", "category"),
+    Index(
+        f"ix_{PROJECTION_NAME}_requests_town_created",
+        "town_id",
+        "created_at",
+        "grid_id",
+        "category",
+    ),
+    Index(
+        f"ix_{PROJECTION_NAME}_requests_community_created",
+        "community_id",
+        "created_at",
+        "grid_id",
+        "category",
+    ),
     Index(f"ix_{PROJECTION_NAME}_requests_grid_created", "grid_id", "created_at"),
     # the dispatch queue: requests waiting for dispatch, oldest first, by community / town
     Index(f"ix_{PROJECTION_NAME}_requests_waiting", "waiting_since"),

@@ -4,6 +4,8 @@ Revision ID: 0012
 Revises: 0011
 New read models ``view_posts`` (one row per stint: :class:`domain.performance.Stint`)
 and ``view_post_counts`` (the stints' counts by local month, level, grid and handler).
+The indexes of ``view_requests`` on ``created_at`` (alone, and after the town or the
+community) also hold ``grid_id`` and ``category``: the hot spots count from them alone.
 
 Both are filled from the event log, which a migration cannot read (the events are sealed
 with keys it does not hold): the views' tracking position is forgotten and their rows
@@ -103,6 +105,27 @@ def upgrade() -> None:
         op.create_index("ix_view_post_counts_handler", COUNTS, ["handler", "month"])
     if made:
         _refill_from_the_log(inspector)
+    _cover_the_hot_spots(inspector)
+
+
+#: The indexes of view_requests the hot spots read alone, and their new columns.
+COVERING = {
+    "ix_view_requests_created": ["created_at", "grid_id", "category"],
+    "ix_view_requests_town_created": ["town_id", "created_at", "grid_id", "category"],
+    "ix_view_requests_community_created": ["community_id", "created_at", "grid_id", "category"],
+}
+
+
+def _cover_the_hot_spots(inspector: sa.Inspector) -> None:
+    if not inspector.has_table("view_requests"):
+        return
+    existing = {i["name"]: i["column_names"] for i in inspector.get_indexes("view_requests")}
+    for name, columns in COVERING.items():
+        if existing.get(name) == columns:
+            continue
+        if name in existing:
+            op.drop_index(name, table_name="view_requests")
+        op.create_index(name, "view_requests", columns)
 
 
 def _refill_from_the_log(inspector: sa.Inspector) -> None:
@@ -116,5 +139,8 @@ def _refill_from_the_log(inspector: sa.Inspector) -> None:
 
 
 def downgrade() -> None:
+    for name, columns in COVERING.items():
+        op.drop_index(name, table_name="view_requests")
+        op.create_index(name, "view_requests", columns[:-2])
     op.drop_table(COUNTS)
     op.drop_table(POSTS)
