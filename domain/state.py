@@ -217,7 +217,7 @@ class RequestState:
         return Change(FILED, at, actor, data)
 
     @classmethod
-    def from_filed(cls, change: Change) -> RequestState:
+    def from_filed(cls, change: Change, *, timeline: bool = True) -> RequestState:
         d = change.data
         state = cls(
             id=d["request_id"],
@@ -241,7 +241,8 @@ class RequestState:
             state.waiting_since = change.at
         else:
             state.tier_started_at = change.at
-        state.timeline.append(timeline_entry(change))
+        if timeline:
+            state.timeline.append(timeline_entry(change))
         return state
 
     # ---- decisions: each returns the change to record, or raises Refused ----------
@@ -591,8 +592,9 @@ class RequestState:
 
     # ---- applying a recorded change -------------------------------------------------
 
-    def apply(self, change: Change) -> None:
-        """Move the state by one recorded change (also used by the aggregate)."""
+    def apply(self, change: Change, *, timeline: bool = True) -> None:
+        """Move the state by one recorded change (also used by the aggregate);
+        ``timeline=False`` leaves the timeline out (the read models keep it as rows)."""
         d = change.data
         if change.type == ACCEPTED:
             require(Action.ACCEPT, self.status)
@@ -636,7 +638,8 @@ class RequestState:
         else:
             raise ValueError(f"unknown change type {change.type!r}")
         self.updated_at = change.at
-        self.timeline.append(timeline_entry(change))
+        if timeline:
+            self.timeline.append(timeline_entry(change))
 
     def _apply_operation(self, change: Change) -> None:
         d = change.data

@@ -45,7 +45,8 @@ def _utc_text(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValueError(f"a naive datetime has no meaning here: {value!r}")
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # SQLAlchemy's text for SQLite: YYYY-MM-DD HH:MM:SS.ffffff, without the offset
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
 def _date_text(value: date | None) -> str | None:

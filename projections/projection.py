@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -16,6 +17,18 @@ from projections.tables import PROJECTION_NAME
 from projections.views import RequestViews
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A notification read and decoded elsewhere (a rebuild's reading process): its place
+    in the log, its request, and the change it carries (None: not the views')."""
+
+    id: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    change: Change | None
 
 
 class RequestProjection(Projection[RequestViews]):
@@ -72,6 +85,19 @@ class RequestProjection(Projection[RequestViews]):
             change,
             tracking,
             topic=get_topic(type(domain_event)),
+        )
+
+    def apply_decoded(self, decoded: Decoded, tracking: Tracking) -> None:
+        """:meth:`apply` for an event decoded already."""
+        if decoded.change is None:
+            self.view.skip(tracking)
+            return
+        self.view.record(
+            decoded.originator_id,
+            decoded.originator_version,
+            decoded.change,
+            tracking,
+            topic=decoded.topic,
         )
 
     @staticmethod

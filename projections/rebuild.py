@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from sqlalchemy import delete
 
 from closeloop.keys import Keyring
-from closeloop.store import STORE_NAME
+from closeloop.store import STORE_NAME, RequestStore, store_env
 from domain.performance import PostRule
 from domain.privacy import Sealer
 from projections.failures import PositionMoved
+from projections.projection import Decoded, RequestProjection
 from projections.runner import Projector, ReadAhead
 from projections.tables import metadata, tracking_table
 from projections.views import (
@@ -63,6 +66,80 @@ def _position(projector: Projector) -> int | None:
     return projector.views.max_tracking_id(STORE_NAME)
 
 
+def _read_and_decode(
+    database_url: str,
+    keys: Keyring | None,
+    after: int | None,
+    batch_size: int,
+    out: Any,
+) -> None:
+    """The reading process: reads the log after ``after`` batch by batch, decodes each
+    event and puts ``(after, items)`` on ``out`` until the end (``(last, [])``). An event
+    it cannot decode is sent as read: the projector decodes it again, fails, and
+    quarantines it as it would have."""
+    store = RequestStore(env=store_env(database_url, keys))
+    mapper = store.mapper
+    while True:
+        notifications = store.recorder.select_notifications(
+            start=after, limit=batch_size, inclusive_of_start=False
+        )
+        items: list[Any] = []
+        for n in notifications:
+            try:
+                change = RequestProjection.change_of(mapper.to_domain_event(n))
+                items.append(
+                    Decoded(n.id, str(n.originator_id), n.originator_version, n.topic, change)
+                )
+            except Exception:  # noqa: BLE001 - the projector meets it and quarantines it
+                items.append(n)
+        out.put((after, items))
+        if not items:
+            return
+        after = items[-1].id
+
+
+class _Reader:
+    """Reads and decodes the log ahead in a process of its own (the other core), so that
+    this one only applies events and writes rows."""
+
+    def __init__(self, database_url: str, keys: Keyring | None, batch_size: int) -> None:
+        self.database_url, self.keys, self.batch_size = database_url, keys, batch_size
+        self.context = multiprocessing.get_context("fork")
+        self.process: Any = None
+        self.queue: Any = None
+
+    def start(self, after: int | None) -> None:
+        self.stop()
+        self.queue = self.context.Queue(maxsize=2)
+        self.process = self.context.Process(
+            target=_read_and_decode,
+            args=(self.database_url, self.keys, after, self.batch_size, self.queue),
+            name="closeloop-rebuild-read",
+            daemon=True,
+        )
+        self.process.start()
+
+    def next(self) -> ReadAhead:
+        while True:
+            try:
+                after, items = self.queue.get(timeout=1.0)
+            except queue.Empty:
+                if not self.process.is_alive() and self.queue.empty():
+                    raise RuntimeError(
+                        f"the rebuild's reading process ended (exit code {self.process.exitcode})"
+                    ) from None
+                continue
+            return ReadAhead(after, items)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.join()
+            self.queue.close()
+            self.queue.join_thread()
+            self.process = self.queue = None
+
+
 def rebuild(
     database_url: str,
     progress: Progress | None = None,
@@ -109,15 +186,13 @@ def rebuild(
         done = quarantined = 0
         if progress is not None:
             progress(done, total)
-        # The next batch is read in a second thread while this one is applied and
-        # written: SQLite and psycopg release the GIL while they work.
-        reader = ThreadPoolExecutor(1, thread_name_prefix="closeloop-rebuild-read")
-        ahead = reader.submit(_read_ahead, projector, None)
+        # The next batches are read and decoded in a second process while this one is
+        # applied and written: each side has a core.
+        reader = _Reader(database_url, keys, batch_size)
+        reader.start(None)
         try:
             while stop is None or not stop.is_set():
-                read = ahead.result()
-                if read.notifications:
-                    ahead = reader.submit(_read_ahead, projector, read.notifications[-1].id)
+                read = reader.next()
                 try:
                     batch = projector.run_batch(read)
                 except (PositionMoved, ViewsOutOfStep):
@@ -125,8 +200,7 @@ def rebuild(
                     # and its rows: the batch rolled back; read again from where they are.
                     log.warning("another projector is filling the views too; sharing the work")
                     time.sleep(projector.poll_seconds)
-                    ahead.cancel()
-                    ahead = reader.submit(_read_ahead, projector, _position(projector))
+                    reader.start(_position(projector))
                     continue
                 if batch is None:
                     break
@@ -137,11 +211,9 @@ def rebuild(
                     progress(done, total)
                 if not read.notifications or batch.position != read.notifications[-1].id:
                     # read again (another projector's turn, or stopped short): start over
-                    ahead.cancel()
-                    ahead = reader.submit(_read_ahead, projector, batch.position)
+                    reader.start(batch.position)
         finally:
-            ahead.cancel()
-            reader.shutdown(wait=True)
+            reader.stop()
     finally:
         try:
             indexing = time.monotonic()

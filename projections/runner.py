@@ -33,7 +33,7 @@ from closeloop.store import STORE_NAME, RequestStore, store_env
 from domain.performance import PostRule
 from domain.privacy import Sealer
 from projections.failures import PositionMoved, describe
-from projections.projection import RequestProjection
+from projections.projection import Decoded, RequestProjection
 from projections.views import Memory, RequestViews
 
 log = logging.getLogger(__name__)
@@ -342,10 +342,14 @@ class Projector:
             reason,
         )
 
-    def _apply(self, notification: Notification) -> None:
+    def _apply(self, notification: Notification | Decoded) -> None:
+        tracking = Tracking(STORE_NAME, notification.id)
+        if isinstance(notification, Decoded):  # by a rebuild's reading process
+            self.projection.apply_decoded(notification, tracking)
+            return
         domain_event = self.store.mapper.to_domain_event(notification)
         # inside a batch, process_event raises what fails: the batch's owner decides
-        self.projection.process_event(domain_event, Tracking(STORE_NAME, notification.id))
+        self.projection.process_event(domain_event, tracking)
 
     def _seen(self, position: int) -> None:
         with self._moved:

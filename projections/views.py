@@ -206,6 +206,10 @@ class RequestViews(SQLAlchemyTrackingRecorder):
                     f"to {position}"
                 )
             pending = _Batch(session, {application_name: position}, rule=self.posts_rule)
+            # nothing is quarantined (a rebuild, most batches): no request waits
+            pending.none_waits = (
+                pending.conn.execute(select(dead_letters.c.position).limit(1)).first() is None
+            )
             if memory is not None:
                 memory.lend(pending, application_name, position)
             pending.fetch(request_ids)
@@ -533,7 +537,7 @@ class _Request:
             self.ops = None  # packed again when written
         if kind in _OPERATION_TYPES:
             self.plain = False
-        self.state.apply(change)
+        self.state.apply(change, timeline=False)  # the timeline is kept as rows
         self.version = version
         self.touched = True
         d = change.data
@@ -709,6 +713,7 @@ class _Batch:
     parked: list[dict[str, Any]] = field(default_factory=list)  # dead-letter rows to add
     replaying: bool = False  # applying quarantined events again: nothing waits, or tracks
     rule: PostRule = field(default_factory=PostRule)  # the posts' response window, months
+    none_waits: bool = False  # the dead-letter table was empty when the batch began
     post_tally: PostTally = field(default_factory=PostTally)
 
     @property
@@ -731,6 +736,9 @@ class _Batch:
 
     def check_blocked(self, request_ids: Iterable[str]) -> None:
         """Learn which of these requests wait behind a quarantined event."""
+        if self.none_waits:  # the batch holds the tracking row: none was quarantined since
+            self.checked.update(request_ids)
+            return
         wanted = sorted(set(request_ids) - self.checked)
         for i in range(0, len(wanted), _FETCH_CHUNK):
             chunk = wanted[i : i + _FETCH_CHUNK]
@@ -766,7 +774,7 @@ class _Batch:
         if change.type == FILED:
             if request_id in self.requests:
                 raise ViewsOutOfStep(f"request {request_id} was filed before")
-            state = RequestState.from_filed(change)
+            state = RequestState.from_filed(change, timeline=False)
             request = _Request(state, version, is_new=True, touched=True)
             # waiting for dispatch from its filing: not plain
             request.plain = state.waiting_since is None
@@ -780,8 +788,8 @@ class _Batch:
         if request.stints is None:  # a row read before its stints were: read them now
             request.stints = read_stints(self.conn, [request_id])[request_id]
         request.stints.apply(change, request.state, self.rule.responded)
-        entry = request.state.timeline.pop()  # the rows keep the timeline, not the state
-        del entry["type"], entry["at"], entry["actor"]
+        # the timeline entry's own fields: the change's (a filing's are the request's own)
+        entry = {} if change.type == FILED else dict(change.data)
         self.timeline_rows.append(
             {
                 "request_id": request_id,
