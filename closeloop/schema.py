@@ -16,7 +16,7 @@ from sqlalchemy import Engine, MetaData, inspect, text
 
 import notify.tables
 from api import ledger, roster
-from closeloop import catalogue, workcalendar
+from closeloop import assessment, catalogue, workcalendar
 from projections import tables
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -40,6 +40,7 @@ def owned_metadata() -> MetaData:
         workcalendar.metadata,
         tables.metadata,
         notify.tables.metadata,
+        assessment.metadata,
     ):
         for table in source.tables.values():
             table.to_metadata(combined)
