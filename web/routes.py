@@ -8,6 +8,8 @@ page's code is found by whom it serves.
 - :mod:`web.resident`: the resident: the report page (``/``) and tracking (``/track/...``).
 - :mod:`web.supervisor`: supervisors and admins: the board, its fragments and CSV exports
   (``/board...``).
+- :mod:`web.assessment`: supervisors and admins: the grid workers' assessment, and each
+  worker's page (also for the worker themselves) (``/assessment...``).
 - :mod:`web.handler`: the handler: their tasks (``/tasks...``).
 - :mod:`web.caller`: the caller: the follow-up queue (``/followups...``).
 - :mod:`web.dispatcher`: dispatchers (and supervisors, admins): the queue of requests
@@ -34,6 +36,7 @@ from web import (
     admin_categories,
     admin_sms,
     admin_webhooks,
+    assessment,
     caller,
     dispatcher,
     handler,
@@ -50,6 +53,7 @@ router = APIRouter(include_in_schema=False)
 router.include_router(session_pages.router)
 router.include_router(resident.router)
 router.include_router(supervisor.router)
+router.include_router(assessment.router)
 router.include_router(handler.router)
 router.include_router(caller.router)
 router.include_router(dispatcher.router)

@@ -415,3 +415,50 @@ def test_the_scheme_is_read_by_staff_and_changed_by_admins_only(town: Town) -> N
         assert restored.status_code == 200
     with town.site.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(scheme_table)).scalar_one() == 1
+
+
+# ---- the pages ------------------------------------------------------------------------------
+
+
+def test_the_assessment_page_shows_grades_points_and_the_forms(town: Town) -> None:
+    site = town.site
+    page = site.client.get(
+        "/assessment", params={"period": "2026Q1"}, headers=site.cookie("supervisor1")
+    )
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "网格员小孙" in html and "网格员小候" in html and "网格员小钱" in html
+    assert "称职" in html and "不称职" in html and "数据不足" in html
+    assert "33.25" in html and 'aria-sort="ascending"' in html
+    assert 'data-api="/api/v1/assessment/adjustments"' in html
+    assert 'href="/assessment/workers/worker2?period=2026Q1"' in html
+    english = site.client.get(
+        "/assessment", params={"period": "2026Q1", "lang": "en"}, headers=site.cookie("supervisor1")
+    ).text
+    assert "Incompetent" in english and "Insufficient data" in english
+    refused = site.client.get(
+        "/assessment", params={"period": "2026Q9"}, headers=site.cookie("supervisor1")
+    )
+    assert refused.status_code == 422 and "2026Q9" in refused.text
+    worker = site.client.get("/assessment", headers=site.cookie("worker1"))
+    assert worker.status_code == 403
+
+
+def test_the_worker_page_lists_the_requests_behind_the_counts(town: Town) -> None:
+    site = town.site
+    page = site.client.get(
+        "/assessment/workers/worker2",
+        params={"period": "2026Q1"},
+        headers=site.cookie("supervisor1"),
+    )
+    assert page.status_code == 200, page.text
+    for request_id in town.requests["worker2"]:
+        assert f'href="/requests/{request_id}"' in page.text
+    own = site.client.get(
+        "/assessment/workers/worker1", params={"period": "2026Q1"}, headers=site.cookie("worker1")
+    )
+    assert own.status_code == 200 and town.requests["worker1"][0] in own.text
+    other = site.client.get("/assessment/workers/worker2", headers=site.cookie("worker1"))
+    assert other.status_code == 403
+    unknown = site.client.get("/assessment/workers/nobody", headers=site.cookie("supervisor1"))
+    assert unknown.status_code == 404
