@@ -267,7 +267,7 @@ def _number(data: Mapping[str, Any], name: str, where: str) -> float:
     return float(value)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # a thousand workers make four thousand of them: kept light
 class IndicatorScore:
     """An indicator of one worker: the rate with its numerator and denominator, its
     points (None without a value) and its share of the points (0 when left out)."""
@@ -298,28 +298,29 @@ class IndicatorScore:
 def score(scheme: Scheme, counts: Mapping[str, int]) -> tuple[list[IndicatorScore], float | None]:
     """Each indicator of ``counts`` and the computed points (None when no indicator has a
     value); points are rounded to hundredths."""
-    raw: list[tuple[Indicator, int, int, float | None]] = []
+    scores = []
+    weights = total = 0.0
     for indicator in scheme.indicators:
         top, bottom = RATES[indicator.rate]
         numerator, denominator = int(counts.get(top, 0)), int(counts.get(bottom, 0))
-        points = indicator.points(numerator / denominator) if denominator else None
-        raw.append((indicator, numerator, denominator, points))
-    weights = sum(i.weight for i, _, _, p in raw if p is not None)
-    scores = [
-        IndicatorScore(
-            rate=indicator.rate,
-            weight=indicator.weight,
-            value=round(numerator / denominator, 4) if denominator else None,
-            numerator=numerator,
-            denominator=denominator,
-            points=None if points is None else round(points, 2),
-            share=round(indicator.weight / weights, 4) if points is not None else 0.0,
+        if denominator:
+            points = indicator.points(numerator / denominator)
+            weights += indicator.weight
+            total += indicator.weight * points
+            value: float | None = round(numerator / denominator, 4)
+            shown: float | None = round(points, 2)
+        else:
+            value = shown = None
+        scores.append(
+            IndicatorScore(
+                indicator.rate, indicator.weight, value, numerator, denominator, shown, 0.0
+            )
         )
-        for indicator, numerator, denominator, points in raw
-    ]
     if not weights:
         return scores, None
-    total = sum(i.weight * p for i, _, _, p in raw if p is not None)
+    for item in scores:
+        if item.points is not None:
+            item.share = round(item.weight / weights, 4)
     return scores, round(total / weights, 2)
 
 
@@ -336,7 +337,7 @@ class Subject:
     adjustments: Sequence[float] = ()
 
 
-@dataclass
+@dataclass(slots=True)
 class Result:
     """A worker's assessment."""
 
