@@ -24,7 +24,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 from sqlalchemy import Connection, Engine, select
 from starlette.concurrency import run_in_threadpool
 
@@ -332,7 +332,9 @@ class AdjustmentIn(BaseModel):
 
     username: Text = Field(max_length=200)
     period: Text = Field(max_length=40, description="2026-11, 2026Q4 or 2026")
-    points: int | float | str | None = Field(
+    # strict: a JSON true is not 1 point; a text of a number is taken (the page's forms
+    # send text), and store.check_points says what is wrong with any other value
+    points: StrictInt | StrictFloat | StrictStr | None = Field(
         default=None, description="whole points, -20 to +20, not 0"
     )
     reason: Text | None = Field(default=None, description="why; required, at most 500 characters")
