@@ -17,6 +17,7 @@ import web
 from api import errors, headers
 from api.limits import BodyLimit
 from api.routes import (
+    assessment,
     auth,
     calendar,
     categories,
@@ -80,7 +81,7 @@ def create_app(
     app.state.engine = engine
     app.state.temporal = temporal
     routers = (auth, units, users, calendar, categories, requests, operations, stream, track)
-    for module in (*routers, webhooks, performance, hotspots):
+    for module in (*routers, webhooks, performance, hotspots, assessment):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(sms_routes.router, prefix=API_PREFIX)  # the SMS settings (notify.sms)
     app.include_router(inbox_routes.router, prefix=API_PREFIX)  # the staff's inbox

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, MetaData, inspect, text
 
 import notify.tables
 from api import ledger, roster
-from closeloop import catalogue, topics, workcalendar
+from closeloop import assessment, catalogue, topics, workcalendar
 from projections import tables
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -41,6 +41,7 @@ def owned_metadata() -> MetaData:
         topics.metadata,
         tables.metadata,
         notify.tables.metadata,
+        assessment.metadata,
     ):
         for table in source.tables.values():
             table.to_metadata(combined)

@@ -399,16 +399,16 @@ STRINGS: dict[str, tuple[str, str]] = {
         "This submission differs from an earlier one with the same key: reload and file again",
     ),
     "reason.too_large": ("提交的内容太大", "What was sent is too large"),
-    "reason.bad_period": (
-        "期间不正确：开始日期须早于结束日期，月份写作 2026-11，季度 2026Q4，年份 2026",
-        "The period is not valid: 'from' before 'to', a month as 2026-11, a quarter 2026Q4, "
-        "a year 2026",
-    ),
     "reason.unknown_level": ("没有这个层级", "There is no such level"),
     "reason.unknown_metric": ("没有这个指标", "There is no such measure"),
     "reason.not_a_handler": (
         "只有办理人员有个人考核记录",
         "Only a handler has a record of their own",
+    ),
+    "reason.bad_period": (
+        "期间无效：请填写月份（2026-11）、季度（2026Q4）或年份（2026），或早于结束日期的开始日期",
+        "Not a period: give a month (2026-11), a quarter (2026Q4) or a year (2026), or a "
+        "'from' before 'to'",
     ),
     "reason.role_required": ("您的身份无权进行此操作", "Your role may not do this"),
     "reason.sign_in": ("请先登录", "Sign in first"),
@@ -1173,6 +1173,198 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "profile.save": ("保存", "Save"),
     "profile.saved": ("工作电话已保存", "Work phone saved"),
+    # ---- the assessment (/assessment, /assessment/workers/{username}) ------------------
+    "nav.assessment": ("考核", "Assessment"),
+    "assess.title": ("网格员考核", "Grid worker assessment"),
+    "assess.intro": (
+        "按考核方案，由每名网格员的响应率、解决率、满意率和按时办结率计算得分，加上督办人员的"
+        "加减分后评定等次（优秀、称职、基本称职、不称职）。点击表头按该列排序。",
+        "Each grid worker's points come from their response, resolution, satisfaction and "
+        "on-time rates under the scheme; supervisors' adjustments are added, and the final "
+        "points give the grade (excellent, competent, basically competent, incompetent). "
+        "Sort by a column with the button in its header.",
+    ),
+    "assess.period": ("考核期间", "Period"),
+    "assess.period_hint": (
+        "季度如 2026Q4，年度如 2026，月份如 2026-11；留空为本季度。",
+        "A quarter such as 2026Q4, a year such as 2026 or a month such as 2026-11; empty: "
+        "this quarter.",
+    ),
+    "assess.from": ("起", "From"),
+    "assess.to": ("止", "To"),
+    "assess.period_is": ("考核期间：{period}", "Period: {period}"),
+    "assess.scheme": ("考核方案", "The scheme"),
+    "assess.scheme_default": (
+        "默认方案（管理员尚未修改）。",
+        "The default scheme (no admin changed it).",
+    ),
+    "assess.scheme_changed": ("{who} 于 {at} 修改。", "Changed by {who} on {at}."),
+    "assess.indicator": ("指标", "Indicator"),
+    "assess.weight": ("权重", "Weight"),
+    "assess.zero_at": ("0 分线", "0 points at"),
+    "assess.full_at": ("满分线", "100 points at"),
+    "assess.scheme_grades": ("等次：", "Grades:"),
+    "assess.threshold": ("{grade} ≥ {points} 分；", "{grade} from {points} points;"),
+    "assess.scheme_else": ("其余为不称职。", "below them, incompetent."),
+    "assess.scheme_quota": (
+        "优秀名额上限：{quota}。",
+        "Largest share of excellent grades: {quota}.",
+    ),
+    "assess.quota_none": ("不限", "none"),
+    "assess.scheme_min": (
+        "受理少于 {n} 件的不评定等次（数据不足）。",
+        "Fewer than {n} assigned stints: no grade (insufficient data).",
+    ),
+    "assess.scheme_how": (
+        "每项指标在 0 分线及以下得 0 分，满分线及以上得 100 分，其间按比例计分；得分为各指标"
+        "按权重的加权平均。某项指标没有数据（如没有回访）时不计入，其权重由其他指标按比例分担。"
+        "加减分后得分限定在 0 到 100 之间。管理员可通过 PUT /api/v1/assessment/scheme 修改方案。",
+        "Each indicator earns 0 points at or below its 0-point line, 100 at or above its "
+        "full line, and in proportion between; the points are the weighted mean of the "
+        "indicators. An indicator without data (no review reached, say) is left out and the "
+        "others share its weight. After adjustments the points stay within 0 to 100. Admins "
+        "change the scheme with PUT /api/v1/assessment/scheme.",
+    ),
+    "assess.grade_counts": ("{period} 各等次人数", "Grades in {period}"),
+    "assess.ungraded_count": ("数据不足", "Insufficient data"),
+    "assess.quota_text": (
+        "优秀名额：{graded} 名参评人员中至多 {places} 名；{capped} 名因名额已满评为称职。",
+        "Excellent: at most {places} of the {graded} graded workers; {capped} graded "
+        "competent because the quota was full.",
+    ),
+    "assess.quota_off": ("优秀等次不限名额。", "No quota for excellent grades."),
+    "assess.not_adjustable": (
+        "加减分按月、季度或年度记录：请选择这样的期间后再加减分。",
+        "Adjustments belong to a month, a quarter or a year: choose one to adjust points.",
+    ),
+    "assess.table_caption": ("{period} 网格员考核结果", "Grid workers' assessment, {period}"),
+    "assess.sort_hint": (
+        "表头中的按钮可按该列排序，再按一次反向排序。",
+        "The buttons in the headers sort by their column; press again to reverse.",
+    ),
+    "assess.sorted_asc": ("已按“{column}”升序排列", "Sorted by {column}, ascending"),
+    "assess.sorted_desc": ("已按“{column}”降序排列", "Sorted by {column}, descending"),
+    "assess.col.rank": ("名次", "Rank"),
+    "assess.col.worker": ("网格员", "Grid worker"),
+    "assess.col.computed": ("计算得分", "Computed points"),
+    "assess.col.adjustment": ("加减分", "Adjustments"),
+    "assess.col.final": ("最终得分", "Final points"),
+    "assess.col.grade": ("等次", "Grade"),
+    "assess.assigned": ("受理 {n} 件", "{n} assigned"),
+    "assess.points": ("{n} 分", "{n} points"),
+    "assess.left_out": ("无数据，不计入", "no data: left out"),
+    "assess.capped": ("优秀名额已满", "excellent quota full"),
+    "assess.ungraded.insufficient_data": ("数据不足", "Insufficient data"),
+    "assess.ungraded.no_values": ("无可计分数据", "No rate to score"),
+    "assess.adjust": ("加减分", "Adjust points"),
+    "assess.adjust_points": ("分值（-20 到 +20）", "Points (-20 to +20)"),
+    "assess.adjust_points_hint": (
+        "整数，加分为正、减分为负，不能为 0，绝对值不超过 {max}。",
+        "A whole number, positive to add and negative to take off, not 0, at most {max} "
+        "either way.",
+    ),
+    "assess.adjust_reason": ("理由", "Reason"),
+    "assess.adjust_reason_hint": (
+        "必填，最多 {max} 字，如：民主测评结果、入户走访情况。",
+        "Required, at most {max} characters: a democratic appraisal, home visits...",
+    ),
+    "assess.adjust_submit": ("记录加减分", "Record the adjustment"),
+    "assess.adjusted": ("加减分已记录", "Adjustment recorded"),
+    "assess.adjusted_by": ("{who} · {at}", "{who} · {at}"),
+    "assess.withdrawn_by": ("已由 {who} 于 {at} 撤销", "withdrawn by {who} on {at}"),
+    "assess.withdraw": ("撤销", "Withdraw"),
+    "assess.withdraw_hint": (
+        "撤销后不再计分，记录保留。",
+        "A withdrawn adjustment stops counting; the record stays.",
+    ),
+    "assess.withdraw_confirm": ("确认撤销", "Withdraw it"),
+    "assess.withdrawn_done": ("加减分已撤销", "Adjustment withdrawn"),
+    "assess.empty": ("这里没有网格员。", "No grid workers here."),
+    "assess.worker_title": ("{name}的考核", "Assessment of {name}"),
+    "assess.back": ("返回考核总表", "Back to the assessment"),
+    "assess.summary": ("得分与等次", "Points and grade"),
+    "assess.rank_of": ("第 {rank} 名（共 {of} 名）", "{rank} of {of}"),
+    "assess.indicators": ("各项指标", "Indicators"),
+    "assess.rate_value": ("比率", "Rate"),
+    "assess.fraction": ("分子/分母", "Numerator/denominator"),
+    "assess.points_col": ("得分", "Points"),
+    "assess.share": ("实际权重", "Share"),
+    "assess.adjustments": ("加减分记录", "Adjustments"),
+    "assess.counts": ("各项计数", "Counts"),
+    "assess.rates": ("各项比率", "Rates"),
+    "assess.resolve_hours": ("办结用时中位数（小时）", "Median hours to resolve"),
+    "assess.p90": ("90% 在 {hours} 小时内", "90% within {hours} hours"),
+    "assess.requests": ("计数所依据的诉求", "The requests behind the counts"),
+    "assess.requests_count": ("共 {n} 段办理。", "{n} stints."),
+    "assess.requests_shown": (
+        "显示最近的 {shown} 段，共 {total} 段。",
+        "The latest {shown} of {total} stints shown.",
+    ),
+    "assess.requests_hint": (
+        "每段是诉求在一个岗位的一次办理；“计入”列出它计入的各项计数。",
+        "Each stint is one stay of a request at a post; the last column lists the counts it "
+        "goes into.",
+    ),
+    "assess.no_requests": ("这一期间没有诉求。", "No requests in this period."),
+    "assess.col.request": ("诉求", "Request"),
+    "assess.col.post": ("岗位", "Post"),
+    "assess.col.started": ("到达岗位", "Reached the post"),
+    "assess.col.accepted": ("签收", "Accepted"),
+    "assess.col.resolved": ("办结", "Resolved"),
+    "assess.col.ended": ("结果", "How it ended"),
+    "assess.col.counts": ("计入", "Counts for"),
+    "assess.untouched": ("（无人签收）", "(nobody accepted it)"),
+    "assess.in_window": ("及时", "in time"),
+    "assess.late": ("超时", "late"),
+    "assess.on_time": ("按时", "on time"),
+    "assess.overdue": ("超期", "late"),
+    "assess.open": ("办理中", "Still at the post"),
+    "assess.ended.escalated": ("超时上报", "Went up: deadline passed"),
+    "assess.ended.escalated_hand": ("主动上报", "Pushed up by hand"),
+    "assess.ended.retiered": ("调整层级", "Moved to another tier"),
+    "assess.ended.redirected": ("改派", "Redirected"),
+    "assess.ended.returned": ("退单", "Returned"),
+    "assess.ended.out_of_scope": ("不予受理", "Out of scope"),
+    "assess.ended.reopened": ("回访不满意，重办", "Reopened by a review"),
+    "assess.ended.closed": ("办结闭环", "Closed"),
+    "assess.rate.response_rate": ("响应率", "Response rate"),
+    "assess.rate.resolution_rate": ("解决率", "Resolution rate"),
+    "assess.rate.satisfaction_rate": ("满意率", "Satisfaction rate"),
+    "assess.rate.satisfaction_rate_requests": ("满意率（按诉求）", "Satisfaction rate (requests)"),
+    "assess.rate.on_time_rate": ("按时办结率", "On-time rate"),
+    "assess.rate.reopen_rate": ("重办率", "Reopen rate"),
+    "assess.count.assigned": ("受理", "Assigned"),
+    "assess.count.accepted": ("签收", "Accepted"),
+    "assess.count.responded": ("及时响应", "Responded in time"),
+    "assess.count.resolved": ("办结", "Resolved"),
+    "assess.count.resolved_on_time": ("按时办结", "Resolved on time"),
+    "assess.count.resolved_kept": ("办结未重办", "Resolved, not reopened"),
+    "assess.count.reopened": ("重办", "Reopened"),
+    "assess.count.escalated_missed": ("超时上报", "Went up: deadline passed"),
+    "assess.count.escalated_hand": ("主动上报", "Pushed up by hand"),
+    "assess.count.overdue": ("超期", "Overdue"),
+    "assess.count.returned": ("退单", "Returned"),
+    "assess.count.redirected": ("改派", "Redirected"),
+    "assess.count.urged": ("被催办", "Urged"),
+    "assess.count.reviews_reached": ("回访接通", "Reviews reached"),
+    "assess.count.reviews_satisfied": ("回访满意", "Reviews satisfied"),
+    "assess.count.requests_reviewed": ("诉求已回访", "Requests reviewed"),
+    "assess.count.requests_satisfied": ("诉求满意", "Requests satisfied"),
+    "reason.bad_adjustment_points": (
+        "分值须为 -20 到 +20 之间的整数，且不能为 0",
+        "Points must be a whole number from -20 to +20, not 0",
+    ),
+    "reason.reason_too_long": ("理由不能超过 500 字", "The reason may be at most 500 characters"),
+    "reason.unknown_user": (
+        "没有这名参加考核的网格员",
+        "No grid worker who is assessed has this name",
+    ),
+    "reason.not_your_record": ("只能查看本人的考核", "You may read your own assessment only"),
+    "reason.adjustment_not_found": ("没有这条加减分记录", "There is no such adjustment"),
+    "reason.scheme_invalid": (
+        "考核方案有误，请检查标出的项",
+        "The scheme breaks a rule: see the field named",
+    ),
     # ---- the request page ------------------------------------------------------------
     "request.title": ("诉求详情", "Request"),
     "request.description": ("问题描述", "Description"),
@@ -1329,6 +1521,7 @@ class Translator:
         keys += ["resident.keep_link", "nav.login", "request.revealed", "calendar.saved"]
         keys += ["dispatch.done", "partner.noted", "partner.marked_done", "track.appeal_sent"]
         keys += ["webhooks.added", "webhooks.deleted", "hotspots.topic_made", "topics.closed_done"]
+        keys += ["assess.adjusted", "assess.withdrawn_done"]
         return {k: self(k) for k in keys}
 
 

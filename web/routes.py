@@ -10,6 +10,8 @@ page's code is found by whom it serves.
   (``/board...``).
 - :mod:`web.hotspots`: supervisors and admins: the hot spots and the month's topics
   (``/hotspots...``).
+- :mod:`web.assessment`: supervisors and admins: the grid workers' assessment, and each
+  worker's page (also for the worker themselves) (``/assessment...``).
 - :mod:`web.handler`: the handler: their tasks (``/tasks...``).
 - :mod:`web.caller`: the caller: the follow-up queue (``/followups...``).
 - :mod:`web.dispatcher`: dispatchers (and supervisors, admins): the queue of requests
@@ -36,6 +38,7 @@ from web import (
     admin_categories,
     admin_sms,
     admin_webhooks,
+    assessment,
     caller,
     dispatcher,
     handler,
@@ -54,6 +57,7 @@ router.include_router(session_pages.router)
 router.include_router(resident.router)
 router.include_router(supervisor.router)
 router.include_router(hotspots.router)
+router.include_router(assessment.router)
 router.include_router(handler.router)
 router.include_router(caller.router)
 router.include_router(dispatcher.router)

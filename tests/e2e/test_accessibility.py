@@ -58,6 +58,8 @@ PAGES = {
     "/partner": "partner1",
     "/profile": "worker1",
     "/inbox": "worker1",
+    "/assessment": "supervisor1",
+    "/assessment/workers/{username}": "supervisor1",
 }
 #: The year the calendar page shows: one the package knows, its days listed.
 CALENDAR_YEAR = "2026"
@@ -81,6 +83,7 @@ PARTS = {
     "/dispatch/list": "/dispatch",
     "/partner/list": "/partner",
     "/inbox/list": "/inbox",
+    "/assessment/table": "/assessment",
 }
 
 #: Starts axe on the page as it is (the pages' runs go on side by side); AXE_RESULT awaits it.
@@ -231,7 +234,7 @@ class Visitors:
         page = self.contexts.of(PAGES[route]).new_page()
         self.pages.append(page)
         path = route.replace("{request_id}", request_id).replace("{token}", request_id)
-        path = path.replace("{year}", CALENDAR_YEAR)
+        path = path.replace("{year}", CALENDAR_YEAR).replace("{username}", "worker1")
         page.goto(path + f"?lang={self.lang}")
         expect(page.locator("html")).to_have_attribute("lang", self.lang)
         return page

@@ -8,8 +8,8 @@ goes as the role the operation is for, so that it gets past sign-in; the request
 actions go both to ids that do not exist and to a real request, which the run moves
 through its states. Before and after every call the event store's last position, the
 roster's, reveal audit's and tracking tokens' sizes, the category catalogue, the SMS
-settings, the webhooks, the staff's work phones and the month's topics are read: a call
-answered 4xx must leave them as they were.
+settings, the webhooks, the staff's work phones, the month's topics and the assessment's
+scheme and adjustments are read: a call answered 4xx must leave them as they were.
 
 The run is deterministic (``derandomize``: the same cases every time, no example
 database), about 370 calls in 10 to 40 seconds.
@@ -32,6 +32,7 @@ from sqlalchemy import func, select, text
 
 from api import ledger, roster
 from closeloop import catalogue, topics, workcalendar
+from closeloop.assessment import adjustment_table, scheme_table
 from closeloop.store import STORE_NAME
 from notify.tables import notify_settings, webhooks
 from tests.stack.conftest import Stack, StackFactory
@@ -106,6 +107,13 @@ CALLER: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/rankings"): "supervisor1",
     ("GET", "/api/v1/performance/trend"): "supervisor1",
     ("GET", "/api/v1/performance/me"): "worker1",
+    # the assessment (考核): grades, adjustments, the scheme
+    ("GET", "/api/v1/assessment"): "supervisor1",
+    ("GET", "/api/v1/assessment/workers/{username}"): "supervisor1",
+    ("POST", "/api/v1/assessment/adjustments"): "supervisor1",
+    ("DELETE", "/api/v1/assessment/adjustments/{adjustment_id}"): "supervisor1",
+    ("GET", "/api/v1/assessment/scheme"): "worker1",
+    ("PUT", "/api/v1/assessment/scheme"): "admin",
 }
 #: The operations anyone may call: sign-in, health, intake, tracking, its appeal and the
 #: resident's own review, the active categories.
@@ -126,18 +134,15 @@ def _written(stack: Stack) -> tuple[int, ...]:
         hooks = hash(tuple(conn.execute(select(webhooks.c.id, webhooks.c.active)).all()))
         phones = hash(tuple(conn.execute(select(roster.user_table.c.work_phone)).all()))
         month_topics = hash(tuple(conn.execute(select(topics.topic_table)).all()))
+        assessment = hash(
+            (
+                tuple(conn.execute(select(scheme_table)).all()),
+                tuple(conn.execute(select(adjustment_table)).all()),
+            )
+        )
     units, users = roster.count_units(db=stack.engine), roster.count_users(db=stack.engine)
-    return (
-        int(last or 0),
-        units,
-        users,
-        *counts,
-        categories,
-        sms_settings,
-        hooks,
-        phones,
-        month_topics,
-    )
+    written = (categories, sms_settings, hooks, phones, month_topics, assessment)
+    return int(last or 0), units, users, *counts, *written
 
 
 async def test_generated_calls_get_no_server_error_and_refusals_write_nothing(
