@@ -337,6 +337,27 @@ def endpoints(town: str, month: dict[str, str], period: str) -> list[Endpoint]:
             "supervisor1",
         ),
         Endpoint(
+            "hotspots_town",
+            "hot spots: a town, last 30 days",
+            "/hotspots",
+            month,
+            "supervisor1",
+        ),
+        Endpoint(
+            "assessment_quarter",
+            f"assessment: every grid worker, {quarter}",
+            "/assessment",
+            {"period": quarter},
+            "supervisor1",
+        ),
+        Endpoint(
+            "assessment_worker",
+            f"assessment: one worker (worker1), {quarter}",
+            "/assessment/workers/worker1",
+            {"period": quarter},
+            "supervisor1",
+        ),
+        Endpoint(
             "performance_me",
             f"my month: GET /performance/me (worker1), {period}",
             "/performance/me",
