@@ -124,6 +124,38 @@ def _conditions(
     return conditions
 
 
+def _where_sets(
+    table: Any,
+    period: Period,
+    *,
+    kind: UnitKind | None,
+    unit_id: str | None,
+    level: str | None,
+    handler: str | None,
+    posts_held: Sequence[Post],
+) -> list[list[ColumnElement[bool]]]:
+    """The conditions of :func:`_conditions` as one or more disjoint sets: over the
+    stints' rows, a handler's own stints and each post's untouched ones are asked apart,
+    so that each query walks one index ((handler, started_at), (grid_id, started_at) ...)
+    instead of every stint of the period."""
+    if table is not posts or handler is None or not posts_held:
+        return [
+            _conditions(
+                table,
+                period,
+                kind=kind,
+                unit_id=unit_id,
+                level=level,
+                handler=handler,
+                posts_held=posts_held,
+            )
+        ]
+    base = _conditions(table, period, kind=kind, unit_id=unit_id, level=level, handler=None)
+    return [base + [posts.c.handler == handler]] + [
+        base + [_post_condition(posts, post)] for post in dict.fromkeys(posts_held)
+    ]
+
+
 def _sums(table: Any) -> list[ColumnElement[Any]]:
     if table is post_counts:
         return [func.coalesce(func.sum(post_counts.c[name]), 0).label(name) for name in POST_COUNTS]
@@ -145,19 +177,20 @@ def counts(
     untouched stints of the posts they hold); ``by_rows`` sums the stints' rows even for
     whole months (tests compare the two)."""
     table = post_counts if period.months is not None and not by_rows else posts
-    query = select(*_sums(table)).where(
-        *_conditions(
-            table,
-            period,
-            kind=kind,
-            unit_id=unit_id,
-            level=level,
-            handler=handler,
-            posts_held=posts_held,
-        )
-    )
-    row = conn.execute(query).one()
-    return {name: int(row._mapping[name]) for name in POST_COUNTS}
+    total = dict.fromkeys(POST_COUNTS, 0)
+    for where in _where_sets(
+        table,
+        period,
+        kind=kind,
+        unit_id=unit_id,
+        level=level,
+        handler=handler,
+        posts_held=posts_held,
+    ):
+        row = conn.execute(select(*_sums(table)).where(*where)).one()
+        for name in POST_COUNTS:
+            total[name] += int(row._mapping[name])
+    return total
 
 
 def counts_by_unit(
@@ -251,21 +284,24 @@ def resolve_hours(
 ) -> dict[str, Any]:
     """The median and 90th percentile of the hours from reaching a post to resolving
     there, over the stints resolved that began in ``period``."""
-    query = select(posts.c.started_at, posts.c.resolved_at).where(
-        posts.c.resolved_at.is_not(None),
-        *_conditions(
-            posts,
-            period,
-            kind=kind,
-            unit_id=unit_id,
-            level=level,
-            handler=handler,
-            posts_held=posts_held,
-        ),
-    )
-    hours = sorted(
-        (resolved - started).total_seconds() / 3600.0 for started, resolved in conn.execute(query)
-    )
+    hours: list[float] = []
+    for where in _where_sets(
+        posts,
+        period,
+        kind=kind,
+        unit_id=unit_id,
+        level=level,
+        handler=handler,
+        posts_held=posts_held,
+    ):
+        query = select(posts.c.started_at, posts.c.resolved_at).where(
+            posts.c.resolved_at.is_not(None), *where
+        )
+        hours += (
+            (resolved - started).total_seconds() / 3600.0
+            for started, resolved in conn.execute(query)
+        )
+    hours.sort()
     return {
         "count": len(hours),
         "p50": _percentile(hours, 0.5),
@@ -383,23 +419,25 @@ def stints_behind(
     limit: int = 500,
 ) -> list[dict[str, Any]]:
     """The stints behind a worker's counts (newest first, at most ``limit``)."""
-    query = (
-        select(posts)
-        .where(
-            *_conditions(
-                posts,
-                period,
-                kind=None,
-                unit_id=None,
-                level=None,
-                handler=handler,
-                posts_held=posts_held,
-            )
-        )  # fmt: skip
-        .order_by(posts.c.started_at.desc(), posts.c.request_id, posts.c.seq)
-        .limit(limit)
-    )
-    return [_stint_view(row._mapping) for row in conn.execute(query)]
+    rows: list[Any] = []
+    for where in _where_sets(
+        posts,
+        period,
+        kind=None,
+        unit_id=None,
+        level=None,
+        handler=handler,
+        posts_held=posts_held,
+    ):
+        query = (
+            select(posts)
+            .where(*where)
+            .order_by(posts.c.started_at.desc(), posts.c.request_id, posts.c.seq)
+            .limit(limit)
+        )
+        rows += (row._mapping for row in conn.execute(query))
+    rows.sort(key=lambda m: (-m["started_at"].timestamp(), m["request_id"], m["seq"]))
+    return [_stint_view(m) for m in rows[:limit]]
 
 
 def _stint_view(m: Any) -> dict[str, Any]:
