@@ -335,6 +335,27 @@ def metric_value(out_rates: dict[str, dict[str, Any]], metric: str) -> float | N
     return round(float(sum(values)) / len(values), 4)
 
 
+def ranks(table: dict[str, dict[str, int]], metric: str) -> dict[str, int]:
+    """Each unit's rank by ``metric`` (1224: equal values share a rank); units without a
+    value are left out."""
+    values = {}
+    for unit, counted in table.items():
+        value = metric_value(rates(counted), metric)
+        if value is not None:
+            values[unit] = value
+    first: dict[float, int] = {}
+    for i, value in enumerate(sorted(values.values(), reverse=True)):
+        first.setdefault(value, i + 1)
+    return {unit: first[value] for unit, value in values.items()}
+
+
+def rate_definitions() -> dict[str, dict[str, str]]:
+    """Each rate's numerator and denominator counts, given once beside a league table."""
+    return {
+        name: {"numerator": top, "denominator": bottom} for name, (top, bottom) in RATES.items()
+    }
+
+
 def ranked(
     units: Sequence[dict[str, Any]],
     now: dict[str, dict[str, int]],
@@ -343,30 +364,23 @@ def ranked(
     floors: dict[str, float],
 ) -> list[dict[str, Any]]:
     """League table rows: each unit (``id``, ``name``, ``parent_id``) with its counts,
-    rates, the metric, its rank (1224: equal values share a rank; units without a value
+    rates (``value``, ``numerator``, ``denominator``: :func:`rate_definitions` names the
+    counts), the metric, its rank (1224: equal values share a rank; units without a value
     come last, unranked), the rates below their floors, and its rank in the period before.
     """
     zero = dict.fromkeys(POST_COUNTS, 0)
-
-    def rank_of(table: dict[str, dict[str, int]]) -> dict[str, int]:
-        values = {u["id"]: metric_value(rates(table.get(u["id"], zero)), metric) for u in units}
-        ordered = sorted((v for v in values.values() if v is not None), reverse=True)
-        first: dict[float, int] = {}
-        for i, value in enumerate(ordered):
-            first.setdefault(value, i + 1)
-        return {unit: first[v] for unit, v in values.items() if v is not None}
-
-    ranks, previous = rank_of(now), rank_of(before)
+    now_ranks, previous = ranks(now, metric), ranks(before, metric)
     rows = []
     for unit in units:
-        shown = present(now.get(unit["id"], zero))
-        value = metric_value(shown["rates"], metric)
+        counted = now.get(unit["id"], zero)
+        full = rates(counted)
+        value = metric_value(full, metric)
         below = [
             name
             for name, floor in floors.items()
-            if shown["rates"][name]["value"] is not None and shown["rates"][name]["value"] < floor
+            if full[name]["value"] is not None and full[name]["value"] < floor
         ]
-        rank, was = ranks.get(unit["id"]), previous.get(unit["id"])
+        rank, was = now_ranks.get(unit["id"]), previous.get(unit["id"])
         rows.append(
             {
                 "rank": rank,
@@ -374,7 +388,16 @@ def ranked(
                 "name": unit["name"],
                 "parent_id": unit.get("parent_id"),
                 "value": value,
-                **shown,
+                "counts": counted,
+                "rates": {
+                    name: {
+                        "value": r["value"],
+                        "numerator": r["numerator"],
+                        "denominator": r["denominator"],
+                    }
+                    for name, r in full.items()
+                },
+                THREE: metric_value(full, THREE),
                 "below_floor": below,
                 "flagged": bool(below),
                 "previous_rank": was,

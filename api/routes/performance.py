@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -25,7 +26,7 @@ from api.roster import Role
 from api.text import Text
 from closeloop.settings import Settings
 from domain.ladder import LEVEL_UNIT_KIND, Level, UnitKind
-from domain.performance import RATES, THREE_RATES
+from domain.performance import RATES, THREE_RATES, rates
 from domain.periods import Period, PeriodError, current_month, parse_period, span, weeks_before
 from projections import performance as perf
 
@@ -159,7 +160,7 @@ async def rankings(
     date_to: To = None,
     metric: Text = perf.THREE,
     floor: Annotated[float | None, Query(ge=0, le=100)] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """The league table of the grids, communities or towns (三率排名)."""
     if level not in RANK_LEVELS:
         raise Refusal(
@@ -198,11 +199,13 @@ async def rankings(
             "previous_period": _period_view(before),
             "metric": metric,
             "floors": floors,
+            "rate_definitions": perf.rate_definitions(),
             "flagged": sum(1 for item in items if item["flagged"]),
             "items": items,
         }
 
-    return await run_in_threadpool(read)
+    # JSON values only: straight to the encoder (a thousand grids are about 1 MB)
+    return JSONResponse(await run_in_threadpool(read))
 
 
 @router.get("/performance/trend")
@@ -264,28 +267,21 @@ def worker_record(
         standing = []
         for post in posts:
             kind = LEVEL_UNIT_KIND[Level(post.level)]
-            units = [
-                {"id": u.id, "name": u.name, "parent_id": u.parent_id}
-                for u in roster.list_units(db=conn, kind=kind)
-            ]
-            table = perf.ranked(
-                units,
-                perf.counts_by_unit(conn, span_, kind),
-                perf.counts_by_unit(conn, before, kind),
-                perf.THREE,
-                {name: settings.rate_floor(name) for name in THREE_RATES},
-            )
-            mine = next((row for row in table if row["unit_id"] == post.unit_id), None)
+            now = perf.counts_by_unit(conn, span_, kind)
+            rank_now = perf.ranks(now, perf.THREE)
+            rank_before = perf.ranks(perf.counts_by_unit(conn, before, kind), perf.THREE)
+            unit = roster.get_unit(post.unit_id, db=conn)
+            rank, was = rank_now.get(post.unit_id), rank_before.get(post.unit_id)
+            mine = now.get(post.unit_id)
             standing.append(
                 {
                     "level": post.level,
                     "unit_id": post.unit_id,
-                    "name": mine["name"] if mine else post.unit_id,
-                    "rank": mine["rank"] if mine else None,
-                    "of": sum(1 for row in table if row["rank"] is not None),
-                    "units": len(table),
-                    "rank_change": mine["rank_change"] if mine else None,
-                    "value": mine["value"] if mine else None,
+                    "name": unit.name if unit is not None else post.unit_id,
+                    "rank": rank,
+                    "of": len(rank_now),
+                    "rank_change": None if rank is None or was is None else was - rank,
+                    "value": None if mine is None else perf.metric_value(rates(mine), perf.THREE),
                 }
             )
     return {
