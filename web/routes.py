@@ -8,7 +8,12 @@ page's code is found by whom it serves.
 - :mod:`web.resident`: the resident: the report page (``/``) and tracking (``/track/...``).
 - :mod:`web.supervisor`: supervisors and admins: the board, its fragments and CSV exports
   (``/board...``).
+- :mod:`web.rankings`: supervisors and admins: the league tables and a unit's figures
+  (``/rankings...``).
+- :mod:`web.report`: supervisors and admins: the monthly report's printable page
+  (``/reports/monthly``).
 - :mod:`web.handler`: the handler: their tasks (``/tasks...``).
+- :mod:`web.my_month`: the handler: their own month (``/me/month``).
 - :mod:`web.caller`: the caller: the follow-up queue (``/followups...``).
 - :mod:`web.dispatcher`: dispatchers (and supervisors, admins): the queue of requests
   waiting for dispatch (``/dispatch...``).
@@ -38,8 +43,11 @@ from web import (
     dispatcher,
     handler,
     inbox,
+    my_month,
     partner,
     profile,
+    rankings,
+    report,
     resident,
     session_pages,
     staff,
@@ -50,7 +58,10 @@ router = APIRouter(include_in_schema=False)
 router.include_router(session_pages.router)
 router.include_router(resident.router)
 router.include_router(supervisor.router)
+router.include_router(rankings.router)
+router.include_router(report.router)
 router.include_router(handler.router)
+router.include_router(my_month.router)
 router.include_router(caller.router)
 router.include_router(dispatcher.router)
 router.include_router(partner.router)
