@@ -108,8 +108,8 @@ def test_the_town_s_file_holds_the_api_s_figures_for_the_month(
     keyed = _keyed(figures)
     perf = _api(site, "/performance", unit_id=s.town, period=MONTH)
     for count in POST_COUNTS:
-        assert keyed[f"posts.{count}"] == (t(f"perf.count.{count}"), perf["counts"][count],
-                                           None, None)  # fmt: skip
+        label = t(f"perf.count.{count}")
+        assert keyed[f"posts.{count}"] == (label, perf["counts"][count], None, None)
     for rate in RATES:
         r = perf["rates"][rate]
         assert keyed[f"posts.{rate}"] == (

@@ -57,6 +57,10 @@ PAGES = {
     "/partner": "partner1",
     "/profile": "worker1",
     "/inbox": "worker1",
+    "/rankings": "supervisor1",
+    "/rankings/unit": "supervisor1",
+    "/reports/monthly": "supervisor1",
+    "/me/month": "worker1",
 }
 #: The year the calendar page shows: one the package knows, its days listed.
 CALENDAR_YEAR = "2026"
