@@ -96,6 +96,8 @@ CALLER: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/inbox"): "worker1",
     ("POST", "/api/v1/inbox/{message_id}/read"): "worker1",
     ("POST", "/api/v1/inbox/read-all"): "worker1",
+    # the monthly report
+    ("GET", "/api/v1/reports/monthly"): "supervisor1",
 }
 #: The operations anyone may call: sign-in, health, intake, tracking, its appeal and the
 #: resident's own review, the active categories.
