@@ -5,6 +5,8 @@ print style sheet (no navigation, each section on a page of its own).
 
 A month that is not one, or a unit that does not exist, is refused next to its field
 (422), as ``GET /api/v1/reports/monthly`` refuses it (``bad_period``, ``unknown_unit``).
+``?format=xlsx`` sends the reader to that endpoint for the file, with the same month,
+unit and the page's language.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.deps import EngineDep
 from api.errors import Refusal
@@ -29,6 +31,8 @@ from web.standing import grids_chart, league_rows, rates_view, trend
 
 router = APIRouter(include_in_schema=False)
 
+#: Where the Excel file is made.
+API = "/api/v1/reports/monthly"
 #: The page lists this many overdue and reopened requests (the Excel file all of them).
 PAGE_LIST = 500
 
@@ -96,6 +100,9 @@ def report_page(request: Request, engine: EngineDep) -> Response:
     settings: Settings = request.app.state.settings
     t = translator(request)
     q = request.query_params
+    if q.get("format") == "xlsx":  # the file itself: the API makes it (and refuses for it)
+        wanted = [(k, v) for k, v in q.multi_items() if k != "lang"] + [("lang", t.lang)]
+        return RedirectResponse(f"{API}?{urlencode(wanted)}", status_code=303)
     month_text = (q.get("month") or "").strip()
     unit_id = (q.get("unit_id") or "").strip()
     errors: dict[str, str] = {}
@@ -122,7 +129,7 @@ def report_page(request: Request, engine: EngineDep) -> Response:
         query["unit_id"] = unit.id
     context.update(
         report=report,
-        download=f"/api/v1/reports/monthly?{urlencode(query)}",
+        download=f"{API}?{urlencode(query)}",
         **_context(report, t),
     )
     return render(request, "report_monthly.html", context, user=user)

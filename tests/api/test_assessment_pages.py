@@ -304,6 +304,18 @@ def test_the_printable_report_is_the_file_s_figures(scene: tuple[Site, Scene], l
     assert ".report-section { break-before: page;" in printing
 
 
+def test_the_page_s_xlsx_form_is_the_api_s_file(scene: tuple[Site, Scene]) -> None:
+    site, s = scene
+    path = f"/reports/monthly?month={MONTH}&unit_id={s.town}&format=xlsx&lang=en"
+    answer = site.client.get(path, headers=site.cookie("supervisor1"), follow_redirects=False)
+    assert answer.status_code == 303
+    target = answer.headers["location"]
+    assert target == f"/api/v1/reports/monthly?month={MONTH}&unit_id={s.town}&format=xlsx&lang=en"
+    file = site.client.get(target, headers=site.cookie("supervisor1"))  # the session cookie
+    assert file.status_code == 200
+    assert file.headers["content-disposition"].startswith("attachment; ")
+
+
 def test_the_report_page_refuses_next_to_its_fields(scene: tuple[Site, Scene]) -> None:
     site, _ = scene
     html = _page(site, "supervisor1", "/reports/monthly?month=2026-13&unit_id=nope&lang=en", 422)
