@@ -24,6 +24,7 @@ from api.routes import (
     hotspots,
     operations,
     performance,
+    reports,
     requests,
     stream,
     track,
@@ -81,7 +82,7 @@ def create_app(
     app.state.engine = engine
     app.state.temporal = temporal
     routers = (auth, units, users, calendar, categories, requests, operations, stream, track)
-    for module in (*routers, webhooks, performance, hotspots, assessment):
+    for module in (*routers, webhooks, performance, hotspots, assessment, reports):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(sms_routes.router, prefix=API_PREFIX)  # the SMS settings (notify.sms)
     app.include_router(inbox_routes.router, prefix=API_PREFIX)  # the staff's inbox

@@ -12,7 +12,12 @@ page's code is found by whom it serves.
   (``/hotspots...``).
 - :mod:`web.assessment`: supervisors and admins: the grid workers' assessment, and each
   worker's page (also for the worker themselves) (``/assessment...``).
+- :mod:`web.rankings`: supervisors and admins: the league tables and a unit's figures
+  (``/rankings...``).
+- :mod:`web.report`: supervisors and admins: the monthly report's printable page
+  (``/reports/monthly``).
 - :mod:`web.handler`: the handler: their tasks (``/tasks...``).
+- :mod:`web.my_month`: the handler: their own month (``/me/month``).
 - :mod:`web.caller`: the caller: the follow-up queue (``/followups...``).
 - :mod:`web.dispatcher`: dispatchers (and supervisors, admins): the queue of requests
   waiting for dispatch (``/dispatch...``).
@@ -44,8 +49,11 @@ from web import (
     handler,
     hotspots,
     inbox,
+    my_month,
     partner,
     profile,
+    rankings,
+    report,
     resident,
     session_pages,
     staff,
@@ -58,7 +66,10 @@ router.include_router(resident.router)
 router.include_router(supervisor.router)
 router.include_router(hotspots.router)
 router.include_router(assessment.router)
+router.include_router(rankings.router)
+router.include_router(report.router)
 router.include_router(handler.router)
+router.include_router(my_month.router)
 router.include_router(caller.router)
 router.include_router(dispatcher.router)
 router.include_router(partner.router)

@@ -60,6 +60,10 @@ PAGES = {
     "/inbox": "worker1",
     "/assessment": "supervisor1",
     "/assessment/workers/{username}": "supervisor1",
+    "/rankings": "supervisor1",
+    "/rankings/unit": "supervisor1",
+    "/reports/monthly": "supervisor1",
+    "/me/month": "worker1",
 }
 #: The year the calendar page shows: one the package knows, its days listed.
 CALENDAR_YEAR = "2026"

@@ -114,6 +114,8 @@ CALLER: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/assessment/adjustments/{adjustment_id}"): "supervisor1",
     ("GET", "/api/v1/assessment/scheme"): "worker1",
     ("PUT", "/api/v1/assessment/scheme"): "admin",
+    # the monthly report
+    ("GET", "/api/v1/reports/monthly"): "supervisor1",
 }
 #: The operations anyone may call: sign-in, health, intake, tracking, its appeal and the
 #: resident's own review, the active categories.
