@@ -18,12 +18,16 @@ from closeloop.store import RequestStore, store_env
 from closeloop.temporal_client import connect_temporal
 from closeloop.temporal_server import DevServer
 from tests.databases import BACKENDS, postgres_database
+from tests.hashing import cheap_password_hashing
 
 # The tests file many requests from one address with few phone numbers: the intake limits
 # (api.intake_limits) would refuse them. Their own tests set them low; every process the
 # suite starts inherits these.
 os.environ.setdefault("CLOSELOOP_INTAKE_PER_ADDRESS", "1000000")
 os.environ.setdefault("CLOSELOOP_INTAKE_PER_PHONE", "1000000")
+
+# argon2 at the lowest cost in the test processes (see tests.hashing).
+cheap_password_hashing()
 
 
 @pytest_asyncio.fixture(scope="session")
