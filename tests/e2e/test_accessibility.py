@@ -189,7 +189,7 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     try:
         yield dev
     finally:
-        dev.stop()
+        dev.stop_soon()
 
 
 class Contexts:
@@ -652,7 +652,7 @@ def reviewing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     try:
         yield dev
     finally:
-        dev.stop()
+        dev.stop_soon()
 
 
 def test_the_profile_and_the_residents_review(

@@ -86,7 +86,7 @@ def reviews(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     try:
         yield dev
     finally:
-        dev.stop()
+        dev.stop_soon()
 
 
 @pytest.fixture
@@ -265,4 +265,4 @@ def test_a_review_after_the_window_is_refused_at_the_top(browser: Browser, tmp_p
         assert not crowd.errors, f"script errors in the pages: {crowd.errors}"
     finally:
         crowd.close()
-        dev.stop()
+        dev.stop_soon()
