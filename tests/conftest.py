@@ -91,10 +91,24 @@ def sealer() -> Keyring:
     return Keyring(os.urandom(32))
 
 
-#: The folders whose files take longest, in the order their files are handed out: the
-#: workers (xdist, a file at a time, in collection order) start with the long files and end
-#: with the short ones, so that neither waits long for the other at the end.
-SLOW_FIRST = ("tests/e2e/", "tests/production/", "tests/bench/", "tests/stack/", "tests/workflows/")
+#: The files and folders that take longest, in the order their files are handed out (the
+#: longest first): the workers (xdist, a file at a time, in collection order: see
+#: ``--no-loadscope-reorder`` in pyproject.toml) start with the long files and end with the
+#: short ones, so that neither waits long for the other at the end. The browser tests stay
+#: together: a worker that left tests/e2e would start its package's stack and browser again.
+SLOW_FIRST = (
+    "tests/e2e/test_accessibility.py",
+    "tests/e2e/test_loop.py",
+    "tests/e2e/test_track_review.py",
+    "tests/e2e/test_pages.py",
+    "tests/e2e/",
+    "tests/bench/",
+    "tests/production/",
+    "tests/stack/test_restart.py",
+    "tests/stack/",
+    "tests/workflows/",
+    "tests/projections/",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
