@@ -18,12 +18,16 @@ from closeloop.store import RequestStore, store_env
 from closeloop.temporal_client import connect_temporal
 from closeloop.temporal_server import DevServer
 from tests.databases import BACKENDS, postgres_database
+from tests.hashing import cheap_password_hashing
 
 # The tests file many requests from one address with few phone numbers: the intake limits
 # (api.intake_limits) would refuse them. Their own tests set them low; every process the
 # suite starts inherits these.
 os.environ.setdefault("CLOSELOOP_INTAKE_PER_ADDRESS", "1000000")
 os.environ.setdefault("CLOSELOOP_INTAKE_PER_PHONE", "1000000")
+
+# argon2 at the lowest cost in the test processes (see tests.hashing).
+cheap_password_hashing()
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -87,10 +91,24 @@ def sealer() -> Keyring:
     return Keyring(os.urandom(32))
 
 
-#: The folders whose files take longest, in the order their files are handed out: the
-#: workers (xdist, a file at a time, in collection order) start with the long files and end
-#: with the short ones, so that neither waits long for the other at the end.
-SLOW_FIRST = ("tests/e2e/", "tests/production/", "tests/bench/", "tests/stack/", "tests/workflows/")
+#: The files and folders that take longest, in the order their files are handed out (the
+#: longest first): the workers (xdist, a file at a time, in collection order: see
+#: ``--no-loadscope-reorder`` in pyproject.toml) start with the long files and end with the
+#: short ones, so that neither waits long for the other at the end. The browser tests stay
+#: together: a worker that left tests/e2e would start its package's stack and browser again.
+SLOW_FIRST = (
+    "tests/e2e/test_accessibility.py",
+    "tests/e2e/test_loop.py",
+    "tests/e2e/test_track_review.py",
+    "tests/e2e/test_pages.py",
+    "tests/e2e/",
+    "tests/bench/",
+    "tests/production/",
+    "tests/stack/test_restart.py",
+    "tests/stack/",
+    "tests/workflows/",
+    "tests/projections/",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -164,9 +164,23 @@ class Dev:
         return f"no healthy answer in {START_SECONDS:.0f} s"
 
     def stop(self) -> None:
+        """SIGTERM, and wait until it has stopped (it must within ``STOP_SECONDS``)."""
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
+        self._stopped()
+
+    def stop_soon(self) -> None:
+        """SIGTERM, without waiting: its clean stop takes seconds, in which the next tests
+        run. The package's end waits for it (:func:`stopping`), and fails as :meth:`stop`
+        does if it does not stop."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        _STOPPING.append(self)
+
+    def _stopped(self) -> None:
+        assert self.process is not None
         try:
             self.process.wait(STOP_SECONDS)
         except subprocess.TimeoutExpired:
@@ -243,6 +257,25 @@ class Dev:
         return result
 
 
+#: The ``closeloop dev`` processes told to stop by :meth:`Dev.stop_soon`.
+_STOPPING: list[Dev] = []
+
+
+@pytest.fixture(scope="package", autouse=True)
+def stopping() -> Iterator[None]:
+    """At the package's end (after every other fixture here), each ``closeloop dev`` told
+    to stop has stopped."""
+    yield
+    failures: list[str] = []
+    for dev in _STOPPING:
+        try:
+            dev._stopped()
+        except AssertionError as failure:
+            failures.append(str(failure))
+    _STOPPING.clear()
+    assert not failures, "\n".join(failures)
+
+
 @pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     """One ``closeloop dev`` on ordinary days for the tests that need no escalation."""
@@ -268,7 +301,7 @@ def short_days_stack(tmp_path: Path) -> Iterator[StackFactory]:
 
     yield start
     for dev in started:
-        dev.stop()
+        dev.stop_soon()
 
 
 def _check_cjk_font() -> None:

@@ -150,7 +150,7 @@ class Findings:
             for page in pages.values():
                 page.set_viewport_size(viewport)
             for page in pages.values():
-                _settled(page)
+                _settled(_front(page))
                 page.evaluate(AXE_START, list(SEVERE))
             for route, page in pages.items():
                 where = f"{route} [{states[route]}, {lang}, {width}]"
@@ -175,6 +175,14 @@ class Findings:
         )
 
 
+def _front(page: Page) -> Page:
+    """``page`` brought to the front of its window. A person's pages are tabs of one window
+    (one browser context), and a tab behind another gets about one animation frame a
+    second, for which Playwright's actions and :func:`_settled` wait."""
+    page.bring_to_front()
+    return page
+
+
 def _settled(page: Page) -> None:
     page.evaluate(
         "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
@@ -190,7 +198,7 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     try:
         yield dev
     finally:
-        dev.stop()
+        dev.stop_soon()
 
 
 class Contexts:
@@ -414,7 +422,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     _board_list_first(pages["/board"], lang)
 
     # ---- a refusal shown (the resident's and the log-in forms) ------------------------------
-    page = pages["/"]
+    page = _front(pages["/"])
     _keyboard_reaches(page, "#report select[name=grid_id]")
     page.locator("#report button[type=submit]").click()
     expect(page.locator("#report [data-error-for]:not([hidden])").first).to_be_visible()
@@ -423,22 +431,22 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     expect(grid).to_have_attribute("aria-describedby", re.compile(r"\bcl-error-"))
     described = grid.get_attribute("aria-describedby") or ""
     expect(page.locator(f"#{described.split()[-1]}")).to_have_attribute("data-error-for", "grid_id")
-    login = pages["/login"]
+    login = _front(pages["/login"])
     login.fill("input[name=username]", "worker1")
     login.fill("input[name=password]", "not-the-password")
     login.click("#login button[type=submit]")
     expect(login.locator("#login [data-error-for]:not([hidden])").first).to_be_visible()
-    catalogue = pages["/admin/categories"]
+    catalogue = _front(pages["/admin/categories"])
     catalogue.locator("#category-add button[type=submit]").click()  # nothing typed: 422s
     expect(catalogue.locator("#category-add [data-error-for=code]")).to_be_visible()
     catalogue.locator("li.category summary[data-action=edit]").first.click()
-    calendar = pages["/admin/calendar/{year}"]  # a day of another year
+    calendar = _front(pages["/admin/calendar/{year}"])  # a day of another year
     calendar.locator("textarea[name=holidays]").fill("2025-12-31")
     calendar.locator("#calendar-form button[type=submit]").click()
     holidays = calendar.locator("textarea[name=holidays]")
     expect(holidays).to_have_attribute("aria-invalid", "true")
     expect(holidays).to_have_attribute("aria-describedby", re.compile(r"calendar-format cl-error-"))
-    hooks = pages["/admin/webhooks"]  # a subscription's delete confirmation open, a refusal
+    hooks = _front(pages["/admin/webhooks"])  # a subscription's delete confirmation open, a refusal
     hooks.locator("li.webhook summary[data-action=delete]").first.click()
     hooks.locator("#webhook-add input[name=url]").fill("ftp://1.1.1.1/closeloop")
     hooks.locator("#webhook-add button[type=submit]").click()
@@ -454,7 +462,7 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
     found.check_all(refusals, "refusal", lang)
 
     # the next success clears the refusal; the confirmation is checked too
-    report = page.locator("#report")
+    report = _front(page).locator("#report")
     report.locator("select[name=grid_id]").select_option(label=GRID1)
     report.locator("select[name=category]").select_option("water_leak")
     report.locator("textarea[name=description]").fill(f"井盖松动 ({lang})")
@@ -468,20 +476,20 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
 
     # ---- the pages with requests: a refusal shown (where there is a form), then a live update
     # arrives (the refusal stays), then axe
-    card = _card(pages["/tasks"], ids["assigned"])
+    card = _card(_front(pages["/tasks"]), ids["assigned"])
     card.locator("summary[data-action=resolve]").click()
     card.locator("textarea[name=resolution]").fill("已修好")
     card.locator("form[data-key^=resolve] button[type=submit]").click()  # not accepted: 409
-    card = _card(pages["/followups"], ids["resolved"])
+    card = _card(_front(pages["/followups"]), ids["resolved"])
     card.locator("input[name=reached][value=true]").check()
     card.locator("button[type=submit]").click()  # reached without the answers: 422
-    page = pages["/requests/{request_id}"]
+    page = _front(pages["/requests/{request_id}"])
     page.locator("summary[data-action=escalate]").click()
     page.locator("form[data-key^=escalate] button[type=submit]").click()  # no reason: 422
-    dispatch = pages["/dispatch"].locator("li.card").first  # a note too long: 422
+    dispatch = _front(pages["/dispatch"]).locator("li.card").first  # a note too long: 422
     dispatch.locator("textarea[name=note]").fill("长" * 4001)
     dispatch.locator("button[data-action=dispatch]").click()
-    partner = pages["/partner"].locator("li.card").first
+    partner = _front(pages["/partner"]).locator("li.card").first
     partner.locator("summary[data-action=progress]").click()
     partner.locator("form[data-key^=partner-progress] button[type=submit]").click()  # blank
     with_forms = ("/tasks", "/followups", "/requests/{request_id}", "/dispatch", "/partner")
@@ -653,7 +661,7 @@ def reviewing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     try:
         yield dev
     finally:
-        dev.stop()
+        dev.stop_soon()
 
 
 def test_the_profile_and_the_residents_review(

@@ -32,7 +32,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     try:
         yield started
     finally:
-        started.stop()
+        started.stop_soon()
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
         assert answer.status_code == 200, answer.text
         yield dev
     finally:
-        dev.stop()
+        dev.stop_soon()
 
 
 @pytest.fixture
