@@ -191,6 +191,17 @@ class Dev:
 
     # ---- the JSON API, for setting the scene and checking what the pages show ------
 
+    def notifier_caught_up(self) -> None:
+        """Until the notifier has handled every stored event (``/health``'s notifications
+        lag is 0): what it still had to handle would add messages after the scene's."""
+        end = time.monotonic() + HTTP_SECONDS
+        while True:
+            health = httpx.get(f"{self.api}/health", timeout=HTTP_SECONDS).json()
+            if health.get("notifications", {}).get("lag") == 0:
+                return
+            assert time.monotonic() < end, f"the notifier lags: {health}"
+            time.sleep(0.1)
+
     def auth(self, username: str) -> dict[str, str]:
         if username not in self._tokens:
             answer = httpx.post(

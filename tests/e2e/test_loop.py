@@ -175,6 +175,11 @@ def _the_loop(people: People) -> None:
     expect(row_b.locator("td.level")).to_have_text("网格党支部")
     expect(row_b.locator("td.assignees")).to_have_text("网格党支部书记老王")
     expect(row_b).to_have_class(re.compile(r"\burg-ok\b"))  # a fresh 3-day clock: green
+    # the page's record (every 100 ms) catches up with the row as it is now: at 3d
+    board.wait_for_function(
+        "() => { const seen = window.__seen || [];"
+        " return seen.length > 0 && seen[seen.length - 1].includes(' 3d '); }"
+    )
     seen = board.evaluate("() => window.__seen")
     assert seen[0] == "urg-ok 1d 网格员", seen
     assert "urg-warn 1d 网格员" in seen, seen
