@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import uvicorn
 from eventsourcing.projection import ProjectionRunner
-from sqlalchemy import Engine
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from sqlalchemy import Engine, text
 from temporalio.client import Client
 
 from api.app import create_app
@@ -235,8 +236,12 @@ def _follow_with_subscription(
             with runner:
                 # The runner's thread processes each event in its own transaction;
                 # stopping lets the event in hand commit (or roll back) before it ends.
+                wake = _Wake(runner)
                 while not stop.is_set():
                     runner.run_forever(timeout=0.5)
+                    if runner.is_interrupted.is_set():
+                        raise RuntimeError("the projection runner stopped by itself")
+                    wake()
             return
         except Exception:
             if time.monotonic() - started >= RESTART_RESET_SECONDS:
@@ -246,6 +251,43 @@ def _follow_with_subscription(
         while not stop.is_set() and time.monotonic() < deadline:
             time.sleep(min(0.1, pause))
         pause = min(pause * 2, RESTART_MAX_SECONDS)
+
+
+class _Wake:
+    """Wakes a PostgreSQL subscription that missed the announcement of new events.
+
+    eventsourcing's subscription first selects what is recorded, then starts LISTENing in
+    another thread: events recorded between the two are never announced to it, and it
+    would wait for the next event to be written (on a quiet system, for a long time). Called
+    every half second, this sends the log's channel a NOTIFY when the views' position has
+    stayed behind the log's last event for two calls in a row; the subscription then
+    selects what it missed. Each call costs two indexed reads.
+    """
+
+    def __init__(self, runner: ProjectionRunner[RequestStore, RequestViews]):
+        self.runner = runner
+        self.behind_at: int | None = None
+
+    def __call__(self) -> None:
+        runner = self.runner
+        recorder = runner.app.recorder
+        if not isinstance(recorder, SQLAlchemyApplicationRecorder):
+            return
+        engine = recorder.datastore.engine
+        if not isinstance(engine, Engine) or engine.dialect.name != "postgresql":
+            return
+        position = runner.view.max_tracking_id(runner.app.name) or 0
+        if (recorder.max_notification_id() or 0) <= position:
+            self.behind_at = None
+            return
+        if self.behind_at != position:  # behind, but maybe only for now: look again
+            self.behind_at = position
+            return
+        log.warning("the projector missed new events after %d; waking it", position)
+        with engine.connect() as conn:  # the channel is named after the events' table
+            conn.execute(text(f"NOTIFY {recorder.channel_name}"))
+            conn.commit()
+        self.behind_at = None
 
 
 async def supervise(

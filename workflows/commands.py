@@ -6,12 +6,14 @@ HTTP status, so no caller needs to know Temporal's exception types.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowFailureError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -35,6 +37,8 @@ from workflows.request import RequestWorkflow
 
 #: A request lives at most a few months; its workflow must outlast that.
 REQUEST_LIFETIME = timedelta(days=3650)
+# how long to wait for an ended workflow's result before falling back to the read models
+FINAL_VIEW_SECONDS = 10.0
 
 HANDLER_ACTIONS = ("accept", "progress", "escalate", "resolve")
 #: The street-office moves (workflow update names).
@@ -195,3 +199,17 @@ async def send(
             raise
         raise unavailable from e
     return result
+
+
+async def final_view(client: Client, request_id: str) -> dict[str, Any] | None:
+    """The request as its ended workflow left it (the workflow's result, read from its
+    history; no worker is needed), or None when it did not end with one. The read models
+    may not have caught up with the last change yet; this is the record itself."""
+    handle = client.get_workflow_handle(workflow_id(request_id), result_type=dict)
+    try:
+        result: dict[str, Any] | None = await asyncio.wait_for(
+            handle.result(follow_runs=False), FINAL_VIEW_SECONDS
+        )
+    except (TimeoutError, WorkflowFailureError, RPCError, ConnectionError, RuntimeError):
+        return None
+    return result if isinstance(result, dict) else None

@@ -48,7 +48,7 @@ from api.routes.requests import (
 from api.routes.track import RESIDENT_ACTOR, SECRET_LINK_HEADERS, public_of, tracked_request
 from domain.privacy import Sight
 from projections import queries
-from workflows.commands import CommandError, send
+from workflows.commands import CommandError, final_view, send
 from workflows.messages import Actor, OpsCommand, ReviewCommand
 
 router = APIRouter(tags=["operations"])
@@ -263,7 +263,8 @@ async def appeal(
         view = await send(get_temporal(http), request_id, "appeal", cmd, update_id=idempotency_key)
     except CommandError as e:
         if e.kind == "closed":  # the workflow ended: say why no appeal is possible
-            raise _why_not_appealable(await read_view(engine, request_id)) from None
+            ended = await final_view(get_temporal(http), request_id)
+            raise _why_not_appealable(ended or await read_view(engine, request_id)) from None
         raise refusal_of(e) from None
     grid = await run_in_threadpool(roster.get_unit, view["grid_id"], db=engine)
     return public_of(view, grid.name if grid else None, http.app.state.settings.day_seconds)

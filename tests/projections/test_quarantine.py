@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from eventsourcing.persistence import Tracking
+from eventsourcing_sqlalchemy.recorders import SQLAlchemySubscription
 from sqlalchemy import Engine, text
 
 from closeloop.cli import main
@@ -293,6 +294,50 @@ def test_the_subscription_runner_quarantines_and_keeps_following(
             views.close()
         check_quarantined(engine, store, log, p)
     finally:
+        stop.set()
+        follower.join(10)
+    assert not follower.is_alive()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_subscription_runner_projects_events_written_before_it_listens(
+    log: RequestLog,
+    store: RequestStore,
+    database_url: str,
+    engine: Engine,
+    sealer: Keyring,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """eventsourcing's subscription selects what is recorded, then LISTENs in another
+    thread; events written between the two are announced to nobody. Here the LISTEN is
+    held back until the events are in: they must still be projected, with nothing more
+    written to wake the runner."""
+    selected, go = threading.Event(), threading.Event()
+    listen = SQLAlchemySubscription._listen
+
+    def late_listen(subscription: SQLAlchemySubscription) -> None:
+        selected.set()
+        go.wait(30)
+        listen(subscription)
+
+    monkeypatch.setattr(SQLAlchemySubscription, "_listen", late_listen)
+    stop = asyncio.Event()
+    follower = threading.Thread(target=_follow_with_subscription, args=(database_url, stop, sealer))
+    follower.start()
+    try:
+        assert selected.wait(30)
+        time.sleep(0.5)  # the runner's first select has run by now (it found nothing)
+        a = log.file(T0, grid="g1")
+        log.accept(a, T0 + MINUTE)
+        go.set()
+        views = RequestViews.connect(database_url)
+        try:
+            views.wait(STORE_NAME, store.recorder.max_notification_id(), timeout=30)
+        finally:
+            views.close()
+        assert get_request(engine, a) == as_read(log.states[a])
+    finally:
+        go.set()
         stop.set()
         follower.join(10)
     assert not follower.is_alive()

@@ -41,6 +41,32 @@ def refused(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
     return result
 
 
+async def test_a_second_appeal_is_refused_as_used_while_the_read_models_lag(
+    make_stack: StackFactory, temporal_env: WorkflowEnvironment
+) -> None:
+    """The workflow has ended and the projector is stopped, so the read models still show
+    the first closure, before the appeal: the refusal says why from the record itself (the appeal was used),
+    not from the lagging rows (which would say the window passed)."""
+    s = await make_stack()
+    await _manual(s)
+    filed = await s.file(description="邻居的房产官司")
+    rid, token = filed["id"], filed["tracking_token"]
+    await s.projected(rid)
+    ok(await s.act("dispatcher1", rid, "dispatch", {"grid_id": s.grids[SECOND], "tier": "1d"}))
+    ok(await s.act("community1", rid, "close-out-of-scope", {"reason": "属于法院管辖"}))
+    await s.projected(rid, lambda r: r["status"] == "closed")
+    s.projector.stop()
+    try:
+        ok(await s.http.post(f"/api/v1/track/{token}/appeal", json={"reason": "是楼道问题"}))
+        ok(await s.act("community1", rid, "close-out-of-scope", {"reason": "仍属法院管辖"}))
+        again = await s.http.post(f"/api/v1/track/{token}/appeal", json={"reason": "再申诉"})
+        body = refused(again, 409, "appeal_used")
+        assert body["detail"] == "this request has been appealed once already"
+    finally:
+        s.projector.start()
+    await s.projected(rid, lambda r: r["status"] == "closed" and r["appeal"] is not None)
+
+
 async def test_the_street_office_scenario(
     make_stack: StackFactory, temporal_env: WorkflowEnvironment
 ) -> None:
