@@ -45,8 +45,9 @@ async def test_a_second_appeal_is_refused_as_used_while_the_read_models_lag(
     make_stack: StackFactory, temporal_env: WorkflowEnvironment
 ) -> None:
     """The workflow has ended and the projector is stopped, so the read models still show
-    the first closure, before the appeal: the refusal says why from the record itself (the appeal was used),
-    not from the lagging rows (which would say the window passed)."""
+    the first closure, before the appeal: the refusal says why from the record itself
+    (the appeal was used), not from the lagging rows (which would say the window
+    passed)."""
     s = await make_stack()
     await _manual(s)
     filed = await s.file(description="邻居的房产官司")
