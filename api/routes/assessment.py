@@ -237,10 +237,9 @@ def worker_report(engine: Engine, span: Period, user: roster.User) -> dict[str, 
     counted = found.pop("counts")[user.username]
     held = posts_of(user)
     with engine.connect() as conn:
-        hours = perf.resolve_hours(conn, span, handler=user.username, posts_held=held)
-        stints = perf.stints_behind(
-            conn, span, handler=user.username, posts_held=held, limit=REQUESTS_SHOWN
-        )
+        scope = perf.Scope.of_worker(user.username, held)
+        hours = perf.resolve_hours(conn, span, scope)
+        stints = perf.stints_behind(conn, span, scope, limit=REQUESTS_SHOWN)
         parts = _counts_of(conn, stints)
     for stint in stints:
         stint["counts"] = parts.get((stint["request_id"], stint["seq"]), {})

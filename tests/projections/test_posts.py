@@ -129,11 +129,11 @@ def test_a_life_across_three_posts_is_counted_post_by_post(
 
     march = parse_period("2026-03", ZONE)
     with engine.connect() as conn:
-        g1 = perf.present(perf.counts(conn, march, kind=UnitKind.GRID, unit_id="g1"))
-        worker = perf.counts(conn, march, handler="worker")
+        g1 = perf.present(perf.counts(conn, march, perf.Scope(UnitKind.GRID, "g1")))
+        worker = perf.counts(conn, march, perf.Scope(handler="worker"))
         # the untouched stint of g2's grid worker post counts in its holder's record
         holder = perf.counts(
-            conn, march, handler="worker2", posts_held=[perf.Post("grid_worker", "g2")]
+            conn, march, perf.Scope.of_worker("worker2", [perf.Post("grid_worker", "g2")])
         )
     c = g1["counts"]
     # quick 1 stint, slow 3 (all begun in March: the branch's by the first deadline)
@@ -338,9 +338,9 @@ def test_the_buckets_the_rows_and_a_recount_from_the_events_agree(
         for period in periods:
             for kind, unit_id in units:
                 for level in levels:
-                    where = {"kind": kind, "unit_id": unit_id, "level": level}
-                    by_rows = perf.counts(conn, period, by_rows=True, **where)
-                    assert perf.counts(conn, period, **where) == by_rows, (period, where)
+                    where = perf.Scope(kind, unit_id, level)
+                    by_rows = perf.counts(conn, period, where, by_rows=True)
+                    assert perf.counts(conn, period, where) == by_rows, (period, where)
                     if period.months is not None:
                         assert by_rows == _from_recount(
                             expected, period.months, kind, unit_id, level
@@ -352,11 +352,11 @@ def test_the_buckets_the_rows_and_a_recount_from_the_events_agree(
             }
             bulk = perf.worker_counts(conn, period, held)
             for username, its_posts in held.items():
-                one = perf.counts(conn, period, handler=username, posts_held=its_posts)
+                one = perf.counts(conn, period, perf.Scope.of_worker(username, its_posts))
                 assert bulk[username] == one, (period, username)
             by_unit = perf.counts_by_unit(conn, period, UnitKind.COMMUNITY)
             for community in ("c1", "c2", "c3"):
-                alone = perf.counts(conn, period, kind=UnitKind.COMMUNITY, unit_id=community)
+                alone = perf.counts(conn, period, perf.Scope(UnitKind.COMMUNITY, community))
                 assert by_unit.get(community, dict.fromkeys(POST_COUNTS, 0)) == alone
 
 
