@@ -2,11 +2,13 @@
 league tables, the weekly trend, a worker's record (:mod:`domain.performance` defines
 what is counted).
 
-A period of whole months sums the monthly buckets (``view_post_counts``: a few thousand
-rows a month for a whole city); any other span sums the stints' rows
-(``view_posts``) with the same counts written in SQL (:data:`_ROW_COUNTS`; a test holds
-the two equal). Units are territorial: a community's figures are every stint of the
-requests in it, at its grids' posts and its own; ``level`` narrows them to one level.
+A period of whole months sums monthly rows: a unit's (``view_unit_counts``: one row a
+month per grid, community and town) when no level or handler narrows the figures, else the
+buckets by level, grid and handler (``view_post_counts``: a few thousand rows a month for a
+whole city); any other span sums the stints' rows (``view_posts``) with the same counts
+written in SQL (:data:`_ROW_COUNTS`; a test holds the three equal). Units are
+territorial: a community's figures are every stint of the requests in it, at its grids'
+posts and its own; ``level`` narrows them to one level.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from domain.performance import (
     rates,
 )
 from domain.periods import Period
-from projections.tables import post_counts, posts
+from projections.tables import post_counts, posts, unit_counts
 
 #: The composite metric of the league tables: the mean of the three rates (三率) that
 #: have a value.
@@ -125,6 +127,18 @@ class Scope:
         """The scope and ``period`` as conditions on ``table``'s rows (the stints or the
         monthly buckets)."""
         conditions: list[ColumnElement[bool]] = []
+        if table is unit_counts:
+            assert period is not None and period.months is not None
+            assert self.level is None and self.handler is None
+            conditions.append(unit_counts.c.month.in_(period.months))
+            if self.kind is not None and self.unit_id is not None:
+                conditions += [
+                    unit_counts.c.kind == self.kind.value,
+                    unit_counts.c.unit_id == self.unit_id,
+                ]
+            else:  # everything: every town's rows (each stint is in one town)
+                conditions.append(unit_counts.c.kind == UnitKind.TOWN.value)
+            return conditions
         if period is not None:
             if table is post_counts:
                 assert period.months is not None
@@ -141,6 +155,16 @@ class Scope:
                 mine = or_(mine, *(_post_condition(table, p) for p in self.posts_held))
             conditions.append(mine)
         return conditions
+
+    def table(self, period: Period, *, by_rows: bool = False) -> Any:
+        """The table that answers for this scope over ``period`` with the fewest rows: the
+        units' monthly rows, the monthly buckets (a level, a handler), or the stints'
+        rows (a span that is not whole months, or ``by_rows``)."""
+        if period.months is None or by_rows:
+            return posts
+        if self.level is None and self.handler is None:
+            return unit_counts
+        return post_counts
 
     def where_sets(self, table: Any, period: Period) -> list[list[ColumnElement[bool]]]:
         """:meth:`conditions` as one or more disjoint sets: over the stints' rows, a
@@ -160,8 +184,8 @@ EVERYTHING = Scope()
 
 
 def _sums(table: Any) -> list[ColumnElement[Any]]:
-    if table is post_counts:
-        return [func.coalesce(func.sum(post_counts.c[name]), 0).label(name) for name in POST_COUNTS]
+    if table is not posts:
+        return [func.coalesce(func.sum(table.c[name]), 0).label(name) for name in POST_COUNTS]
     return [_ROW_COUNTS[name].label(name) for name in POST_COUNTS]
 
 
@@ -170,7 +194,7 @@ def counts(
 ) -> dict[str, int]:
     """The counts of the stints of ``scope`` begun in ``period``; ``by_rows`` sums the
     stints' rows even for whole months (tests compare the two)."""
-    table = post_counts if period.months is not None and not by_rows else posts
+    table = scope.table(period, by_rows=by_rows)
     total = dict.fromkeys(POST_COUNTS, 0)
     for where in scope.where_sets(table, period):
         row = conn.execute(select(*_sums(table)).where(*where)).one()
@@ -183,13 +207,21 @@ def counts_by_unit(
     conn: Connection, period: Period, kind: UnitKind, *, level: str | None = None
 ) -> dict[str, dict[str, int]]:
     """The counts of every unit of ``kind`` that has stints in ``period``."""
-    table = post_counts if period.months is not None else posts
-    column = table.c[_UNIT_COLUMN[kind]]
-    query = (
-        select(column.label("unit"), *_sums(table))
-        .where(*Scope(level=level).conditions(table, period))
-        .group_by(column)
-    )
+    scope = Scope(level=level)
+    table = scope.table(period)
+    if table is unit_counts:
+        query = (
+            select(unit_counts.c.unit_id.label("unit"), *_sums(unit_counts))
+            .where(unit_counts.c.month.in_(period.months or ()), unit_counts.c.kind == kind.value)
+            .group_by(unit_counts.c.unit_id)
+        )
+    else:
+        column = table.c[_UNIT_COLUMN[kind]]
+        query = (
+            select(column.label("unit"), *_sums(table))
+            .where(*scope.conditions(table, period))
+            .group_by(column)
+        )
     return {
         row.unit: {name: int(row._mapping[name]) for name in POST_COUNTS}
         for row in conn.execute(query)

@@ -22,7 +22,7 @@ from domain.workdays import WorkCalendar, working_seconds
 from projections import performance as perf
 from projections.posts import refill
 from projections.runner import Projector
-from projections.tables import post_counts, posts
+from projections.tables import post_counts, posts, unit_counts
 from tests.projections.conftest import RequestLog
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -310,6 +310,30 @@ def table(engine: Engine) -> dict[tuple[str, str, str, str], list[int]]:
         }
 
 
+def unit_table(engine: Engine) -> dict[tuple[str, str, str], list[int]]:
+    with engine.connect() as conn:
+        return {
+            (r.month, r.kind, r.unit_id): [r._mapping[n] for n in POST_COUNTS]
+            for r in conn.execute(select(unit_counts))
+        }
+
+
+def summed_by_unit(
+    buckets: dict[tuple[str, str, str, str], list[int]],
+) -> dict[tuple[str, str, str], list[int]]:
+    """The buckets summed by month and each unit they are in (grid, community, town)."""
+    community_of = {grid: community for grid, community, _ in UNITS.values()}
+    town_of = {grid: town for grid, _, town in UNITS.values()}
+    out: dict[tuple[str, str, str], list[int]] = {}
+    for (month, _, grid, _), values in buckets.items():
+        for kind, unit in (("grid", grid), ("community", community_of[grid]),
+                           ("town", town_of[grid])):  # fmt: skip
+            total = out.setdefault((month, kind, unit), [0] * len(values))
+            for i, value in enumerate(values):
+                total[i] += value
+    return out
+
+
 def test_the_buckets_the_rows_and_a_recount_from_the_events_agree(
     recording: Recording, database_url: str, engine: Engine
 ) -> None:
@@ -320,9 +344,12 @@ def test_the_buckets_the_rows_and_a_recount_from_the_events_agree(
     expected = recount(recording, rule)
     assert {k[0] for k in kept} == {"2026-03", "2026-04"}
     assert kept == expected
+    units = unit_table(engine)
+    assert units == summed_by_unit(expected)
     with engine.begin() as conn:
         refill(conn, rule)
     assert table(engine) == kept
+    assert unit_table(engine) == units
 
     levels: list[str | None] = [None, *(level.value for level in Level)]
     periods = [
