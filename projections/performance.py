@@ -30,6 +30,7 @@ from domain.performance import (
     POST_COUNTS,
     RATES,
     THREE_RATES,
+    Stint,
     rates,
 )
 from domain.periods import Period
@@ -434,7 +435,7 @@ def stints_behind(
     conn: Connection, period: Period, scope: Scope, *, limit: int = 500
 ) -> list[dict[str, Any]]:
     """The stints behind ``scope``'s counts (a worker's record), newest first, at most
-    ``limit``."""
+    ``limit``; each says what it counts for (``counts``)."""
     rows: list[Any] = []
     for where in scope.where_sets(posts, period):
         query = (
@@ -451,6 +452,8 @@ def stints_behind(
 def _stint_view(m: Any) -> dict[str, Any]:
     def iso(value: datetime | None) -> str | None:
         return None if value is None else value.isoformat()
+
+    part = Stint.from_row(m).part()
 
     return {
         "request_id": m["request_id"],
@@ -470,4 +473,6 @@ def _stint_view(m: Any) -> dict[str, Any]:
         "urges": m["urges"],
         "reviews_reached": m["reviews_reached"],
         "reviews_satisfied": m["reviews_satisfied"],
+        # what it counts for, as the figures count it (its non-zero counts)
+        "counts": {name: value for name, value in zip(POST_COUNTS, part, strict=True) if value},
     }

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api import roster
@@ -48,10 +48,8 @@ from domain.assessment import (
     grade_counts,
 )
 from domain.ladder import Level, UnitKind
-from domain.performance import POST_COUNTS, Stint
 from domain.periods import Period, PeriodError, parse_period
 from projections import performance as perf
-from projections.tables import posts as posts_table
 
 router = APIRouter(tags=["assessment"])
 
@@ -240,9 +238,6 @@ def worker_report(engine: Engine, span: Period, user: roster.User) -> dict[str, 
         scope = perf.Scope.of_worker(user.username, held)
         hours = perf.resolve_hours(conn, span, scope)
         stints = perf.stints_behind(conn, span, scope, limit=REQUESTS_SHOWN)
-        parts = _counts_of(conn, stints)
-    for stint in stints:
-        stint["counts"] = parts.get((stint["request_id"], stint["seq"]), {})
     [worker] = found.pop("workers")
     return {
         **found,
@@ -252,25 +247,6 @@ def worker_report(engine: Engine, span: Period, user: roster.User) -> dict[str, 
         "requests": stints,
         "requests_total": counted["assigned"],
     }
-
-
-def _counts_of(
-    conn: Connection, stints: Sequence[dict[str, Any]]
-) -> dict[tuple[str, int], dict[str, int]]:
-    """What each stint counts for (its non-zero counts), as the figures count it."""
-    ids = sorted({s["request_id"] for s in stints})
-    out: dict[tuple[str, int], dict[str, int]] = {}
-    for start in range(0, len(ids), 400):
-        rows = conn.execute(
-            select(posts_table).where(posts_table.c.request_id.in_(ids[start : start + 400]))
-        )
-        for row in rows:
-            stint = Stint.from_row(row)
-            part = stint.part()
-            out[(stint.request_id, stint.seq)] = {
-                name: value for name, value in zip(POST_COUNTS, part, strict=True) if value
-            }
-    return out
 
 
 # ---- routes -----------------------------------------------------------------------------------
