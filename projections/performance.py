@@ -337,12 +337,29 @@ def metric_value(out_rates: dict[str, dict[str, Any]], metric: str) -> float | N
     return round(float(sum(values)) / len(values), 4)
 
 
+def value_of(counted: dict[str, int], metric: str) -> float | None:
+    """``metric_value(rates(counted), metric)`` straight from the counts (no rate dicts
+    made: a league table asks it of every unit, twice)."""
+    names = THREE_RATES if metric == THREE else (metric,)
+    values = []
+    for name in names:
+        top, bottom = RATES[name]
+        denominator = counted.get(bottom, 0)
+        if denominator:
+            values.append(round(counted.get(top, 0) / denominator, 4))
+    if not values:
+        return None
+    if metric != THREE:
+        return float(values[0])
+    return round(float(sum(values)) / len(values), 4)
+
+
 def ranks(table: dict[str, dict[str, int]], metric: str) -> dict[str, int]:
     """Each unit's rank by ``metric`` (1224: equal values share a rank); units without a
     value are left out."""
     values = {}
     for unit, counted in table.items():
-        value = metric_value(rates(counted), metric)
+        value = value_of(counted, metric)
         if value is not None:
             values[unit] = value
     first: dict[float, int] = {}
@@ -377,6 +394,7 @@ def ranked(
         counted = now.get(unit["id"], zero)
         full = rates(counted)
         value = metric_value(full, metric)
+        three = value if metric == THREE else metric_value(full, THREE)
         below = [
             name
             for name, floor in floors.items()
@@ -399,7 +417,7 @@ def ranked(
                     }
                     for name, r in full.items()
                 },
-                THREE: metric_value(full, THREE),
+                THREE: three,
                 "below_floor": below,
                 "flagged": bool(below),
                 "previous_rank": was,

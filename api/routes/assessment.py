@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from api import roster
 from api.deps import AdminUser, CurrentUser, EngineDep, Principal, SettingsDep, require_roles
 from api.errors import Refusal
+from api.responses import FastJSONResponse
 from api.roster import Role
 from api.routes.performance import From, To, _period_view, period_of
 from api.text import Text
@@ -261,7 +262,7 @@ async def get_assessment(
     date_from: From = None,
     date_to: To = None,
     unit_id: Text | None = None,
-) -> dict[str, Any]:
+) -> FastJSONResponse:
     """Every grid worker's indicators, points, adjustments, grade and rank for a period
     (the current quarter by default), with the grade counts and the scheme used."""
     span = assessment_period(settings, period, date_from, date_to)
@@ -271,7 +272,7 @@ async def get_assessment(
         found.pop("counts")
         return found
 
-    return await run_in_threadpool(read)
+    return FastJSONResponse(await run_in_threadpool(read))
 
 
 @router.get("/assessment/workers/{username}")
@@ -283,7 +284,7 @@ async def get_worker_assessment(
     period: Text | None = None,
     date_from: From = None,
     date_to: To = None,
-) -> dict[str, Any]:
+) -> FastJSONResponse:
     """One worker's assessment and the requests behind their counts; a handler reads
     their own only."""
     if user.role is Role.HANDLER and roster.username_key(username) != roster.username_key(
@@ -297,7 +298,7 @@ async def get_worker_assessment(
     def read() -> dict[str, Any]:
         return worker_report(engine, span, assessed_user(engine, username))
 
-    return await run_in_threadpool(read)
+    return FastJSONResponse(await run_in_threadpool(read))
 
 
 class AdjustmentIn(BaseModel):

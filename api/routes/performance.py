@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -23,6 +22,7 @@ from api.bounds import Instant
 from api.deps import CurrentUser, EngineDep, Principal, SettingsDep, require_roles
 from api.errors import Refusal
 from api.league import floors_of, league_table
+from api.responses import FastJSONResponse
 from api.roster import Role
 from api.text import Text
 from closeloop.settings import Settings
@@ -160,7 +160,7 @@ async def rankings(
     date_to: To = None,
     metric: Text = perf.THREE,
     floor: Annotated[float | None, Query(ge=0, le=100)] = None,
-) -> JSONResponse:
+) -> FastJSONResponse:
     """The league table of the grids, communities or towns (三率排名)."""
     if level not in RANK_LEVELS:
         raise Refusal(
@@ -195,7 +195,7 @@ async def rankings(
         }
 
     # JSON values only: straight to the encoder (a thousand grids are about 1 MB)
-    return JSONResponse(await run_in_threadpool(read))
+    return FastJSONResponse(await run_in_threadpool(read))
 
 
 @router.get("/performance/trend")
@@ -231,17 +231,17 @@ async def my_record(
     period: Text | None = None,
     date_from: From = None,
     date_to: To = None,
-) -> dict[str, Any]:
+) -> FastJSONResponse:
     """A handler's own record ("my month"): the stints they accepted and the untouched
     ones at their posts, their rates, and where their units stand in the league table."""
     if user.role is not Role.HANDLER:
         raise Refusal(
             403, "not_a_handler", "only a handler has a record of their own: sign in as one"
         )
-    return await run_in_threadpool(
+    return FastJSONResponse(await run_in_threadpool(
         worker_record, engine, settings, user.username, held_posts(user),
         period_of(settings, period, date_from, date_to),
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def worker_record(
