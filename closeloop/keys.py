@@ -19,6 +19,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -99,6 +100,9 @@ class Keyring:
     current: bytes
     old: tuple[bytes, ...] = ()
     _by_id: dict[bytes, bytes] = field(init=False, repr=False, compare=False)
+    # each key's cipher, made once (making one costs more than sealing a contact with it)
+    _ciphers: dict[bytes, AESGCM] = field(init=False, repr=False, compare=False)
+    _header: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for key in (self.current, *self.old):
@@ -107,6 +111,11 @@ class Keyring:
         by_id = {key_id(key): key for key in self.old}
         by_id[key_id(self.current)] = self.current
         object.__setattr__(self, "_by_id", by_id)
+        object.__setattr__(self, "_ciphers", {kid: AESGCM(key) for kid, key in by_id.items()})
+        object.__setattr__(self, "_header", VERSION + key_id(self.current))
+
+    def __reduce__(self) -> tuple[Any, ...]:  # the ciphers are made again, not pickled
+        return (Keyring, (self.current, self.old))
 
     def __repr__(self) -> str:  # never the keys themselves, e.g. in a traceback
         return f"Keyring(current={self.current_id}, old={len(self.old)})"
@@ -119,9 +128,10 @@ class Keyring:
     def seal(self, data: bytes) -> bytes:
         """``data`` encrypted and authenticated with the current key (a fresh nonce each
         time: sealing the same data twice gives different bytes)."""
-        header = VERSION + key_id(self.current)
+        header = self._header
         nonce = os.urandom(NONCE_BYTES)
-        return header + nonce + AESGCM(self.current).encrypt(nonce, data, header)
+        cipher = self._ciphers[header[len(VERSION) :]]
+        return header + nonce + cipher.encrypt(nonce, data, header)
 
     def open(self, sealed: bytes) -> bytes:
         """The data ``sealed`` holds; :class:`SealError` when it was altered or its key
@@ -131,15 +141,15 @@ class Keyring:
         if sealed[:1] != VERSION:
             raise SealError("the data is not sealed by closeloop (or was altered)")
         header = sealed[:HEADER_BYTES]
-        key = self._by_id.get(header[len(VERSION) :])
-        if key is None:
+        cipher = self._ciphers.get(header[len(VERSION) :])
+        if cipher is None:
             raise SealError(
                 f"the data was sealed with key {header[len(VERSION) :].hex()}, which is "
                 "neither CLOSELOOP_ENCRYPTION_KEY nor one of CLOSELOOP_OLD_ENCRYPTION_KEYS"
             )
         nonce = sealed[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
         try:
-            return AESGCM(key).decrypt(nonce, sealed[HEADER_BYTES + NONCE_BYTES :], header)
+            return cipher.decrypt(nonce, sealed[HEADER_BYTES + NONCE_BYTES :], header)
         except InvalidTag:
             raise SealError("the sealed data was altered: it does not authenticate") from None
 

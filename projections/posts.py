@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Executable, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Executable, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.ladder import UnitKind
 from domain.performance import POST_COUNTS, POST_ZERO, PostPart, PostRule, Stint, Stints
+from projections.bulk import insert_rows, update_rows
 from projections.tables import post_counts, posts, unit_counts
 
 #: A bucket of :data:`~projections.tables.post_counts`: month, level, grid, handler.
@@ -175,25 +176,19 @@ _DELETE_EMPTY = (
     .where(post_counts.c.handler == bindparam("h"))
     .where(post_counts.c.assigned == 0)
 )
-_INSERT_POST = insert(posts)
-_UPDATE_POST = (
-    update(posts)
-    .where(posts.c.request_id == bindparam("r_id"))
-    .where(posts.c.seq == bindparam("r_seq"))
-)
 
 
 def write_stints(
     conn: Connection, fresh: list[dict[str, Any]], moved: list[dict[str, Any]]
 ) -> None:
-    """Insert the new stints' rows and update the moved ones'."""
-    if fresh:
-        conn.execute(_INSERT_POST, fresh)
+    """Insert the new stints' rows and update the moved ones' (straight through the
+    driver on SQLite: :mod:`projections.bulk`)."""
+    insert_rows(conn, posts, fresh)
     if moved:
         rows = [{**row, "r_id": row["request_id"], "r_seq": row["seq"]} for row in moved]
         for row in rows:
             del row["request_id"], row["seq"]
-        conn.execute(_UPDATE_POST, rows)
+        update_rows(conn, posts, rows, {"request_id": "r_id", "seq": "r_seq"})
 
 
 def read_stints(conn: Connection, request_ids: Iterable[str]) -> dict[str, Stints]:
