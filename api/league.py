@@ -64,10 +64,7 @@ def league_table(
 ) -> League:
     """Every unit of ``kind`` ranked by ``metric`` over ``period``."""
     before = period.previous()
-    units = [
-        {"id": u.id, "name": u.name, "parent_id": u.parent_id}
-        for u in roster.list_units(db=conn, kind=kind)
-    ]
+    units = roster.unit_names(db=conn, kind=kind)
     now = perf.counts_by_unit(conn, period, kind)
     then = perf.counts_by_unit(conn, before, kind)
     return League(

@@ -431,6 +431,18 @@ def list_units(*, db: Db, kind: UnitKind | None = None, parent_id: str | None = 
         return [_unit(row) for row in conn.execute(query)]
 
 
+def unit_names(*, db: Db, kind: UnitKind) -> list[dict[str, Any]]:
+    """Every unit of ``kind`` as ``{"id", "name", "parent_id"}``, in the order they were
+    added (what a league table lists: lighter than :func:`list_units` on a thousand)."""
+    query = (
+        select(unit_table.c.id, unit_table.c.name, unit_table.c.parent_id)
+        .where(unit_table.c.kind == UnitKind(kind).value)
+        .order_by(unit_table.c.created_at, unit_table.c.name)
+    )
+    with connected(db) as conn:
+        return [{"id": i, "name": n, "parent_id": p} for i, n, p in conn.execute(query)]
+
+
 def get_unit(unit_id: str, *, db: Db) -> Unit | None:
     """The unit with ``unit_id``, or None."""
     with connected(db) as conn:

@@ -184,6 +184,14 @@ class Scope:
 EVERYTHING = Scope()
 
 
+_SIZE = len(POST_COUNTS)
+
+
+def _counted(row: Any) -> dict[str, int]:
+    """The counts of a row whose last columns are :func:`_sums`'s."""
+    return dict(zip(POST_COUNTS, map(int, row[len(row) - _SIZE :]), strict=True))
+
+
 def _sums(table: Any) -> list[ColumnElement[Any]]:
     if table is not posts:
         return [func.coalesce(func.sum(table.c[name]), 0).label(name) for name in POST_COUNTS]
@@ -199,8 +207,8 @@ def counts(
     total = dict.fromkeys(POST_COUNTS, 0)
     for where in scope.where_sets(table, period):
         row = conn.execute(select(*_sums(table)).where(*where)).one()
-        for name in POST_COUNTS:
-            total[name] += int(row._mapping[name])
+        for name, value in _counted(row).items():
+            total[name] += value
     return total
 
 
@@ -223,10 +231,7 @@ def counts_by_unit(
             .where(*scope.conditions(table, period))
             .group_by(column)
         )
-    return {
-        row.unit: {name: int(row._mapping[name]) for name in POST_COUNTS}
-        for row in conn.execute(query)
-    }
+    return {row[0]: _counted(row) for row in conn.execute(query)}
 
 
 def counts_by_handler(
@@ -241,10 +246,7 @@ def counts_by_handler(
         .where(table.c.handler.in_(wanted))
         .group_by(table.c.handler)
     )
-    found = {
-        row.handler: {name: int(row._mapping[name]) for name in POST_COUNTS}
-        for row in conn.execute(query)
-    }
+    found = {row[0]: _counted(row) for row in conn.execute(query)}
     return {h: found.get(h, dict.fromkeys(POST_COUNTS, 0)) for h in wanted}
 
 
@@ -268,8 +270,8 @@ def untouched_by_post(conn: Connection, period: Period) -> dict[Post, dict[str, 
         kind = LEVEL_UNIT_KIND[Level(row.level)]
         post = Post(row.level, row._mapping[_UNIT_COLUMN[kind]])
         total = out.setdefault(post, dict.fromkeys(POST_COUNTS, 0))
-        for name in POST_COUNTS:
-            total[name] += int(row._mapping[name])
+        for name, value in _counted(row).items():
+            total[name] += value
     return out
 
 
@@ -357,15 +359,15 @@ def value_of(counted: dict[str, int], metric: str) -> float | None:
 def ranks(table: dict[str, dict[str, int]], metric: str) -> dict[str, int]:
     """Each unit's rank by ``metric`` (1224: equal values share a rank); units without a
     value are left out."""
-    values = {}
-    for unit, counted in table.items():
-        value = value_of(counted, metric)
-        if value is not None:
-            values[unit] = value
+    return _ranks_of({unit: value_of(counted, metric) for unit, counted in table.items()})
+
+
+def _ranks_of(values: dict[str, float | None]) -> dict[str, int]:
+    valued = {unit: value for unit, value in values.items() if value is not None}
     first: dict[float, int] = {}
-    for i, value in enumerate(sorted(values.values(), reverse=True)):
+    for i, value in enumerate(sorted(valued.values(), reverse=True)):
         first.setdefault(value, i + 1)
-    return {unit: first[value] for unit, value in values.items()}
+    return {unit: first[value] for unit, value in valued.items()}
 
 
 def rate_definitions() -> dict[str, dict[str, str]]:
@@ -388,13 +390,14 @@ def ranked(
     come last, unranked), the rates below their floors, and its rank in the period before.
     """
     zero = dict.fromkeys(POST_COUNTS, 0)
-    now_ranks, previous = ranks(now, metric), ranks(before, metric)
+    values = {unit: value_of(counted, metric) for unit, counted in now.items()}
+    now_ranks, previous = _ranks_of(values), ranks(before, metric)
     rows = []
     for unit in units:
         counted = now.get(unit["id"], zero)
         full = rates(counted)
-        value = metric_value(full, metric)
-        three = value if metric == THREE else metric_value(full, THREE)
+        value = values.get(unit["id"])  # None without stints: no rate has a denominator
+        three = value if metric == THREE else value_of(counted, THREE)
         below = [
             name
             for name, floor in floors.items()

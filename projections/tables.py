@@ -335,6 +335,7 @@ unit_counts = Table(
     Column("kind", String(16), primary_key=True),  # grid, community or town
     Column("unit_id", _ID, primary_key=True),
     *(Column(name, Integer(), nullable=False) for name in POST_COUNTS),
+    sqlite_with_rowid=False,  # kept in key order: a month's units are one range
 )
 
 #: Where a dead-letter row says why it is there.

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("unit_id", sa.String(length=64), nullable=False),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in POST_COUNTS),
         sa.PrimaryKeyConstraint("month", "kind", "unit_id"),
+        sqlite_with_rowid=False,
     )
     if not inspector.has_table(BUCKETS):
         return
