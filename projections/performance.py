@@ -250,9 +250,30 @@ def counts_by_handler(
     return {h: found.get(h, dict.fromkeys(POST_COUNTS, 0)) for h in wanted}
 
 
-def untouched_by_post(conn: Connection, period: Period) -> dict[Post, dict[str, int]]:
-    """The counts of the stints nobody accepted in ``period``, by post (level, unit)."""
+def untouched_by_post(
+    conn: Connection, period: Period, wanted: Iterable[Post] | None = None
+) -> dict[Post, dict[str, int]]:
+    """The counts of the stints nobody accepted in ``period``, by post (level, unit): of
+    every post, or of the ``wanted`` ones only (a post without such stints is left out)."""
     table = post_counts if period.months is not None else posts
+    only: list[ColumnElement[bool]] = []
+    if wanted is not None:
+        units_by_level: dict[str, set[str]] = {}
+        for post in wanted:
+            units_by_level.setdefault(post.level, set()).add(post.unit_id)
+        if not units_by_level:
+            return {}
+        only.append(
+            or_(
+                *(
+                    and_(
+                        table.c.level == level,
+                        table.c[_UNIT_COLUMN[LEVEL_UNIT_KIND[Level(level)]]].in_(sorted(ids)),
+                    )
+                    for level, ids in sorted(units_by_level.items())
+                )
+            )
+        )
     query = (
         select(
             table.c.level,
@@ -261,7 +282,7 @@ def untouched_by_post(conn: Connection, period: Period) -> dict[Post, dict[str, 
             table.c.town_id,
             *_sums(table),
         )
-        .where(*EVERYTHING.conditions(table, period))
+        .where(*EVERYTHING.conditions(table, period), *only)
         .where(table.c.handler == "")
         .group_by(table.c.level, table.c.grid_id, table.c.community_id, table.c.town_id)
     )
@@ -282,7 +303,7 @@ def worker_counts(
     stints at the posts they hold (what :func:`counts` gives one worker with
     ``posts_held``)."""
     mine = counts_by_handler(conn, period, workers)
-    untouched = untouched_by_post(conn, period)
+    untouched = untouched_by_post(conn, period, {p for held in workers.values() for p in held})
     out = {}
     for username, held in workers.items():
         total = dict(mine[username])
