@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
@@ -192,10 +193,13 @@ def _counted(row: Any) -> dict[str, int]:
     return dict(zip(POST_COUNTS, map(int, row[len(row) - _SIZE :]), strict=True))
 
 
-def _sums(table: Any) -> list[ColumnElement[Any]]:
+@cache
+def _sums(table: Any) -> tuple[ColumnElement[Any], ...]:
+    """Each count summed over ``table``'s rows (made once per table: building the
+    expressions costs more than a small query)."""
     if table is not posts:
-        return [func.coalesce(func.sum(table.c[name]), 0).label(name) for name in POST_COUNTS]
-    return [_ROW_COUNTS[name].label(name) for name in POST_COUNTS]
+        return tuple(func.coalesce(func.sum(table.c[name]), 0).label(name) for name in POST_COUNTS)
+    return tuple(_ROW_COUNTS[name].label(name) for name in POST_COUNTS)
 
 
 def counts(
