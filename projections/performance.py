@@ -402,6 +402,23 @@ def rate_definitions() -> dict[str, dict[str, str]]:
     }
 
 
+_RATE_PAIRS = tuple(RATES.items())
+
+
+def _rate_cells(counted: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Each rate as a league table row gives it: ``value``, ``numerator``, ``denominator``
+    (:func:`domain.performance.rates` without the counts' names)."""
+    out = {}
+    for name, (top, bottom) in _RATE_PAIRS:
+        numerator, denominator = counted.get(top, 0), counted.get(bottom, 0)
+        out[name] = {
+            "value": round(numerator / denominator, 4) if denominator else None,
+            "numerator": numerator,
+            "denominator": denominator,
+        }
+    return out
+
+
 def ranked(
     units: Sequence[dict[str, Any]],
     now: dict[str, dict[str, int]],
@@ -420,7 +437,7 @@ def ranked(
     rows = []
     for unit in units:
         counted = now.get(unit["id"], zero)
-        full = rates(counted)
+        full = _rate_cells(counted)
         value = values.get(unit["id"])  # None without stints: no rate has a denominator
         three = value if metric == THREE else value_of(counted, THREE)
         below = [
@@ -437,14 +454,7 @@ def ranked(
                 "parent_id": unit.get("parent_id"),
                 "value": value,
                 "counts": counted,
-                "rates": {
-                    name: {
-                        "value": r["value"],
-                        "numerator": r["numerator"],
-                        "denominator": r["denominator"],
-                    }
-                    for name, r in full.items()
-                },
+                "rates": full,
                 THREE: three,
                 "below_floor": below,
                 "flagged": bool(below),
