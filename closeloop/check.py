@@ -39,9 +39,19 @@ from closeloop.db import make_engine
 from closeloop.settings import Settings
 from closeloop.store import STORE_NAME, RequestStore, store_env
 from domain.aggregate import ResidentRequest
+from domain.performance import POST_COUNTS, PostRule, Stint, Stints
 from domain.privacy import masked
+from domain.state import Change, RequestState
+from projections.posts import PostTally, counted
 from projections.reading import operations, request_item, timeline_item
-from projections.tables import TRACKING_TABLE_NAME, requests, timeline
+from projections.tables import (
+    TRACKING_TABLE_NAME,
+    post_counts,
+    posts,
+    requests,
+    timeline,
+    unit_counts,
+)
 
 #: The request's summary fields that all three must agree on.
 SUMMARY = (
@@ -79,6 +89,10 @@ OPERATIONS_SUMMARY = (
     "appeal",
 )
 
+#: A stint's fields, compared between the store's replay and the read models' row.
+STINT_FIELDS: tuple[str, ...] = tuple(Stint.__dataclass_fields__)
+#: Where the store's view holds its replayed stints.
+STINTS = "_stints"
 #: Marks a read-model view whose row was projected before the operations were kept.
 OPS_UNKNOWN = "_ops_unknown"
 
@@ -209,8 +223,12 @@ class Checker:
         engine: Engine,
         task_queue: str,
         repair: bool = False,
+        rule: PostRule | None = None,
     ) -> None:
         self.client = client
+        #: how stints are counted (the response window, the month's time zone); with
+        #: it, each request's stints in the read models are compared with the store's
+        self.rule = rule
         self.store = store
         self.engine = engine
         #: the requests' workflows are those on this task queue (a namespace may hold more)
@@ -275,12 +293,43 @@ class Checker:
         return ended, view
 
     def store_view(self, request_id: str) -> tuple[dict[str, Any] | None, list[str]]:
-        """The aggregate's view, and its command ids (each must be there once)."""
+        """The aggregate's view, and its command ids (each must be there once); with a
+        rule, the view also holds the stints replayed from the changes (``STINTS``)."""
         try:
             aggregate = self.store.get_request(UUID(request_id))
         except (AggregateNotFoundError, ValueError):
             return None, []
-        return aggregate.state.view(), [command_id for command_id, _ in aggregate.changes]
+        view = aggregate.state.view()
+        if self.rule is not None:
+            view[STINTS] = replayed_stints(request_id, [c for _, c in aggregate.changes], self.rule)
+        return view, [command_id for command_id, _ in aggregate.changes]
+
+    def read_model_stints(self, request_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(posts).where(posts.c.request_id == request_id).order_by(posts.c.seq)
+            )
+            return [_stint_fields(Stint.from_row(row)) for row in rows]
+
+    def count_tables(self) -> list[Disagreement]:
+        """The monthly buckets and the units' rows against a recount of the stints' rows
+        (what the league tables and the assessment read)."""
+        assert self.rule is not None
+        tally = PostTally()
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(posts).execution_options(yield_per=50_000)):
+                tally.move(None, counted(Stint.from_row(row), self.rule))
+            buckets = {
+                (r.month, r.level, r.grid_id, r.handler): [r._mapping[n] for n in POST_COUNTS]
+                for r in conn.execute(select(post_counts))
+            }
+            units = {
+                (r.month, r.kind, r.unit_id): [r._mapping[n] for n in POST_COUNTS]
+                for r in conn.execute(select(unit_counts))
+            }
+        expected = {key: bucket[2:] for key, bucket in tally.buckets.items() if any(bucket[2:])}
+        found = _table_disagreements("view_post_counts", expected, buckets)
+        return found + _table_disagreements("view_unit_counts", tally.unit_totals(), units)
 
     def read_model_view(self, request_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -359,6 +408,9 @@ class Checker:
             found += compare(request_id, ("workflow", "store"), workflow, stored)
         if stored is not None and read is not None:
             found += compare(request_id, ("store", "read model"), stored, read)
+            if STINTS in stored:
+                kept = await asyncio.to_thread(self.read_model_stints, request_id)
+                found += _stint_disagreements(request_id, stored[STINTS], kept)
         return found
 
     # ---- the run -------------------------------------------------------------------
@@ -419,6 +471,8 @@ class Checker:
             progress(0, total)
         for result in await asyncio.gather(*(one(rid) for rid in ids)):
             found += result
+        if self.rule is not None and request_id is None and since is None:
+            found += await asyncio.to_thread(self.count_tables)
         return Report(checked=total, disagreements=found, repaired=list(self.repaired))
 
 
@@ -435,6 +489,57 @@ def _bar(stream: Any) -> Progress:
         stream.flush()
 
     return progress
+
+
+def replayed_stints(request_id: str, changes: list[Change], rule: PostRule) -> list[dict[str, Any]]:
+    """A request's stints as its changes make them (what the projection keeps)."""
+    stints = Stints(request_id)
+    state: RequestState | None = None
+    for change in changes:
+        if state is None:
+            state = RequestState.from_filed(change, timeline=False)
+        else:
+            state.apply(change, timeline=False)
+        stints.apply(change, state, rule.responded)
+    return [_stint_fields(stint) for stint in stints.items]
+
+
+def _stint_fields(stint: Stint) -> dict[str, Any]:
+    return {name: getattr(stint, name) for name in STINT_FIELDS}
+
+
+def _stint_disagreements(
+    request_id: str, stored: list[dict[str, Any]], kept: list[dict[str, Any]]
+) -> list[Disagreement]:
+    if len(stored) != len(kept):
+        return [Disagreement(request_id, "store / read model: stints", len(stored), len(kept))]
+    found = []
+    for seq, (mine, theirs) in enumerate(zip(stored, kept, strict=True)):
+        for name in STINT_FIELDS:
+            if not _same(mine[name], theirs[name]):
+                found.append(
+                    Disagreement(
+                        request_id,
+                        f"store / read model: stint {seq}: {name}",
+                        mine[name],
+                        theirs[name],
+                    )  # fmt: skip
+                )
+    return found
+
+
+def _table_disagreements(
+    name: str, expected: dict[Any, list[int]], kept: dict[Any, list[int]]
+) -> list[Disagreement]:
+    """Rows of a count table that differ from the recount (``-`` for the request)."""
+    found = []
+    for key in sorted(expected.keys() | kept.keys()):
+        mine, theirs = expected.get(key), kept.get(key)
+        if mine != theirs:
+            found.append(
+                Disagreement("-", f"{name} {'/'.join(key)}: recount / table", mine, theirs)
+            )
+    return found
 
 
 def lines(report: Report) -> Iterator[str]:
@@ -460,6 +565,7 @@ async def check(
     """Run the check and print what it finds; 0 only when everything agrees."""
     from closeloop.keys import keyring
     from closeloop.temporal_client import connect_temporal
+    from closeloop.workcalendar import post_rule
 
     try:
         client = await connect_temporal(
@@ -471,7 +577,10 @@ async def check(
     store = RequestStore(env=store_env(settings.database_url, keyring(settings)))
     engine = make_engine(settings.database_url)
     try:
-        checker = Checker(client, store, engine, settings.task_queue, repair=repair)
+        checker = Checker(
+            client, store, engine, settings.task_queue, repair=repair,
+            rule=post_rule(settings, engine),
+        )  # fmt: skip
         report = await checker.run(request_id, since, progress=_bar(sys.stderr))
     except RPCError as e:
         print(f"closeloop check: Temporal did not answer: {e.message}", file=sys.stderr)

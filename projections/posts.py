@@ -88,9 +88,13 @@ class PostTally:
             conn.execute(_DELETE_EMPTY, left)
         self._write_units(conn)
 
-    def _write_units(self, conn: Connection) -> None:
-        """The same differences by month and unit (the grid, community and town of each
-        bucket), added to :data:`~projections.tables.unit_counts` the same way."""
+    def unit_totals(self) -> dict[tuple[str, str, str], list[int]]:
+        """The buckets summed by month and unit (each bucket's grid, community and town),
+        those all zero left out."""
+        units = self._units()
+        return {key: part for key, part in units.items() if any(part)}
+
+    def _units(self) -> dict[tuple[str, str, str], list[int]]:
         units: dict[tuple[str, str, str], list[int]] = {}
         for (month, _, grid_id, _), bucket in self.buckets.items():
             community_id, town_id, *part = bucket
@@ -105,6 +109,12 @@ class PostTally:
                 else:
                     for i, value in enumerate(part):
                         total[i] += value
+        return units
+
+    def _write_units(self, conn: Connection) -> None:
+        """The same differences by month and unit (the grid, community and town of each
+        bucket), added to :data:`~projections.tables.unit_counts` the same way."""
+        units = self._units()
         rows = [
             {
                 "month": key[0],

@@ -6,13 +6,15 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+from pytest import MonkeyPatch
 from sqlalchemy import update
 from temporalio.testing import WorkflowEnvironment
 
 from closeloop.check import OPS_UNKNOWN, Checker, compare, lines
+from closeloop.workcalendar import post_rule
 from domain.ladder import Tier
 from domain.state import ACCEPTED, Change, Intake, RequestState
-from projections.tables import requests, timeline
+from projections.tables import posts, requests, timeline, unit_counts
 from tests.stack.conftest import StackFactory
 
 
@@ -152,4 +154,45 @@ async def test_check_compares_the_operations_and_skips_rows_projected_before_the
     assert any(first["id"] in d and "store / read model: urges: 0 vs 2" in d for d in said), said
     assert any(first["id"] in d and "store / read model: cohandlers" in d for d in said), said
     assert any(first["id"] in d and "store / read model: appeal" in d for d in said), said
+    assert not any(second["id"] in d for d in said), said
+
+
+async def test_check_compares_each_requests_stints_and_the_count_tables(
+    make_stack: StackFactory, temporal_env: WorkflowEnvironment, monkeypatch: MonkeyPatch
+) -> None:
+    """With the posts' rule, the stints the read models keep are compared with those the
+    store's changes make, and the monthly count tables with a recount of the stints."""
+    import closeloop.check as check_module
+
+    monkeypatch.setattr(check_module, "RECHECK_PAUSE", 0.05)
+    s = await make_stack()
+    first = await s.file()
+    second = await s.file(description="路灯不亮")
+    assert (await s.act("worker1", first["id"], "accept")).status_code == 200
+    assert (
+        await s.act("worker1", first["id"], "resolve", {"resolution": "修好了"})
+    ).status_code == 200
+    await s.projected(first["id"], lambda r: r["status"] == "resolved")
+    await s.projected(second["id"])
+    checker = Checker(
+        temporal_env.client, s.store, s.engine, s.settings.task_queue,
+        rule=post_rule(s.settings, s.engine),
+    )  # fmt: skip
+    report = await checker.run()
+    assert report.ok, list(lines(report))
+
+    # a stint's handler and a unit's count drift from what the events say
+    with s.engine.begin() as conn:
+        conn.execute(
+            update(posts).where(posts.c.request_id == first["id"]).values(handler="mallory")
+        )
+        conn.execute(update(unit_counts).where(unit_counts.c.kind == "town").values(assigned=99))
+    report = await checker.run(catch_up=0)
+    said = [str(d) for d in report.disagreements]
+    assert any(
+        first["id"] in d and "stint 0: handler" in d and "'worker1' vs 'mallory'" in d for d in said
+    ), said
+    assert any(d.startswith("request -: view_unit_counts ") and "town" in d for d in said), said
+    # the buckets by handler no longer match the stints either (worker1's moved to mallory)
+    assert any("view_post_counts" in d for d in said), said
     assert not any(second["id"] in d for d in said), said
