@@ -24,6 +24,7 @@ from sqlalchemy import (
     Boolean,
     Connection,
     Date,
+    Executable,
     Float,
     Integer,
     String,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     insert,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeEngine
 
 from projections.tables import UtcDateTime
@@ -134,3 +136,19 @@ def update_rows(
         for value, row in zip(values, rows, strict=True)
     ]
     conn.exec_driver_sql(sql, params)
+
+
+def adding(table: Table, dialect: str, names: Sequence[str]) -> Executable:
+    """INSERT ... ON CONFLICT (the table's primary key) DO UPDATE SET each of ``names`` =
+    itself + the new row's, for the count tables (each row a difference to add)."""
+    statement: Any
+    if dialect == "postgresql":
+        statement = postgresql.insert(table)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(table)
+    else:
+        raise NotImplementedError(f"{table.name} on {dialect}")
+    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=list(table.primary_key.columns),
+        set_={name: table.c[name] + statement.excluded[name] for name in names},
+    )

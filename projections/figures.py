@@ -25,13 +25,13 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Executable, delete, insert, inspect, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, insert, inspect, select
 
 from domain.ladder import LADDER
 from domain.lifecycle import Status
 from domain.review import DIMENSIONS, Answer, Outcome, is_satisfied
 from domain.state import OUT_OF_SCOPE, SOURCE_RESIDENT
+from projections.bulk import adding
 from projections.reading import OPEN_STATUSES
 from projections.tables import FIGURE_COUNTS, figures, requests, reviews
 
@@ -166,22 +166,7 @@ class Tally:
         ]
         if not rows:
             return
-        conn.execute(_add_to_buckets(conn.dialect.name), rows)
-
-
-def _add_to_buckets(dialect: str) -> Executable:
-    """INSERT ... ON CONFLICT (unit_id, day) DO UPDATE SET count = count + new, for each."""
-    statement: Any
-    if dialect == "postgresql":
-        statement = postgresql.insert(figures)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(figures)
-    else:
-        raise NotImplementedError(f"figures on {dialect}")
-    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=[figures.c.unit_id, figures.c.day],
-        set_={name: figures.c[name] + statement.excluded[name] for name in FIGURE_COUNTS},
-    )
+        conn.execute(adding(figures, conn.dialect.name, FIGURE_COUNTS), rows)
 
 
 def refill(conn: Connection, chunk: int = 50_000) -> int:

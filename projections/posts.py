@@ -15,12 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Executable, bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, delete, select
 
 from domain.ladder import UnitKind
 from domain.performance import POST_COUNTS, POST_ZERO, PostPart, PostRule, Stint, Stints
-from projections.bulk import insert_rows, update_rows
+from projections.bulk import adding, insert_rows, update_rows
 from projections.tables import post_counts, posts, unit_counts
 
 #: A bucket of :data:`~projections.tables.post_counts`: month, level, grid, handler.
@@ -76,7 +75,7 @@ class PostTally:
             if any(bucket[2:])
         ]
         if rows:
-            conn.execute(_add_to_buckets(conn.dialect.name), rows)
+            conn.execute(adding(post_counts, conn.dialect.name, POST_COUNTS), rows)
         # A bucket that stints left (accepting one moves it to its handler's) may now hold
         # none: it goes, so that the table is the same however the events were batched.
         left = [
@@ -126,7 +125,7 @@ class PostTally:
             if any(part)
         ]
         if rows:
-            conn.execute(_add_to_units(conn.dialect.name), rows)
+            conn.execute(adding(unit_counts, conn.dialect.name, POST_COUNTS), rows)
         left = [
             {"m": key[0], "k": key[1], "u": key[2]}
             for key, part in units.items()
@@ -134,41 +133,6 @@ class PostTally:
         ]
         if left:
             conn.execute(_DELETE_EMPTY_UNIT, left)
-
-
-def _add_to_buckets(dialect: str) -> Executable:
-    """INSERT ... ON CONFLICT (the bucket) DO UPDATE SET count = count + new, for each."""
-    statement: Any
-    if dialect == "postgresql":
-        statement = postgresql.insert(post_counts)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(post_counts)
-    else:
-        raise NotImplementedError(f"post counts on {dialect}")
-    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=[
-            post_counts.c.month,
-            post_counts.c.level,
-            post_counts.c.grid_id,
-            post_counts.c.handler,
-        ],
-        set_={name: post_counts.c[name] + statement.excluded[name] for name in POST_COUNTS},
-    )
-
-
-def _add_to_units(dialect: str) -> Executable:
-    """:func:`_add_to_buckets` for the units' rows."""
-    statement: Any
-    if dialect == "postgresql":
-        statement = postgresql.insert(unit_counts)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(unit_counts)
-    else:
-        raise NotImplementedError(f"unit counts on {dialect}")
-    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=[unit_counts.c.month, unit_counts.c.kind, unit_counts.c.unit_id],
-        set_={name: unit_counts.c[name] + statement.excluded[name] for name in POST_COUNTS},
-    )
 
 
 _DELETE_EMPTY_UNIT = (
