@@ -286,7 +286,8 @@ def service_request(
     a GeoReport service request.
 
     ``names``: each category's (Chinese, English) name; ``units``: each unit's name.
-    ``agency_responsible`` is the unit at the request's current level, ``expected_datetime``
+    ``agency_responsible`` is the unit at the request's current level (its community while
+    it waits for dispatch), ``expected_datetime``
     its current deadline (empty while it waits for dispatch), ``address`` its grid,
     community and town (most specific first). ``description`` is always empty and
     ``status_notes`` a fixed sentence (see the module's docstring). ``address_id``,
@@ -300,6 +301,8 @@ def service_request(
     pair = names.get(category)
     closed_at = row.get("closed_at") if status == "closed" else None
     place = [units.get(str(row[key])) for key in ("grid_id", "community_id", "town_id")]
+    # waiting for dispatch, the request is the community platform's to hand out
+    agency = "community_id" if status == "waiting_dispatch" else "level_unit_id"
     return {
         "service_request_id": row["id"],
         "status": STATUS_OF.get(status, OPEN),
@@ -307,7 +310,7 @@ def service_request(
         "service_name": _pick(pair, zh) if pair else category,
         "service_code": category,
         "description": None,
-        "agency_responsible": units.get(str(row["level_unit_id"])),
+        "agency_responsible": units.get(str(row[agency])),
         "service_notice": None,
         "requested_datetime": w3c(row["created_at"]),
         "updated_datetime": w3c(closed_at or row["updated_at"]),

@@ -394,6 +394,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "没有这个网格，请从列表中选择",
         "There is no such grid: choose one from the list",
     ),
+    "reason.open311_key_not_found": (
+        "没有这个 Open311 密钥，请刷新列表",
+        "There is no such Open311 key: reload the list",
+    ),
     "reason.idempotency_conflict": (
         "此次提交与先前的一次提交不同，请刷新页面后重新填写",
         "This submission differs from an earlier one with the same key: reload and file again",
@@ -691,6 +695,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "channel.hotline": ("热线电话", "Hotline call"),
     "channel.visit": ("入户走访", "Home visit"),
     "channel.walk_in": ("来访", "Walk-in"),
+    "channel.open311": ("Open311 应用", "Open311 app"),
     "category.any": ("全部类别", "Any category"),
     "category.retired": ("{name}（已停用）", "{name} (retired)"),
     "unit.any": ("全部单位", "All units"),
