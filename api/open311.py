@@ -475,6 +475,18 @@ def media_url(value: str | None) -> str | None:
     return value
 
 
+def full_name(first: str | None, last: str | None) -> str:
+    """The resident's name as it is written: a Chinese name family name first, with no
+    space (王 + 小明: 王小明); any other given name first (Lei Li)."""
+    if first and last and all(_cjk(c) for c in first + last):
+        return last + first
+    return " ".join(part for part in (first, last) if part)
+
+
+def _cjk(char: str) -> bool:
+    return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
+
+
 def filing(form: Mapping[str, str]) -> Filing:
     """A POST's arguments checked as the specification asks: ``service_code`` required;
     a location required, ``lat`` and ``long`` together, or ``address_string``, or
@@ -510,7 +522,7 @@ def filing(form: Mapping[str, str]) -> Filing:
         address_id=address_id,
         description=description,
         media_url=url,
-        name=" ".join(part for part in (first, last) if part),
+        name=full_name(first, last),
         phone=phone or "",
     )
 
