@@ -204,15 +204,15 @@ def gather(
     limit: int = LIST_LIMIT,
 ) -> MonthlyReport:
     """Everything the monthly report of ``unit`` for ``month`` shows (see the module)."""
-    kind = unit.kind if unit is not None else None
     unit_id = unit.id if unit is not None else None
+    scope = perf.Scope.of_unit(unit)
     with engine.connect() as conn:
         units = roster.list_units(db=conn)
-        counted = perf.counts(conn, month, kind=kind, unit_id=unit_id)
-        hours = perf.resolve_hours(conn, month, kind=kind, unit_id=unit_id)
+        counted = perf.counts(conn, month, scope)
+        hours = perf.resolve_hours(conn, month, scope)
         stats = queries.stats(conn, unit_id=unit_id, date_from=month.start, date_to=month.end)
         league = league_table(conn, UnitKind.GRID, month, floors_of(settings))
-        weeks = perf.weekly(conn, weeks_in(month), kind=kind, unit_id=unit_id)
+        weeks = perf.weekly(conn, weeks_in(month), scope)
         listed, total = _flagged_requests(conn, month, unit, limit)
     under = {grid.id: grid for grid in _under(unit, units)}
     # in the league table's order: best first, the grids without a value last

@@ -2,11 +2,13 @@
 league tables, the weekly trend, a worker's record (:mod:`domain.performance` defines
 what is counted).
 
-A period of whole months sums the monthly buckets (``view_post_counts``: a few thousand
-rows a month for a whole city); any other span sums the stints' rows
-(``view_posts``) with the same counts written in SQL (:data:`_ROW_COUNTS`; a test holds
-the two equal). Units are territorial: a community's figures are every stint of the
-requests in it, at its grids' posts and its own; ``level`` narrows them to one level.
+A period of whole months sums monthly rows: a unit's (``view_unit_counts``: one row a
+month per grid, community and town) when no level or handler narrows the figures, else the
+buckets by level, grid and handler (``view_post_counts``: a few thousand rows a month for a
+whole city); any other span sums the stints' rows (``view_posts``) with the same counts
+written in SQL (:data:`_ROW_COUNTS`; a test holds the three equal). Units are
+territorial: a community's figures are every stint of the requests in it, at its grids'
+posts and its own; ``level`` narrows them to one level.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from domain.performance import (
     POST_COUNTS,
     RATES,
     THREE_RATES,
+    Stint,
     rates,
 )
 from domain.periods import Period
-from projections.tables import post_counts, posts
+from projections.tables import post_counts, posts, unit_counts
 
 #: The composite metric of the league tables: the mean of the three rates (三率) that
 #: have a value.
@@ -95,98 +98,106 @@ def _post_condition(table: Any, post: Post) -> ColumnElement[bool]:
     )
 
 
-def _conditions(
-    table: Any,
-    period: Period | None,
-    *,
-    kind: UnitKind | None,
-    unit_id: str | None,
-    level: str | None,
-    handler: str | None,
-    posts_held: Sequence[Post] = (),
-) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if period is not None:
-        if table is post_counts:
-            assert period.months is not None
-            conditions.append(post_counts.c.month.in_(period.months))
-        else:
-            conditions += [posts.c.started_at >= period.start, posts.c.started_at < period.end]
-    if kind is not None and unit_id is not None:
-        conditions.append(table.c[_UNIT_COLUMN[kind]] == unit_id)
-    if level is not None:
-        conditions.append(table.c.level == level)
-    if handler is not None:
-        mine = table.c.handler == handler
-        if posts_held:
-            mine = or_(mine, *(_post_condition(table, p) for p in posts_held))
-        conditions.append(mine)
-    return conditions
+@dataclass(frozen=True)
+class Scope:
+    """Whose stints a figure counts: those of a unit (``kind`` and ``unit_id``: every
+    stint of the requests in it), of a ``level``, of a ``handler`` (the stints they
+    accepted, and the untouched ones at the posts they hold, ``posts_held``); what is None
+    does not narrow. ``Scope()`` counts everything."""
 
+    kind: UnitKind | None = None
+    unit_id: str | None = None
+    level: str | None = None
+    handler: str | None = None
+    posts_held: tuple[Post, ...] = ()
 
-def _where_sets(
-    table: Any,
-    period: Period,
-    *,
-    kind: UnitKind | None,
-    unit_id: str | None,
-    level: str | None,
-    handler: str | None,
-    posts_held: Sequence[Post],
-) -> list[list[ColumnElement[bool]]]:
-    """The conditions of :func:`_conditions` as one or more disjoint sets: over the
-    stints' rows, a handler's own stints and each post's untouched ones are asked apart,
-    so that each query walks one index ((handler, started_at), (grid_id, started_at) ...)
-    instead of every stint of the period."""
-    if table is not posts or handler is None or not posts_held:
-        return [
-            _conditions(
-                table,
-                period,
-                kind=kind,
-                unit_id=unit_id,
-                level=level,
-                handler=handler,
-                posts_held=posts_held,
-            )
+    @classmethod
+    def of_unit(cls, unit: Any | None, level: str | None = None) -> Scope:
+        """A roster unit's stints (``unit``: anything with ``kind`` and ``id``), or every
+        stint when ``unit`` is None."""
+        if unit is None:
+            return cls(level=level)
+        return cls(kind=unit.kind, unit_id=unit.id, level=level)
+
+    @classmethod
+    def of_worker(cls, username: str, posts_held: Iterable[Post]) -> Scope:
+        """A worker's record: the stints they accepted and their posts' untouched ones."""
+        return cls(handler=username, posts_held=tuple(posts_held))
+
+    def conditions(self, table: Any, period: Period | None) -> list[ColumnElement[bool]]:
+        """The scope and ``period`` as conditions on ``table``'s rows (the stints or the
+        monthly buckets)."""
+        conditions: list[ColumnElement[bool]] = []
+        if table is unit_counts:
+            assert period is not None and period.months is not None
+            assert self.level is None and self.handler is None
+            conditions.append(unit_counts.c.month.in_(period.months))
+            if self.kind is not None and self.unit_id is not None:
+                conditions += [
+                    unit_counts.c.kind == self.kind.value,
+                    unit_counts.c.unit_id == self.unit_id,
+                ]
+            else:  # everything: every town's rows (each stint is in one town)
+                conditions.append(unit_counts.c.kind == UnitKind.TOWN.value)
+            return conditions
+        if period is not None:
+            if table is post_counts:
+                assert period.months is not None
+                conditions.append(post_counts.c.month.in_(period.months))
+            else:
+                conditions += [posts.c.started_at >= period.start, posts.c.started_at < period.end]
+        if self.kind is not None and self.unit_id is not None:
+            conditions.append(table.c[_UNIT_COLUMN[self.kind]] == self.unit_id)
+        if self.level is not None:
+            conditions.append(table.c.level == self.level)
+        if self.handler is not None:
+            mine = table.c.handler == self.handler
+            if self.posts_held:
+                mine = or_(mine, *(_post_condition(table, p) for p in self.posts_held))
+            conditions.append(mine)
+        return conditions
+
+    def table(self, period: Period, *, by_rows: bool = False) -> Any:
+        """The table that answers for this scope over ``period`` with the fewest rows: the
+        units' monthly rows, the monthly buckets (a level, a handler), or the stints'
+        rows (a span that is not whole months, or ``by_rows``)."""
+        if period.months is None or by_rows:
+            return posts
+        if self.level is None and self.handler is None:
+            return unit_counts
+        return post_counts
+
+    def where_sets(self, table: Any, period: Period) -> list[list[ColumnElement[bool]]]:
+        """:meth:`conditions` as one or more disjoint sets: over the stints' rows, a
+        handler's own stints and each post's untouched ones are asked apart, so that each
+        query walks one index ((handler, started_at), (grid_id, started_at) ...) instead
+        of every stint of the period."""
+        if table is not posts or self.handler is None or not self.posts_held:
+            return [self.conditions(table, period)]
+        base = Scope(self.kind, self.unit_id, self.level).conditions(table, period)
+        return [base + [posts.c.handler == self.handler]] + [
+            base + [_post_condition(posts, post)] for post in dict.fromkeys(self.posts_held)
         ]
-    base = _conditions(table, period, kind=kind, unit_id=unit_id, level=level, handler=None)
-    return [base + [posts.c.handler == handler]] + [
-        base + [_post_condition(posts, post)] for post in dict.fromkeys(posts_held)
-    ]
+
+
+#: Every stint.
+EVERYTHING = Scope()
 
 
 def _sums(table: Any) -> list[ColumnElement[Any]]:
-    if table is post_counts:
-        return [func.coalesce(func.sum(post_counts.c[name]), 0).label(name) for name in POST_COUNTS]
+    if table is not posts:
+        return [func.coalesce(func.sum(table.c[name]), 0).label(name) for name in POST_COUNTS]
     return [_ROW_COUNTS[name].label(name) for name in POST_COUNTS]
 
 
 def counts(
-    conn: Connection,
-    period: Period,
-    *,
-    kind: UnitKind | None = None,
-    unit_id: str | None = None,
-    level: str | None = None,
-    handler: str | None = None,
-    posts_held: Sequence[Post] = (),
-    by_rows: bool = False,
+    conn: Connection, period: Period, scope: Scope = EVERYTHING, *, by_rows: bool = False
 ) -> dict[str, int]:
-    """The counts of the stints begun in ``period`` (of a unit, a level, a handler and the
-    untouched stints of the posts they hold); ``by_rows`` sums the stints' rows even for
-    whole months (tests compare the two)."""
-    table = post_counts if period.months is not None and not by_rows else posts
+    """The counts of the stints of ``scope`` begun in ``period``; ``by_rows`` sums the
+    stints' rows even for whole months (tests compare the two)."""
+    table = scope.table(period, by_rows=by_rows)
     total = dict.fromkeys(POST_COUNTS, 0)
-    for where in _where_sets(
-        table,
-        period,
-        kind=kind,
-        unit_id=unit_id,
-        level=level,
-        handler=handler,
-        posts_held=posts_held,
-    ):
+    for where in scope.where_sets(table, period):
         row = conn.execute(select(*_sums(table)).where(*where)).one()
         for name in POST_COUNTS:
             total[name] += int(row._mapping[name])
@@ -197,13 +208,21 @@ def counts_by_unit(
     conn: Connection, period: Period, kind: UnitKind, *, level: str | None = None
 ) -> dict[str, dict[str, int]]:
     """The counts of every unit of ``kind`` that has stints in ``period``."""
-    table = post_counts if period.months is not None else posts
-    column = table.c[_UNIT_COLUMN[kind]]
-    query = (
-        select(column.label("unit"), *_sums(table))
-        .where(*_conditions(table, period, kind=None, unit_id=None, level=level, handler=None))
-        .group_by(column)
-    )
+    scope = Scope(level=level)
+    table = scope.table(period)
+    if table is unit_counts:
+        query = (
+            select(unit_counts.c.unit_id.label("unit"), *_sums(unit_counts))
+            .where(unit_counts.c.month.in_(period.months or ()), unit_counts.c.kind == kind.value)
+            .group_by(unit_counts.c.unit_id)
+        )
+    else:
+        column = table.c[_UNIT_COLUMN[kind]]
+        query = (
+            select(column.label("unit"), *_sums(table))
+            .where(*scope.conditions(table, period))
+            .group_by(column)
+        )
     return {
         row.unit: {name: int(row._mapping[name]) for name in POST_COUNTS}
         for row in conn.execute(query)
@@ -218,7 +237,7 @@ def counts_by_handler(
     table = post_counts if period.months is not None else posts
     query = (
         select(table.c.handler.label("handler"), *_sums(table))
-        .where(*_conditions(table, period, kind=None, unit_id=None, level=level, handler=None))
+        .where(*Scope(level=level).conditions(table, period))
         .where(table.c.handler.in_(wanted))
         .group_by(table.c.handler)
     )
@@ -240,7 +259,7 @@ def untouched_by_post(conn: Connection, period: Period) -> dict[Post, dict[str, 
             table.c.town_id,
             *_sums(table),
         )
-        .where(*_conditions(table, period, kind=None, unit_id=None, level=None, handler=None))
+        .where(*EVERYTHING.conditions(table, period))
         .where(table.c.handler == "")
         .group_by(table.c.level, table.c.grid_id, table.c.community_id, table.c.town_id)
     )
@@ -272,28 +291,11 @@ def worker_counts(
     return out
 
 
-def resolve_hours(
-    conn: Connection,
-    period: Period,
-    *,
-    kind: UnitKind | None = None,
-    unit_id: str | None = None,
-    level: str | None = None,
-    handler: str | None = None,
-    posts_held: Sequence[Post] = (),
-) -> dict[str, Any]:
+def resolve_hours(conn: Connection, period: Period, scope: Scope = EVERYTHING) -> dict[str, Any]:
     """The median and 90th percentile of the hours from reaching a post to resolving
-    there, over the stints resolved that began in ``period``."""
+    there, over the stints of ``scope`` resolved that began in ``period``."""
     hours: list[float] = []
-    for where in _where_sets(
-        posts,
-        period,
-        kind=kind,
-        unit_id=unit_id,
-        level=level,
-        handler=handler,
-        posts_held=posts_held,
-    ):
+    for where in scope.where_sets(posts, period):
         query = select(posts.c.started_at, posts.c.resolved_at).where(
             posts.c.resolved_at.is_not(None), *where
         )
@@ -335,12 +337,29 @@ def metric_value(out_rates: dict[str, dict[str, Any]], metric: str) -> float | N
     return round(float(sum(values)) / len(values), 4)
 
 
+def value_of(counted: dict[str, int], metric: str) -> float | None:
+    """``metric_value(rates(counted), metric)`` straight from the counts (no rate dicts
+    made: a league table asks it of every unit, twice)."""
+    names = THREE_RATES if metric == THREE else (metric,)
+    values = []
+    for name in names:
+        top, bottom = RATES[name]
+        denominator = counted.get(bottom, 0)
+        if denominator:
+            values.append(round(counted.get(top, 0) / denominator, 4))
+    if not values:
+        return None
+    if metric != THREE:
+        return float(values[0])
+    return round(float(sum(values)) / len(values), 4)
+
+
 def ranks(table: dict[str, dict[str, int]], metric: str) -> dict[str, int]:
     """Each unit's rank by ``metric`` (1224: equal values share a rank); units without a
     value are left out."""
     values = {}
     for unit, counted in table.items():
-        value = metric_value(rates(counted), metric)
+        value = value_of(counted, metric)
         if value is not None:
             values[unit] = value
     first: dict[float, int] = {}
@@ -375,6 +394,7 @@ def ranked(
         counted = now.get(unit["id"], zero)
         full = rates(counted)
         value = metric_value(full, metric)
+        three = value if metric == THREE else metric_value(full, THREE)
         below = [
             name
             for name, floor in floors.items()
@@ -397,7 +417,7 @@ def ranked(
                     }
                     for name, r in full.items()
                 },
-                THREE: metric_value(full, THREE),
+                THREE: three,
                 "below_floor": below,
                 "flagged": bool(below),
                 "previous_rank": was,
@@ -412,17 +432,13 @@ def ranked(
 
 
 def weekly(
-    conn: Connection,
-    weeks: Sequence[tuple[Any, datetime, datetime]],
-    *,
-    kind: UnitKind | None = None,
-    unit_id: str | None = None,
+    conn: Connection, weeks: Sequence[tuple[Any, datetime, datetime]], scope: Scope = EVERYTHING
 ) -> list[dict[str, Any]]:
-    """The three rates of the stints begun in each week (Monday, start, end)."""
+    """The three rates of the stints of ``scope`` begun in each week (Monday, start, end)."""
     out = []
     for monday, start, end in weeks:
         period = Period(monday.isoformat(), start, end, None)
-        shown = present(counts(conn, period, kind=kind, unit_id=unit_id))
+        shown = present(counts(conn, period, scope))
         out.append(
             {
                 "week": monday.isoformat(),
@@ -434,24 +450,12 @@ def weekly(
 
 
 def stints_behind(
-    conn: Connection,
-    period: Period,
-    *,
-    handler: str,
-    posts_held: Sequence[Post] = (),
-    limit: int = 500,
+    conn: Connection, period: Period, scope: Scope, *, limit: int = 500
 ) -> list[dict[str, Any]]:
-    """The stints behind a worker's counts (newest first, at most ``limit``)."""
+    """The stints behind ``scope``'s counts (a worker's record), newest first, at most
+    ``limit``; each says what it counts for (``counts``)."""
     rows: list[Any] = []
-    for where in _where_sets(
-        posts,
-        period,
-        kind=None,
-        unit_id=None,
-        level=None,
-        handler=handler,
-        posts_held=posts_held,
-    ):
+    for where in scope.where_sets(posts, period):
         query = (
             select(posts)
             .where(*where)
@@ -466,6 +470,8 @@ def stints_behind(
 def _stint_view(m: Any) -> dict[str, Any]:
     def iso(value: datetime | None) -> str | None:
         return None if value is None else value.isoformat()
+
+    part = Stint.from_row(m).part()
 
     return {
         "request_id": m["request_id"],
@@ -485,4 +491,6 @@ def _stint_view(m: Any) -> dict[str, Any]:
         "urges": m["urges"],
         "reviews_reached": m["reviews_reached"],
         "reviews_satisfied": m["reviews_satisfied"],
+        # what it counts for, as the figures count it (its non-zero counts)
+        "counts": {name: value for name, value in zip(POST_COUNTS, part, strict=True) if value},
     }

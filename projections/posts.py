@@ -1,11 +1,13 @@
-"""The posts' read models: every stint as a row, and their counts by month, level, grid
-and handler, written by :mod:`projections.views` in the transaction of the events that
-moved them (:mod:`domain.performance` says what a stint is and what it counts for).
+"""The posts' read models: every stint as a row, their counts by month, level, grid and
+handler, and by month and unit (grid, community, town), written by
+:mod:`projections.views` in the transaction of the events that moved them
+(:mod:`domain.performance` says what a stint is and what it counts for).
 
 A stint's counts move when it does (accepted, resolved, reviewed, ...) and its bucket can
 change too (accepting it gives it a handler): :class:`PostTally` takes its part out of
 the bucket it was counted in and adds the new part to the bucket it is in now, and
-:meth:`PostTally.write` adds the batch's differences with one upsert per bucket.
+:meth:`PostTally.write` adds the batch's differences with one upsert per bucket, and
+one per unit and month.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, Executable, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from domain.ladder import UnitKind
 from domain.performance import POST_COUNTS, POST_ZERO, PostPart, PostRule, Stint, Stints
-from projections.tables import post_counts, posts
+from projections.tables import post_counts, posts, unit_counts
 
 #: A bucket of :data:`~projections.tables.post_counts`: month, level, grid, handler.
 Key = tuple[str, str, str, str]
@@ -82,6 +85,44 @@ class PostTally:
         ]
         if left:
             conn.execute(_DELETE_EMPTY, left)
+        self._write_units(conn)
+
+    def _write_units(self, conn: Connection) -> None:
+        """The same differences by month and unit (the grid, community and town of each
+        bucket), added to :data:`~projections.tables.unit_counts` the same way."""
+        units: dict[tuple[str, str, str], list[int]] = {}
+        for (month, _, grid_id, _), bucket in self.buckets.items():
+            community_id, town_id, *part = bucket
+            for kind, unit_id in (
+                (UnitKind.GRID.value, grid_id),
+                (UnitKind.COMMUNITY.value, community_id),
+                (UnitKind.TOWN.value, town_id),
+            ):
+                total = units.get((month, kind, unit_id))
+                if total is None:
+                    units[(month, kind, unit_id)] = list(part)
+                else:
+                    for i, value in enumerate(part):
+                        total[i] += value
+        rows = [
+            {
+                "month": key[0],
+                "kind": key[1],
+                "unit_id": key[2],
+                **dict(zip(POST_COUNTS, part, strict=True)),
+            }
+            for key, part in sorted(units.items())
+            if any(part)
+        ]
+        if rows:
+            conn.execute(_add_to_units(conn.dialect.name), rows)
+        left = [
+            {"m": key[0], "k": key[1], "u": key[2]}
+            for key, part in units.items()
+            if part[_ASSIGNED - 2] < 0
+        ]
+        if left:
+            conn.execute(_DELETE_EMPTY_UNIT, left)
 
 
 def _add_to_buckets(dialect: str) -> Executable:
@@ -104,6 +145,28 @@ def _add_to_buckets(dialect: str) -> Executable:
     )
 
 
+def _add_to_units(dialect: str) -> Executable:
+    """:func:`_add_to_buckets` for the units' rows."""
+    statement: Any
+    if dialect == "postgresql":
+        statement = postgresql.insert(unit_counts)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(unit_counts)
+    else:
+        raise NotImplementedError(f"unit counts on {dialect}")
+    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=[unit_counts.c.month, unit_counts.c.kind, unit_counts.c.unit_id],
+        set_={name: unit_counts.c[name] + statement.excluded[name] for name in POST_COUNTS},
+    )
+
+
+_DELETE_EMPTY_UNIT = (
+    delete(unit_counts)
+    .where(unit_counts.c.month == bindparam("m"))
+    .where(unit_counts.c.kind == bindparam("k"))
+    .where(unit_counts.c.unit_id == bindparam("u"))
+    .where(unit_counts.c.assigned == 0)
+)
 _DELETE_EMPTY = (
     delete(post_counts)
     .where(post_counts.c.month == bindparam("m"))
@@ -145,11 +208,13 @@ def read_stints(conn: Connection, request_ids: Iterable[str]) -> dict[str, Stint
 
 
 def refill(conn: Connection, rule: PostRule, chunk: int = 50_000) -> int:
-    """Count the buckets again from the stints' rows; returns the buckets."""
+    """Count the buckets (and the units' rows) again from the stints' rows; returns the
+    buckets."""
     tally = PostTally()
     for row in conn.execute(select(posts).execution_options(yield_per=chunk)):
         tally.move(None, counted(Stint.from_row(row), rule))
     conn.execute(delete(post_counts))
+    conn.execute(delete(unit_counts))
     tally.write(conn)
     return len(tally.buckets)
 

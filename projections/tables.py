@@ -324,6 +324,19 @@ post_counts = Table(
     Index(f"ix_{PROJECTION_NAME}_post_counts_handler", "handler", "month"),
 )
 
+#: The stints' counts by the local month they began in and the unit whose figures they
+#: are in (revision 0014): a stint counts in its grid's, its community's and its town's
+#: row (``kind`` grid, community, town). A league table of a month reads one row per unit,
+#: with nothing to group; a unit's figures for a month, one row.
+unit_counts = Table(
+    f"{PROJECTION_NAME}_unit_counts",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM, CLOSELOOP_TIMEZONE
+    Column("kind", String(16), primary_key=True),  # grid, community or town
+    Column("unit_id", _ID, primary_key=True),
+    *(Column(name, Integer(), nullable=False) for name in POST_COUNTS),
+)
+
 #: Where a dead-letter row says why it is there.
 FAILED = "failed"  # the projection failed on this event
 BLOCKED = "blocked"  # an earlier event of the same request is quarantined: this one waits

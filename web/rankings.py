@@ -71,9 +71,7 @@ def _trend(engine: Engine, settings: Settings, t: Translator, unit: Any, label: 
     zone = ZoneInfo(settings.timezone)
     spans = weeks_before(datetime.now(UTC), zone, TREND_WEEKS)
     with engine.connect() as conn:
-        weeks = perf.weekly(
-            conn, spans, kind=unit.kind if unit else None, unit_id=unit.id if unit else None
-        )
+        weeks = perf.weekly(conn, spans, perf.Scope.of_unit(unit))
     return trend(weeks, t, label)
 
 
@@ -145,11 +143,10 @@ def unit_page(request: Request, engine: EngineDep) -> Response:
         "count_names": POST_COUNTS,
     }
     if period is not None and not unknown:
-        kind = unit.kind if unit else None
-        where: dict[str, Any] = {"kind": kind, "unit_id": unit.id if unit else None}
+        scope = perf.Scope.of_unit(unit)
         with engine.connect() as conn:
-            shown = perf.present(perf.counts(conn, period, **where))
-            hours = perf.resolve_hours(conn, period, **where)
+            shown = perf.present(perf.counts(conn, period, scope))
+            hours = perf.resolve_hours(conn, period, scope)
             standing = children = None
             if unit is not None:
                 own = league_table(conn, unit.kind, period, floors)

@@ -25,12 +25,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from api import roster
 from api.deps import AdminUser, CurrentUser, EngineDep, Principal, SettingsDep, require_roles
 from api.errors import Refusal
+from api.responses import FastJSONResponse
 from api.roster import Role
 from api.routes.performance import From, To, _period_view, period_of
 from api.text import Text
@@ -48,10 +49,8 @@ from domain.assessment import (
     grade_counts,
 )
 from domain.ladder import Level, UnitKind
-from domain.performance import POST_COUNTS, Stint
 from domain.periods import Period, PeriodError, parse_period
 from projections import performance as perf
-from projections.tables import posts as posts_table
 
 router = APIRouter(tags=["assessment"])
 
@@ -237,13 +236,9 @@ def worker_report(engine: Engine, span: Period, user: roster.User) -> dict[str, 
     counted = found.pop("counts")[user.username]
     held = posts_of(user)
     with engine.connect() as conn:
-        hours = perf.resolve_hours(conn, span, handler=user.username, posts_held=held)
-        stints = perf.stints_behind(
-            conn, span, handler=user.username, posts_held=held, limit=REQUESTS_SHOWN
-        )
-        parts = _counts_of(conn, stints)
-    for stint in stints:
-        stint["counts"] = parts.get((stint["request_id"], stint["seq"]), {})
+        scope = perf.Scope.of_worker(user.username, held)
+        hours = perf.resolve_hours(conn, span, scope)
+        stints = perf.stints_behind(conn, span, scope, limit=REQUESTS_SHOWN)
     [worker] = found.pop("workers")
     return {
         **found,
@@ -253,25 +248,6 @@ def worker_report(engine: Engine, span: Period, user: roster.User) -> dict[str, 
         "requests": stints,
         "requests_total": counted["assigned"],
     }
-
-
-def _counts_of(
-    conn: Connection, stints: Sequence[dict[str, Any]]
-) -> dict[tuple[str, int], dict[str, int]]:
-    """What each stint counts for (its non-zero counts), as the figures count it."""
-    ids = sorted({s["request_id"] for s in stints})
-    out: dict[tuple[str, int], dict[str, int]] = {}
-    for start in range(0, len(ids), 400):
-        rows = conn.execute(
-            select(posts_table).where(posts_table.c.request_id.in_(ids[start : start + 400]))
-        )
-        for row in rows:
-            stint = Stint.from_row(row)
-            part = stint.part()
-            out[(stint.request_id, stint.seq)] = {
-                name: value for name, value in zip(POST_COUNTS, part, strict=True) if value
-            }
-    return out
 
 
 # ---- routes -----------------------------------------------------------------------------------
@@ -286,7 +262,7 @@ async def get_assessment(
     date_from: From = None,
     date_to: To = None,
     unit_id: Text | None = None,
-) -> dict[str, Any]:
+) -> FastJSONResponse:
     """Every grid worker's indicators, points, adjustments, grade and rank for a period
     (the current quarter by default), with the grade counts and the scheme used."""
     span = assessment_period(settings, period, date_from, date_to)
@@ -296,7 +272,7 @@ async def get_assessment(
         found.pop("counts")
         return found
 
-    return await run_in_threadpool(read)
+    return FastJSONResponse(await run_in_threadpool(read))
 
 
 @router.get("/assessment/workers/{username}")
@@ -308,7 +284,7 @@ async def get_worker_assessment(
     period: Text | None = None,
     date_from: From = None,
     date_to: To = None,
-) -> dict[str, Any]:
+) -> FastJSONResponse:
     """One worker's assessment and the requests behind their counts; a handler reads
     their own only."""
     if user.role is Role.HANDLER and roster.username_key(username) != roster.username_key(
@@ -322,7 +298,7 @@ async def get_worker_assessment(
     def read() -> dict[str, Any]:
         return worker_report(engine, span, assessed_user(engine, username))
 
-    return await run_in_threadpool(read)
+    return FastJSONResponse(await run_in_threadpool(read))
 
 
 class AdjustmentIn(BaseModel):

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -22,6 +21,8 @@ from api import roster
 from api.bounds import Instant
 from api.deps import CurrentUser, EngineDep, Principal, SettingsDep, require_roles
 from api.errors import Refusal
+from api.league import floors_of, league_table
+from api.responses import FastJSONResponse
 from api.roster import Role
 from api.text import Text
 from closeloop.settings import Settings
@@ -127,16 +128,15 @@ async def performance(
 
     def read() -> dict[str, Any]:
         unit = _unit(engine, unit_id)
-        kind = unit.kind if unit is not None else None
-        where: dict[str, Any] = {
-            "kind": kind,
-            "unit_id": unit_id,
-            "level": wanted_level,
-            "handler": handler,
-        }
+        scope = perf.Scope(
+            kind=unit.kind if unit is not None else None,
+            unit_id=unit_id,
+            level=wanted_level,
+            handler=handler,
+        )
         with engine.connect() as conn:
-            counted = perf.counts(conn, span_, **where)
-            hours = perf.resolve_hours(conn, span_, **where)
+            counted = perf.counts(conn, span_, scope)
+            hours = perf.resolve_hours(conn, span_, scope)
         return {
             "period": _period_view(span_),
             "unit": _unit_view(unit),
@@ -160,7 +160,7 @@ async def rankings(
     date_to: To = None,
     metric: Text = perf.THREE,
     floor: Annotated[float | None, Query(ge=0, le=100)] = None,
-) -> JSONResponse:
+) -> FastJSONResponse:
     """The league table of the grids, communities or towns (三率排名)."""
     if level not in RANK_LEVELS:
         raise Refusal(
@@ -177,35 +177,25 @@ async def rankings(
             field="metric",
         )
     span_ = period_of(settings, period, date_from, date_to)
-    before = span_.previous()
-    floors = {
-        name: (floor / 100 if floor is not None else settings.rate_floor(name))
-        for name in THREE_RATES
-    }
+    floors = floors_of(settings, floor)
     kind = UnitKind(level)
 
     def read() -> dict[str, Any]:
-        units = [
-            {"id": u.id, "name": u.name, "parent_id": u.parent_id}
-            for u in roster.list_units(db=engine, kind=kind)
-        ]
         with engine.connect() as conn:
-            now = perf.counts_by_unit(conn, span_, kind)
-            then = perf.counts_by_unit(conn, before, kind)
-        items = perf.ranked(units, now, then, metric, floors)
+            league = league_table(conn, kind, span_, floors, metric)
         return {
             "level": level,
             "period": _period_view(span_),
-            "previous_period": _period_view(before),
+            "previous_period": _period_view(league.previous),
             "metric": metric,
             "floors": floors,
             "rate_definitions": perf.rate_definitions(),
-            "flagged": sum(1 for item in items if item["flagged"]),
-            "items": items,
+            "flagged": league.flagged,
+            "items": league.items,
         }
 
     # JSON values only: straight to the encoder (a thousand grids are about 1 MB)
-    return JSONResponse(await run_in_threadpool(read))
+    return FastJSONResponse(await run_in_threadpool(read))
 
 
 @router.get("/performance/trend")
@@ -223,7 +213,7 @@ async def trend(
         unit = _unit(engine, unit_id)
         spans = weeks_before(datetime.now(UTC), zone, weeks)
         with engine.connect() as conn:
-            rows = perf.weekly(conn, spans, kind=unit.kind if unit else None, unit_id=unit_id)
+            rows = perf.weekly(conn, spans, perf.Scope.of_unit(unit))
         return {"unit": _unit_view(unit), "rates": list(THREE_RATES), "weeks": rows}
 
     return await run_in_threadpool(read)
@@ -241,17 +231,17 @@ async def my_record(
     period: Text | None = None,
     date_from: From = None,
     date_to: To = None,
-) -> dict[str, Any]:
+) -> FastJSONResponse:
     """A handler's own record ("my month"): the stints they accepted and the untouched
     ones at their posts, their rates, and where their units stand in the league table."""
     if user.role is not Role.HANDLER:
         raise Refusal(
             403, "not_a_handler", "only a handler has a record of their own: sign in as one"
         )
-    return await run_in_threadpool(
+    return FastJSONResponse(await run_in_threadpool(
         worker_record, engine, settings, user.username, held_posts(user),
         period_of(settings, period, date_from, date_to),
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def worker_record(
@@ -261,9 +251,10 @@ def worker_record(
     of each of their posts' units among the units of that kind."""
     before = span_.previous()
     with engine.connect() as conn:
-        counted = perf.counts(conn, span_, handler=username, posts_held=posts)
-        hours = perf.resolve_hours(conn, span_, handler=username, posts_held=posts)
-        stints = perf.stints_behind(conn, span_, handler=username, posts_held=posts)
+        scope = perf.Scope.of_worker(username, posts)
+        counted = perf.counts(conn, span_, scope)
+        hours = perf.resolve_hours(conn, span_, scope)
+        stints = perf.stints_behind(conn, span_, scope)
         standing = []
         for post in posts:
             kind = LEVEL_UNIT_KIND[Level(post.level)]

@@ -22,7 +22,7 @@ from domain.workdays import WorkCalendar, working_seconds
 from projections import performance as perf
 from projections.posts import refill
 from projections.runner import Projector
-from projections.tables import post_counts, posts
+from projections.tables import post_counts, posts, unit_counts
 from tests.projections.conftest import RequestLog
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -129,11 +129,11 @@ def test_a_life_across_three_posts_is_counted_post_by_post(
 
     march = parse_period("2026-03", ZONE)
     with engine.connect() as conn:
-        g1 = perf.present(perf.counts(conn, march, kind=UnitKind.GRID, unit_id="g1"))
-        worker = perf.counts(conn, march, handler="worker")
+        g1 = perf.present(perf.counts(conn, march, perf.Scope(UnitKind.GRID, "g1")))
+        worker = perf.counts(conn, march, perf.Scope(handler="worker"))
         # the untouched stint of g2's grid worker post counts in its holder's record
         holder = perf.counts(
-            conn, march, handler="worker2", posts_held=[perf.Post("grid_worker", "g2")]
+            conn, march, perf.Scope.of_worker("worker2", [perf.Post("grid_worker", "g2")])
         )
     c = g1["counts"]
     # quick 1 stint, slow 3 (all begun in March: the branch's by the first deadline)
@@ -310,6 +310,30 @@ def table(engine: Engine) -> dict[tuple[str, str, str, str], list[int]]:
         }
 
 
+def unit_table(engine: Engine) -> dict[tuple[str, str, str], list[int]]:
+    with engine.connect() as conn:
+        return {
+            (r.month, r.kind, r.unit_id): [r._mapping[n] for n in POST_COUNTS]
+            for r in conn.execute(select(unit_counts))
+        }
+
+
+def summed_by_unit(
+    buckets: dict[tuple[str, str, str, str], list[int]],
+) -> dict[tuple[str, str, str], list[int]]:
+    """The buckets summed by month and each unit they are in (grid, community, town)."""
+    community_of = {grid: community for grid, community, _ in UNITS.values()}
+    town_of = {grid: town for grid, _, town in UNITS.values()}
+    out: dict[tuple[str, str, str], list[int]] = {}
+    for (month, _, grid, _), values in buckets.items():
+        for kind, unit in (("grid", grid), ("community", community_of[grid]),
+                           ("town", town_of[grid])):  # fmt: skip
+            total = out.setdefault((month, kind, unit), [0] * len(values))
+            for i, value in enumerate(values):
+                total[i] += value
+    return out
+
+
 def test_the_buckets_the_rows_and_a_recount_from_the_events_agree(
     recording: Recording, database_url: str, engine: Engine
 ) -> None:
@@ -320,9 +344,12 @@ def test_the_buckets_the_rows_and_a_recount_from_the_events_agree(
     expected = recount(recording, rule)
     assert {k[0] for k in kept} == {"2026-03", "2026-04"}
     assert kept == expected
+    units = unit_table(engine)
+    assert units == summed_by_unit(expected)
     with engine.begin() as conn:
         refill(conn, rule)
     assert table(engine) == kept
+    assert unit_table(engine) == units
 
     levels: list[str | None] = [None, *(level.value for level in Level)]
     periods = [
@@ -338,9 +365,9 @@ def test_the_buckets_the_rows_and_a_recount_from_the_events_agree(
         for period in periods:
             for kind, unit_id in units:
                 for level in levels:
-                    where = {"kind": kind, "unit_id": unit_id, "level": level}
-                    by_rows = perf.counts(conn, period, by_rows=True, **where)
-                    assert perf.counts(conn, period, **where) == by_rows, (period, where)
+                    where = perf.Scope(kind, unit_id, level)
+                    by_rows = perf.counts(conn, period, where, by_rows=True)
+                    assert perf.counts(conn, period, where) == by_rows, (period, where)
                     if period.months is not None:
                         assert by_rows == _from_recount(
                             expected, period.months, kind, unit_id, level
@@ -352,11 +379,11 @@ def test_the_buckets_the_rows_and_a_recount_from_the_events_agree(
             }
             bulk = perf.worker_counts(conn, period, held)
             for username, its_posts in held.items():
-                one = perf.counts(conn, period, handler=username, posts_held=its_posts)
+                one = perf.counts(conn, period, perf.Scope.of_worker(username, its_posts))
                 assert bulk[username] == one, (period, username)
             by_unit = perf.counts_by_unit(conn, period, UnitKind.COMMUNITY)
             for community in ("c1", "c2", "c3"):
-                alone = perf.counts(conn, period, kind=UnitKind.COMMUNITY, unit_id=community)
+                alone = perf.counts(conn, period, perf.Scope(UnitKind.COMMUNITY, community))
                 assert by_unit.get(community, dict.fromkeys(POST_COUNTS, 0)) == alone
 
 

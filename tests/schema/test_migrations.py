@@ -287,3 +287,59 @@ def test_the_posts_revision_refills_the_views_from_the_log(engine: Engine) -> No
         assert conn.execute(select(func.count()).select_from(timeline)).scalar_one() == 0
     migrate(engine)  # again: nothing more is emptied or made
     assert _differences(engine) == []
+
+
+def test_the_unit_counts_revision_sums_the_buckets_by_unit(engine: Engine) -> None:
+    """Revision 0014 adds the units' monthly rows and fills them from the buckets, so the
+    league tables read the same figures at once, with nothing to refill."""
+    from sqlalchemy import MetaData, Table, insert, select
+
+    from domain.performance import POST_COUNTS
+
+    with engine.begin() as conn:
+        config = _config(engine)
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0013")
+    buckets = Table("view_post_counts", MetaData(), autoload_with=engine)
+
+    def bucket(month: str, level: str, grid: str, handler: str, community: str, n: int) -> dict:
+        return {
+            "month": month,
+            "level": level,
+            "grid_id": grid,
+            "handler": handler,
+            "community_id": community,
+            "town_id": "t1",
+            **{name: n if name in ("assigned", "resolved") else 0 for name in POST_COUNTS},
+        }
+
+    with engine.begin() as conn:
+        conn.execute(
+            insert(buckets),
+            [
+                bucket("2026-03", "grid_worker", "g1", "w1", "c1", 2),
+                bucket("2026-03", "grid_worker", "g1", "", "c1", 1),
+                bucket("2026-03", "grid_branch", "g2", "b1", "c1", 4),
+                bucket("2026-04", "grid_worker", "g3", "w3", "c2", 8),
+            ],
+        )
+    migrate(engine)
+    assert _differences(engine) == []
+    units = Table("view_unit_counts", MetaData(), autoload_with=engine)
+    with engine.connect() as conn:
+        rows = {
+            (r.month, r.kind, r.unit_id): (r.assigned, r.resolved, r.urged)
+            for r in conn.execute(select(units))
+        }
+    assert rows == {
+        ("2026-03", "grid", "g1"): (3, 3, 0),
+        ("2026-03", "grid", "g2"): (4, 4, 0),
+        ("2026-03", "community", "c1"): (7, 7, 0),
+        ("2026-03", "town", "t1"): (7, 7, 0),
+        ("2026-04", "grid", "g3"): (8, 8, 0),
+        ("2026-04", "community", "c2"): (8, 8, 0),
+        ("2026-04", "town", "t1"): (8, 8, 0),
+    }
+    migrate(engine)  # again: nothing is added twice
+    with engine.connect() as conn:
+        assert len(conn.execute(select(units)).all()) == len(rows)
