@@ -3,7 +3,7 @@
 An admin issues a key for one application (``name``) and one grid (``grid_id``): the
 requests it files go to the dispatch queue of that grid's community (GeoReport knows no
 grids; the dispatcher hands each request to the right grid). The key is shown once, when
-it is issued; the table (``open311_keys``, migration ``0014``) keeps only its SHA-256 (a
+it is issued; the table (``open311_keys``, migration ``0015``) keeps only its SHA-256 (a
 key is 192 random bits, so no salt or slow hash is needed against guessing, as for the
 tracking tokens in :mod:`api.ledger`). A revoked key stays listed, with who revoked it and
 when, and opens nothing.

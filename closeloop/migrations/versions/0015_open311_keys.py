@@ -1,7 +1,7 @@
 """open311 keys: the API keys that let applications file requests through Open311
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 New table ``open311_keys``: one row per key an admin issued (the application's name, the
 grid whose community's dispatch queue its filings go to, the key's SHA-256, who issued it
 and when, who revoked it and when). A decision by people, not a read model: a rebuild
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0013"
+revision: str = "0015"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
