@@ -149,7 +149,58 @@ def _shown(engine: Engine, rows: list[dict[str, Any]], zh: bool) -> list[dict[st
     return [open311.service_request(row, names, units, zh) for row in rows]
 
 
-@router.get("/v2/requests.{fmt}")
+def _documented(names: tuple[str, ...], where: str) -> list[dict[str, Any]]:
+    """The arguments a route reads itself (so that every refusal is in the specification's
+    format, not FastAPI's), for the OpenAPI page: each an optional string."""
+    optional = {"in": where, "required": False, "schema": {"type": "string"}}
+    return [{"name": name, **optional} for name in names]
+
+
+#: ``GET requests``' arguments (every one optional; empty counts as absent).
+QUERY_ARGUMENTS = (
+    "jurisdiction_id",
+    "service_request_id",
+    "service_code",
+    "start_date",
+    "end_date",
+    "status",
+)
+#: A POST's form fields, as the specification lists them (``attribute[...]`` is ignored:
+#: no service has attributes).
+POST_FIELDS = (
+    "api_key",
+    "jurisdiction_id",
+    "service_code",
+    "lat",
+    "long",
+    "address_string",
+    "address_id",
+    "email",
+    "device_id",
+    "account_id",
+    "first_name",
+    "last_name",
+    "phone",
+    "description",
+    "media_url",
+)
+POST_BODY = {
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {name: {"type": "string"} for name in POST_FIELDS},
+                }
+            }
+        }
+    }
+}
+
+
+@router.get(
+    "/v2/requests.{fmt}", openapi_extra={"parameters": _documented(QUERY_ARGUMENTS, "query")}
+)
 async def list_requests(fmt: str, request: Request, engine: EngineDep) -> Response:
     """GET Service Requests: by ``service_request_id`` (comma-delimited; overrides the
     rest), or by ``service_code``, ``status`` (open, closed), ``start_date`` and
@@ -207,7 +258,7 @@ async def token_of(token: str, fmt: str) -> Response:
     )
 
 
-@router.post("/v2/requests.{fmt}")
+@router.post("/v2/requests.{fmt}", openapi_extra=POST_BODY)
 async def post_request(
     fmt: str,
     request: Request,
