@@ -29,6 +29,8 @@ from xml.etree import ElementTree
 
 from api.text import control_character, normalize
 
+#: Where the interface is served (its errors are in its own format under it).
+PREFIX = "/open311/"
 #: The address of the specification this interface follows.
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 #: When this interface last changed (the discovery document's ``changeset``).

@@ -65,8 +65,8 @@ def refusal(request: Request, error: Open311Error) -> Response:
 
 def _http_refusal(request: Request, error: HTTPException) -> Response:
     """Any other HTTP error under ``/open311/`` (an unknown address, a wrong method, a
-    body too large) as the specification's error: 404 stays 404, the rest are 400s."""
-    code = error.status_code if error.status_code in (403, 404, 429) else 400
+    body too large) as the specification's error: 404 and 413 stay, the rest are 400s."""
+    code = error.status_code if error.status_code in (403, 404, 413, 429) else 400
     detail = error.detail if isinstance(error.detail, str) else "the request is invalid"
     if error.status_code == 404 and detail == "Not Found":
         detail = "no such resource; see /open311/discovery.xml for what is served"
@@ -83,7 +83,7 @@ def install(app: FastAPI, prefix: str) -> None:
         return refusal(request, error)
 
     app.add_exception_handler(Open311Error, open311_error)
-    app.state.error_formats["/open311/"] = _http_refusal
+    app.state.error_formats[open311.PREFIX] = _http_refusal
 
 
 def _zh(request: Request) -> bool:

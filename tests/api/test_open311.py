@@ -9,7 +9,7 @@ tests/stack/test_open311.py."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from xml.etree import ElementTree
 
@@ -348,3 +348,21 @@ def test_only_admins_manage_keys_and_a_key_needs_a_grid(site: Site) -> None:
     assert answer.status_code == 404 and answer.json()["code"] == "open311_key_not_found"
     with site.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(keys_table)).scalar_one() == 0
+
+
+def test_a_body_too_large_is_a_413_in_the_error_format_and_writes_nothing(site: Site) -> None:
+    key = _issue(site)
+    before = _written(site)
+    form = {**PLACE, "api_key": key["key"], "description": "x" * 70_000}
+    answer = site.client.post(f"{V2}/requests.json", data=form)  # its length said up front
+    assert "larger than" in _error(answer, 413, "json")
+
+    def chunks() -> Iterator[bytes]:  # no length: refused once the bytes read pass it
+        yield f"api_key={key['key']}&service_code=water_leak&lat=1&long=1&description=".encode()
+        for _ in range(70):
+            yield b"x" * 1000
+
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    answer = site.client.post(f"{V2}/requests.xml", content=chunks(), headers=headers)
+    assert "larger than" in _error(answer, 413, "xml")
+    assert _written(site) == before
