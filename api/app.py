@@ -33,6 +33,7 @@ from api.routes import (
     webhooks,
 )
 from api.routes import inbox as inbox_routes
+from api.routes import open311 as open311_routes
 from api.routes import sms as sms_routes
 from closeloop import workcalendar
 from closeloop.keys import keyring
@@ -86,6 +87,7 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(sms_routes.router, prefix=API_PREFIX)  # the SMS settings (notify.sms)
     app.include_router(inbox_routes.router, prefix=API_PREFIX)  # the staff's inbox
+    open311_routes.install(app, API_PREFIX)  # GeoReport v2 under /open311/, its keys
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     async def health(request: Request) -> JSONResponse:

@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 #: The code of a refusal that names no code of its own, by HTTP status.
@@ -94,8 +94,13 @@ def printable(value: Any) -> Any:
     return value
 
 
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
+    # an interface with an error format of its own (Open311) answers under its prefix
+    for prefix, answer in request.app.state.error_formats.items():
+        if request.url.path.startswith(prefix):
+            answered: Response = answer(request, error)
+            return answered
     headers = getattr(error, "headers", None)
     if error.status_code in (204, 304):  # no body allowed
         return JSONResponse(None, status_code=error.status_code, headers=headers)
@@ -109,6 +114,8 @@ async def _invalid_input(request: Request, error: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    """Answer every HTTP error and validation error of ``app`` with a coded body."""
+    """Answer every HTTP error and validation error of ``app`` with a coded body; under a
+    prefix in ``app.state.error_formats`` (path prefix -> answer), that answer instead."""
+    app.state.error_formats = {}
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_input)

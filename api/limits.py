@@ -14,6 +14,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import open311
 from api.errors import Refusal
 
 #: The default of ``CLOSELOOP_MAX_BODY_BYTES``.
@@ -42,7 +43,7 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(send, scope["path"])
             return
         seen = 0
         started = False
@@ -68,19 +69,26 @@ class BodyLimit:
             # a route that reads the body outside FastAPI's own parsing lets it through
             if refusal.status_code != 413 or started:
                 raise
-            await self._refuse(send)
+            await self._refuse(send, scope["path"])
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, path: str) -> None:
         refusal = too_large(self.max_bytes)
-        body = json.dumps(
-            {"detail": refusal.detail, "code": refusal.code, "params": refusal.params}
-        ).encode()
+        content_type = b"application/json"
+        if path.startswith(open311.PREFIX):  # GeoReport's own error format
+            fmt = open311.format_of(path)
+            error = open311.Open311Error(413, str(refusal.detail))
+            body = open311.render_errors(error, fmt).encode()
+            content_type = open311.CONTENT_TYPES[fmt].encode()
+        else:
+            body = json.dumps(
+                {"detail": refusal.detail, "code": refusal.code, "params": refusal.params}
+            ).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
                 "headers": [
-                    (b"content-type", b"application/json"),
+                    (b"content-type", content_type),
                     (b"content-length", str(len(body)).encode()),
                     (b"connection", b"close"),
                 ],

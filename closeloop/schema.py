@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, inspect, text
 
 import notify.tables
-from api import ledger, roster
+from api import ledger, open311_keys, roster
 from closeloop import assessment, catalogue, topics, workcalendar
 from projections import tables
 
@@ -36,6 +36,7 @@ def owned_metadata() -> MetaData:
     for source in (
         roster.metadata,
         ledger.metadata,
+        open311_keys.metadata,
         catalogue.metadata,
         workcalendar.metadata,
         topics.metadata,

@@ -247,6 +247,8 @@ class Settings:
     #: Anonymous filings per client address a minute, and per phone number an hour.
     intake_per_address: int = 10
     intake_per_phone: int = 5
+    #: Open311 GeoReport filings per API key a minute (``CLOSELOOP_OPEN311_RATE``).
+    open311_rate: int = 30
     #: base64 of the 32-byte key that seals residents' data; None: ``<data>/encryption.key``
     encryption_key: str | None = None
     #: earlier keys, still accepted for reading after a rotation
@@ -323,6 +325,7 @@ class Settings:
             poll_seconds=_float("CLOSELOOP_POLL_SECONDS", 0.2),
             intake_per_address=_count("CLOSELOOP_INTAKE_PER_ADDRESS", 10),
             intake_per_phone=_count("CLOSELOOP_INTAKE_PER_PHONE", 5),
+            open311_rate=_count("CLOSELOOP_OPEN311_RATE", 30),
             encryption_key=os.environ.get("CLOSELOOP_ENCRYPTION_KEY", "").strip() or None,
             old_encryption_keys=tuple(
                 key.strip()

@@ -23,6 +23,7 @@ from projections.reading import (
     connected,
     in_unit,
     iso,
+    iso_or_none,
     operation_filters,
     operations,
     request_item,
@@ -40,6 +41,7 @@ __all__ = [
     "get_request",
     "list_requests",
     "operations_of",
+    "public_requests",
     "stats",
     "tasks",
 ]
@@ -435,3 +437,73 @@ def operations_of(bind: Bind, request_ids: Iterable[str]) -> dict[str, dict[str,
         views = [request_view(row) for row in conn.execute(query)]
     keys = set(NO_OPERATIONS)
     return {view["id"]: {k: v for k, v in view.items() if k in keys} for view in views}
+
+
+#: The only columns :func:`public_requests` reads: no description, no resident, nothing
+#: sealed (what Open311 GeoReport v2 shows anyone, :mod:`api.open311`).
+PUBLIC_COLUMNS = (
+    requests.c.id,
+    requests.c.status,
+    requests.c.category,
+    requests.c.level,
+    requests.c.level_unit_id,
+    requests.c.grid_id,
+    requests.c.community_id,
+    requests.c.town_id,
+    requests.c.deadline,
+    requests.c.created_at,
+    requests.c.updated_at,
+    requests.c.closed_at,
+    requests.c.closed_outcome,
+)
+
+
+def public_requests(
+    bind: Bind,
+    *,
+    ids: Iterable[str] = (),
+    categories: Iterable[str] = (),
+    statuses: Iterable[str] = (),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Requests' public facts (:data:`PUBLIC_COLUMNS`, times as ISO 8601 in UTC), newest
+    filing first: those with one of ``ids`` when any is given (every other filter is then
+    ignored), else those filed from ``start`` to ``end`` (both included) in one of
+    ``categories`` and ``statuses`` (empty: any)."""
+    query = select(*PUBLIC_COLUMNS)
+    wanted = list(ids)
+    if wanted:
+        query = query.where(requests.c.id.in_(wanted))
+    else:
+        codes, states = list(categories), list(statuses)
+        if codes:
+            query = query.where(requests.c.category.in_(codes))
+        if states:
+            query = query.where(requests.c.status.in_(states))
+        if start is not None:
+            query = query.where(requests.c.created_at >= start)
+        if end is not None:
+            query = query.where(requests.c.created_at <= end)
+    query = query.order_by(requests.c.created_at.desc(), requests.c.id).limit(limit)
+    with connected(bind) as conn:
+        rows = conn.execute(query).all()
+    return [
+        {
+            "id": row.id,
+            "status": row.status,
+            "category": row.category,
+            "level": row.level,
+            "level_unit_id": row.level_unit_id,
+            "grid_id": row.grid_id,
+            "community_id": row.community_id,
+            "town_id": row.town_id,
+            "deadline": iso_or_none(row.deadline),
+            "created_at": iso(row.created_at),
+            "updated_at": iso(row.updated_at),
+            "closed_at": iso_or_none(row.closed_at),
+            "closed_outcome": row.closed_outcome,
+        }
+        for row in rows
+    ]

@@ -394,6 +394,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "没有这个网格，请从列表中选择",
         "There is no such grid: choose one from the list",
     ),
+    "reason.open311_key_not_found": (
+        "没有这个 Open311 密钥，请刷新列表",
+        "There is no such Open311 key: reload the list",
+    ),
     "reason.idempotency_conflict": (
         "此次提交与先前的一次提交不同，请刷新页面后重新填写",
         "This submission differs from an earlier one with the same key: reload and file again",
@@ -691,6 +695,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "channel.hotline": ("热线电话", "Hotline call"),
     "channel.visit": ("入户走访", "Home visit"),
     "channel.walk_in": ("来访", "Walk-in"),
+    "channel.open311": ("Open311 应用", "Open311 app"),
     "category.any": ("全部类别", "Any category"),
     "category.retired": ("{name}（已停用）", "{name} (retired)"),
     "unit.any": ("全部单位", "All units"),
@@ -1320,6 +1325,51 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "webhooks.delete_submit": ("确认删除", "Yes, delete it"),
     "webhooks.deleted": ("订阅已删除", "Subscription deleted"),
+    # ---- Open311 API keys (admins: /admin/open311) ----------------------------------------
+    "nav.open311": ("Open311 密钥", "Open311 keys"),
+    "open311.title": ("Open311 接口密钥", "Open311 API keys"),
+    "open311.intro": (
+        "其他应用可通过标准的 Open311 GeoReport v2 接口（/open311/v2/）查询诉求和提交诉求。"
+        "查询无需密钥，且不含居民的姓名、电话和诉求描述；提交需要管理员发放的密钥，"
+        "提交的诉求进入所选网格所在社区的待分派队列，由分派员分派。",
+        "Other applications read and file requests through the standard Open311 GeoReport "
+        "v2 interface (/open311/v2/). Reading needs no key and never shows residents' names, "
+        "phones or descriptions; filing needs a key issued here, and the requests it files "
+        "wait in the dispatch queue of the chosen grid's community.",
+    ),
+    "open311.count": ("共 {n} 个密钥，{live} 个有效", "{n} key(s), {live} in use"),
+    "open311.empty": ("还没有发放密钥。", "No keys issued yet."),
+    "open311.issue": ("发放密钥", "Issue a key"),
+    "open311.issued": ("已发放密钥", "Key issued"),
+    "open311.name": ("应用名称", "Application's name"),
+    "open311.name_hint": (
+        "使用这个密钥的应用或单位，便于日后辨认和吊销。",
+        "Who will use the key, so it can be recognised and revoked later.",
+    ),
+    "open311.grid": ("提交到的网格", "Grid it files into"),
+    "open311.grid_choose": ("请选择网格", "Choose a grid"),
+    "open311.grid_hint": (
+        "Open311 不含网格：用这个密钥提交的诉求进入该网格所在社区的待分派队列。",
+        "Open311 names no grid: the requests filed with this key wait in this grid's "
+        "community's dispatch queue.",
+    ),
+    "open311.new_key": ("“{name}”的密钥：", "The key for “{name}”:"),
+    "open311.new_key_once": (
+        "密钥只显示这一次，系统只保存它的摘要。请现在复制并交给应用方。",
+        "The key is shown only now; only its digest is kept. Copy it and hand it over now.",
+    ),
+    "open311.files_into": ("提交到：{grid}", "Files into: {grid}"),
+    "open311.created": ("{who} 发放于 {at}", "Issued by {who}, {at}"),
+    "open311.revoked_by": ("{who} 吊销于 {at}", "Revoked by {who}, {at}"),
+    "open311.state_live": ("有效", "In use"),
+    "open311.state_revoked": ("已吊销", "Revoked"),
+    "open311.revoke": ("吊销密钥", "Revoke"),
+    "open311.revoke_confirm": (
+        "确定吊销这个密钥吗？吊销立即生效，使用它的提交都会被拒绝；记录仍会保留。",
+        "Revoke this key? It stops working at once; filings with it are refused. It stays listed.",
+    ),
+    "open311.revoke_submit": ("确认吊销", "Yes, revoke it"),
+    "open311.revoked": ("密钥已吊销", "Key revoked"),
     "reason.webhook_url_scheme": (
         "地址须以 http:// 或 https:// 开头",
         "The URL must start with http:// or https://",
@@ -1777,7 +1827,7 @@ class Translator:
         keys += ["resident.keep_link", "nav.login", "request.revealed", "calendar.saved"]
         keys += ["dispatch.done", "partner.noted", "partner.marked_done", "track.appeal_sent"]
         keys += ["webhooks.added", "webhooks.deleted", "hotspots.topic_made", "topics.closed_done"]
-        keys += ["assess.adjusted", "assess.withdrawn_done"]
+        keys += ["assess.adjusted", "assess.withdrawn_done", "open311.issued", "open311.revoked"]
         return {k: self(k) for k in keys}
 
 

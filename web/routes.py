@@ -26,6 +26,7 @@ page's code is found by whom it serves.
 - :mod:`web.admin_categories`: admins: the category catalogue (``/admin/categories...``).
 - :mod:`web.admin_sms`: admins: the SMS provider, templates and a test (``/admin/sms...``).
 - :mod:`web.admin_webhooks`: admins: webhook subscriptions (``/admin/webhooks...``).
+- :mod:`web.admin_open311`: admins: Open311 API keys (``/admin/open311...``).
 - :mod:`web.staff`: all staff: one request's page (``/requests/{request_id}...``).
 - :mod:`web.profile`: all staff: their own profile and work phone (``/profile``).
 - :mod:`web.inbox`: all staff: their inbox (``/inbox...``).
@@ -41,6 +42,7 @@ from fastapi import APIRouter
 from web import (
     admin,
     admin_categories,
+    admin_open311,
     admin_sms,
     admin_webhooks,
     assessment,
@@ -77,6 +79,7 @@ router.include_router(admin.router)
 router.include_router(admin_categories.router)
 router.include_router(admin_sms.router)
 router.include_router(admin_webhooks.router)
+router.include_router(admin_open311.router)
 router.include_router(staff.router)
 router.include_router(profile.router)
 router.include_router(inbox.router)

@@ -30,7 +30,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from sqlalchemy import func, select, text
 
-from api import ledger, roster
+from api import ledger, open311_keys, roster
 from closeloop import catalogue, topics, workcalendar
 from closeloop.assessment import adjustment_table, scheme_table
 from closeloop.store import STORE_NAME
@@ -116,10 +116,15 @@ CALLER: dict[tuple[str, str], str] = {
     ("PUT", "/api/v1/assessment/scheme"): "admin",
     # the monthly report
     ("GET", "/api/v1/reports/monthly"): "supervisor1",
+    # Open311 GeoReport v2's keys
+    ("POST", "/api/v1/open311/keys"): "admin",
+    ("GET", "/api/v1/open311/keys"): "admin",
+    ("DELETE", "/api/v1/open311/keys/{key_id}"): "admin",
 }
 #: The operations anyone may call: sign-in, health, intake, tracking, its appeal and the
-#: resident's own review, the active categories.
-PUBLIC = 7
+#: resident's own review, the active categories; Open311 GeoReport v2's seven (discovery,
+#: services, a service's definition, requests read and filed, a request, a token).
+PUBLIC = 14
 
 
 def _written(stack: Stack) -> tuple[int, ...]:
@@ -136,6 +141,7 @@ def _written(stack: Stack) -> tuple[int, ...]:
         hooks = hash(tuple(conn.execute(select(webhooks.c.id, webhooks.c.active)).all()))
         phones = hash(tuple(conn.execute(select(roster.user_table.c.work_phone)).all()))
         month_topics = hash(tuple(conn.execute(select(topics.topic_table)).all()))
+        open311 = hash(tuple(conn.execute(select(open311_keys.keys_table)).all()))
         assessment = hash(
             (
                 tuple(conn.execute(select(scheme_table)).all()),
@@ -143,7 +149,7 @@ def _written(stack: Stack) -> tuple[int, ...]:
             )
         )
     units, users = roster.count_units(db=stack.engine), roster.count_users(db=stack.engine)
-    written = (categories, sms_settings, hooks, phones, month_topics, assessment)
+    written = (categories, sms_settings, hooks, phones, month_topics, assessment, open311)
     return int(last or 0), units, users, *counts, *written
 
 
@@ -172,6 +178,11 @@ async def test_generated_calls_get_no_server_error_and_refusals_write_nothing(
             strategies.append(operation.as_strategy(body=intake))
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             strategies.append(operation.as_strategy(generation_mode=mode))
+            if "{fmt}" in operation.path and mode is GenerationMode.POSITIVE:
+                for fmt in ("json", "xml"):  # a format served, so calls reach the rules
+                    strategies.append(
+                        operation.as_strategy(generation_mode=mode, path_parameters={"fmt": fmt})
+                    )
             if "{request_id}" in operation.path and mode is GenerationMode.POSITIVE:
                 strategies.append(
                     operation.as_strategy(
