@@ -4,6 +4,7 @@ over HTTP with a refusal that says why and keeps nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -73,10 +74,8 @@ def _s3(endpoint: str) -> media.S3Media:
     store = media.S3Media(
         BUCKET, endpoint=endpoint, region="us-east-1", access_key="test", secret_key="test"
     )
-    try:
+    with contextlib.suppress(store.client.exceptions.BucketAlreadyOwnedByYou):
         store.client.create_bucket(Bucket=BUCKET)
-    except store.client.exceptions.BucketAlreadyOwnedByYou:
-        pass
     return store
 
 
