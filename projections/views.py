@@ -699,7 +699,15 @@ def assist_key(left: dict[str, str]) -> str:
 #: The changes that leave ``RequestState.operations()`` as it was (a resolve too, unless
 #: it lets an extension ask lapse; a review too, unless it reopens the request).
 _OPERATIONS_KEPT = frozenset(
-    {ACCEPTED, PROGRESS_NOTED, MARKED_OVERDUE, RESOLVED, REVIEWED, REVIEW_WINDOW_CLOSED}
+    {
+        ACCEPTED,
+        PROGRESS_NOTED,
+        MARKED_OVERDUE,
+        RESOLVED,
+        REVIEWED,
+        REVIEW_WINDOW_CLOSED,
+        LOCATION_CORRECTED,
+    }
 )
 
 #: The changes that move what the figures count beyond the state, or the people rows.

@@ -399,6 +399,27 @@ STRINGS: dict[str, tuple[str, str]] = {
         "This submission differs from an earlier one with the same key: reload and file again",
     ),
     "reason.too_large": ("提交的内容太大", "What was sent is too large"),
+    # ---- place and photos (domain.place, closeloop.media) ----
+    "reason.photo_type": (
+        "照片只能是 JPEG、PNG 或 WebP 图片",
+        "A photo must be a JPEG, PNG or WebP image",
+    ),
+    "reason.photo_too_large": ("照片不能超过 8 MiB", "A photo may be at most 8 MiB"),
+    "reason.too_many_photos": ("每次最多上传 4 张照片", "At most 4 photos at a time"),
+    "reason.photo_unknown": (
+        "找不到这张照片，请重新上传",
+        "That photo was not found: upload it again",
+    ),
+    "reason.photo_not_found": ("该诉求没有这张照片", "This request has no such photo"),
+    "reason.location_out_of_range": (
+        "位置超出范围：纬度在 -90 到 90 之间，经度在 -180 到 180 之间",
+        "The location is out of range: latitude -90 to 90, longitude -180 to 180",
+    ),
+    "reason.location_incomplete": (
+        "纬度和经度要一起填写",
+        "Give the latitude and the longitude together",
+    ),
+    "reason.text_too_long": ("内容太长", "The text is too long"),
     "reason.unknown_level": ("没有这个层级", "There is no such level"),
     "reason.unknown_metric": ("没有这个指标", "There is no such measure"),
     "reason.not_a_handler": (
@@ -1391,6 +1412,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "居民自评期限已过，转回访员电话回访",
         "The time for the resident's own review passed: a caller will phone",
     ),
+    "event.LocationCorrected": ("位置已更正", "The location was corrected"),
     "reason.review_window_closed": (
         "自行评价的时间已过，回访员会给您打电话。",
         "The time for your own review has passed; a caller will phone you.",
