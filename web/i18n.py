@@ -400,6 +400,38 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "reason.too_large": ("提交的内容太大", "What was sent is too large"),
     # ---- place and photos (domain.place, closeloop.media) ----
+    "place.title": ("位置", "Location"),
+    "place.hint": (
+        "可选：地址、楼栋或门牌，以及地图坐标（纬度、经度）。地址只给办理您诉求的工作人员看。",
+        "Optional: the address, the building or household, and map coordinates (latitude, "
+        "longitude). Only the staff handling your request see the address.",
+    ),
+    "place.address": ("地址", "Address"),
+    "place.building": ("楼栋 / 门牌", "Building or household"),
+    "place.lat": ("纬度", "Latitude"),
+    "place.long": ("经度", "Longitude"),
+    "place.point": ("坐标 {lat}, {long}", "at {lat}, {long}"),
+    "place.correct": ("更正位置", "Correct the location"),
+    "place.address_changed": ("地址已更新", "The address was changed"),
+    "place.building_changed": ("楼栋 / 门牌已更新", "The building or household was changed"),
+    "place.corrected": ("位置已更正", "The location was corrected"),
+    "place.reason": ("更正原因", "Why it is corrected"),
+    "place.keep_hint": (
+        "地址和楼栋留空则保持不变。",
+        "Leave the address and building blank to keep them as they are.",
+    ),
+    "photos.title": ("照片", "Photos"),
+    "photos.resident": ("照片（可选，最多 4 张）", "Photos (optional, at most 4)"),
+    "photos.before": ("办理前照片（可选）", "Before photos (optional)"),
+    "photos.after": ("办理后照片（可选）", "After photos (optional)"),
+    "photos.hint": (
+        "JPEG、PNG 或 WebP，每张不超过 8 MiB；照片中的位置等信息会被去除。",
+        "JPEG, PNG or WebP, at most 8 MiB each; the location and other details inside a "
+        "photo are removed.",
+    ),
+    "photos.alt.filed": ("居民上传的照片 {n}", "Photo {n} from the resident"),
+    "photos.alt.before": ("办理前照片 {n}", "Before photo {n}"),
+    "photos.alt.after": ("办理后照片 {n}", "After photo {n}"),
     "reason.photo_type": (
         "照片只能是 JPEG、PNG 或 WebP 图片",
         "A photo must be a JPEG, PNG or WebP image",
