@@ -55,7 +55,8 @@ def test_the_resident_files_with_a_place_and_photos(
     expect(link).to_be_visible()
 
     # the tracking page shows the photo, with its alt text, and no address
-    resident.goto(link.get_attribute("href") or "")
+    href = link.get_attribute("href") or ""
+    resident.goto(href)
     photo = resident.locator("ul.photos img")
     expect(photo).to_have_count(1)
     expect(photo).to_have_attribute("alt", "居民上传的照片 1")
@@ -65,7 +66,7 @@ def test_the_resident_files_with_a_place_and_photos(
     assert ADDRESS not in resident.inner_text("body")
 
     # the grid's worker sees the address and the photo on the request page
-    token = (link.get_attribute("href") or "").rsplit("/", 1)[-1]
+    token = href.rsplit("/", 1)[-1]
     request_id = _request_of(stack, token)
     worker = people.page()
     log_in(worker, "worker1")
