@@ -87,7 +87,7 @@ def check(data: bytes) -> Photo:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PhotoRefused("photo_type", "a photo is a JPEG, PNG or WebP image") from None
-    except (OSError, SyntaxError, ValueError):
+    except Exception:  # a damaged file fails in many ways inside the decoders
         raise PhotoRefused("photo_type", "the image is damaged and cannot be read") from None
     if fmt not in _FORMATS:
         raise PhotoRefused("photo_type", "a photo is a JPEG, PNG or WebP image")

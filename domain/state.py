@@ -604,10 +604,16 @@ class RequestState:
             for left in self.assisting
         )
 
-    def decide_assist_note(self, actor: str, note: str, at: datetime) -> Change:
-        """An assisting handler or a co-handler notes progress."""
+    def decide_assist_note(
+        self, actor: str, note: str, at: datetime, photos: list[dict[str, str]] | None = None
+    ) -> Change:
+        """An assisting handler or a co-handler notes progress (with "before" photos)."""
         require(Action.COHANDLE, self.status)
-        return Change(PROGRESS_NOTED, at, actor, {"note": note, "assisting": True})
+        data: dict[str, Any] = {"note": note, "assisting": True}
+        refs = photo_refs(photos or [], BEFORE)
+        if refs:
+            data["photos"] = refs
+        return Change(PROGRESS_NOTED, at, actor, data)
 
     def decide_close_out_of_scope(self, actor: str, reason: str, at: datetime) -> Change:
         """Close the request as outside the office's scope; the resident may appeal."""

@@ -410,7 +410,7 @@ class RequestWorkflow:
             note = _required(cmd.text, "note")
             if s.may_handle(cmd.actor.assignments):
                 return s.decide_progress(cmd.actor.username, note, at, cmd.photos)
-            return s.decide_assist_note(cmd.actor.username, note, at)
+            return s.decide_assist_note(cmd.actor.username, note, at, cmd.photos)
 
         return decide
 
