@@ -16,7 +16,8 @@ COPY api ./api
 COPY closeloop ./closeloop
 COPY web ./web
 RUN pip install . \
-    && useradd --system --home-dir /var/lib/closeloop --create-home closeloop
+    && useradd --system --home-dir /var/lib/closeloop --create-home closeloop \
+    && install -d -o closeloop -g closeloop -m 0700 /var/lib/closeloop/media
 
 USER closeloop
 EXPOSE 8000

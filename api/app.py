@@ -24,6 +24,7 @@ from api.routes import (
     hotspots,
     operations,
     performance,
+    place,
     reports,
     requests,
     stream,
@@ -35,7 +36,7 @@ from api.routes import (
 from api.routes import inbox as inbox_routes
 from api.routes import open311 as open311_routes
 from api.routes import sms as sms_routes
-from closeloop import workcalendar
+from closeloop import media, workcalendar
 from closeloop.keys import keyring
 from closeloop.settings import Settings
 from closeloop.store import STORE_NAME
@@ -54,6 +55,7 @@ def create_app(
     engine: Engine,
     temporal: Client | None = None,
     sealer: Sealer | None = None,
+    media_store: media.MediaStore | None = None,
 ) -> FastAPI:
     """The API on ``engine`` (read models and roster); connects to Temporal unless given one.
 
@@ -81,9 +83,11 @@ def create_app(
     # opens the sealed contacts of the read models for those allowed (api.privacy)
     app.state.sealer = sealer if sealer is not None else keyring(settings)
     app.state.engine = engine
+    # where photos are kept (closeloop.media): the settings' backend unless given one
+    app.state.media = media_store if media_store is not None else media.media_of(settings)
     app.state.temporal = temporal
     routers = (auth, units, users, calendar, categories, requests, operations, stream, track)
-    for module in (*routers, webhooks, performance, hotspots, assessment, reports):
+    for module in (*routers, webhooks, performance, hotspots, assessment, reports, place):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(sms_routes.router, prefix=API_PREFIX)  # the SMS settings (notify.sms)
     app.include_router(inbox_routes.router, prefix=API_PREFIX)  # the staff's inbox
@@ -143,7 +147,10 @@ def create_app(
     web.install(app)  # the browser pages (web/), their static files and session cookie
     # outermost last: bodies are measured before the session bridge or any route sees them,
     # and every answer, the 413 included, gets the security headers
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # a photo upload may be larger: up to twice a photo's limit reaches the photo's own
+    # check (422 photo_too_large), beyond that 413
+    uploads = {f"{API_PREFIX}/photos": 2 * media.MAX_BYTES}
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, larger=uploads)
     headers.install(app, behind_tls=settings.behind_tls)
     return app
 

@@ -33,17 +33,25 @@ def too_large(limit: int) -> Refusal:
 class BodyLimit:
     """ASGI middleware: bodies over ``max_bytes`` get 413 ``too_large`` (see above)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        larger: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        #: paths that take larger bodies (photo uploads), each with its own limit
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(send, scope["path"])
+        if declared is not None and declared > limit:
+            await self._refuse(send, scope["path"], limit)
             return
         seen = 0
         started = False
@@ -53,8 +61,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise too_large(self.max_bytes)
+                if seen > limit:
+                    raise too_large(limit)
             return message
 
         async def watched_send(message: Message) -> None:
@@ -69,10 +77,10 @@ class BodyLimit:
             # a route that reads the body outside FastAPI's own parsing lets it through
             if refusal.status_code != 413 or started:
                 raise
-            await self._refuse(send, scope["path"])
+            await self._refuse(send, scope["path"], limit)
 
-    async def _refuse(self, send: Send, path: str) -> None:
-        refusal = too_large(self.max_bytes)
+    async def _refuse(self, send: Send, path: str, limit: int) -> None:
+        refusal = too_large(limit)
         content_type = b"application/json"
         if path.startswith(open311.PREFIX):  # GeoReport's own error format
             fmt = open311.format_of(path)

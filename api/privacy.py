@@ -20,11 +20,14 @@ from domain.privacy import (
     masked,
     may_reveal,
     open_contact,
+    open_place,
     sight,
 )
 from domain.state import Assignment
 
 SEALED = "resident_sealed"
+#: The read models' sealed address and building (domain.place).
+PLACE_SEALED = "place_sealed"
 
 
 class Person(Protocol):
@@ -60,15 +63,21 @@ def present(
 
     Adds ``contact`` (``full`` or ``masked``) and ``may_reveal``; drops the sealed copy.
     A full sight of a row without a sealed copy (projected before sealing, or without a
-    key) shows the masked contact: the clear one is not there to show.
+    key) shows the masked contact: the clear one is not there to show. The address and
+    building go with the contact: shown to those who see it in full, None to the others
+    (a supervisor's or admin's reveal shows them too); the point (``lat``, ``long``) is
+    shown to all who may see the request.
     """
     viewer = viewer_of(user)
     facts = RequestFacts.of(view)
     seen = sight(viewer, facts)
     if seen is Sight.NONE:
         return None
-    shown = {k: v for k, v in view.items() if k != SEALED}
+    shown = {k: v for k, v in view.items() if k not in (SEALED, PLACE_SEALED)}
     contact = clear_contact(view, sealer) if seen is Sight.FULL else None
+    where = clear_place(view, sealer) if contact is not None else {}
+    shown["address"] = where.get("address")
+    shown["building"] = where.get("building")
     if contact is None:
         shown["resident"] = masked(view["resident"])
         shown["contact"] = Sight.MASKED.value
@@ -85,6 +94,17 @@ def visible(
     """The views ``user`` may know of, each as :func:`present` shows it."""
     shown = (present(view, user, sealer) for view in views)
     return [view for view in shown if view is not None]
+
+
+def clear_place(view: Mapping[str, Any], sealer: Sealer | None) -> dict[str, str]:
+    """The request's address and building in clear (those it has; empty when none or
+    when they cannot be had)."""
+    if SEALED not in view:  # the workflow's view: in clear
+        return {k: view[k] for k in ("address", "building") if view.get(k)}
+    sealed = view.get(PLACE_SEALED)
+    if sealed is None or sealer is None:
+        return {}
+    return open_place(sealer, sealed)
 
 
 def clear_contact(view: Mapping[str, Any], sealer: Sealer | None) -> dict[str, str] | None:

@@ -20,11 +20,17 @@ from pydantic_core import PydanticCustomError
 
 from api.text import NO_CONTROL, Text
 from domain.ladder import Tier
+from domain.place import MAX_ADDRESS, MAX_BUILDING
 from domain.review import DIMENSIONS, Answer
 
 Channel = Annotated[Literal["app", "hotline", "visit", "walk_in"], NO_CONTROL]
 
 NonBlank = Field(min_length=1, max_length=4000)
+#: Degrees (WGS-84); the ranges are checked by domain.place (reason codes of their own).
+Degrees = Annotated[float | None, NO_CONTROL]
+#: Photos by the id ``POST /photos`` answered with (their content hash); how many is
+#: checked by the route (``too_many_photos``).
+PhotoIds = Annotated[list[Annotated[str, Field(max_length=64)]], NO_CONTROL]
 MaybeAnswer = Annotated[Answer | None, NO_CONTROL]
 
 #: The error type of an unanswered dimension in a reached review (the pages translate it).
@@ -50,10 +56,17 @@ class RequestIn(_Body):
     resident: Resident
     tier: Annotated[Tier | None, NO_CONTROL] = None  # staff only (a resident: 422)
     urgent: Annotated[bool, NO_CONTROL] = False  # the resident's own mark, seen on the board
+    # where it is (domain.place): lat and long together or neither
+    lat: Degrees = None
+    long: Degrees = None
+    address: Text | None = Field(default=None, max_length=MAX_ADDRESS)
+    building: Text | None = Field(default=None, max_length=MAX_BUILDING)
+    photos: PhotoIds = Field(default_factory=list)
 
 
 class ProgressIn(_Body):
     note: Text = NonBlank
+    photos: PhotoIds = Field(default_factory=list)  # "before" photos
 
 
 class EscalateIn(_Body):
@@ -62,6 +75,18 @@ class EscalateIn(_Body):
 
 class ResolveIn(_Body):
     resolution: Text = NonBlank
+    photos: PhotoIds = Field(default_factory=list)  # "after" photos
+
+
+class LocationIn(_Body):
+    """Staff correct where a request is: a new point; the address and building replace
+    the old ones when given."""
+
+    lat: float
+    long: float
+    address: Text | None = Field(default=None, max_length=MAX_ADDRESS)
+    building: Text | None = Field(default=None, max_length=MAX_BUILDING)
+    reason: Text = NonBlank
 
 
 class RevealIn(_Body):

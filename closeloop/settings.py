@@ -227,6 +227,20 @@ def _hours(name: str, default: float) -> float:
     return value
 
 
+def _media_backend() -> str:
+    raw = os.environ.get("CLOSELOOP_MEDIA_BACKEND", "").strip().lower() or "local"
+    if raw not in ("local", "s3"):
+        raise SettingsError(f"CLOSELOOP_MEDIA_BACKEND must be local or s3, got {raw!r}")
+    if raw == "s3" and not os.environ.get("CLOSELOOP_MEDIA_BUCKET", "").strip():
+        raise SettingsError("CLOSELOOP_MEDIA_BACKEND=s3 needs CLOSELOOP_MEDIA_BUCKET")
+    return raw
+
+
+def _path_or_none(name: str) -> Path | None:
+    raw = os.environ.get(name, "").strip()
+    return Path(raw).resolve() if raw else None
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -300,6 +314,17 @@ class Settings:
     webhook_allow_private: bool = False
     #: ``closeloop dev`` runs the notifier and the sender.
     notify: bool = True
+    # ---- photos (closeloop.media) ----
+    #: Where photos are kept: ``local`` (a folder) or ``s3`` (an S3-compatible service).
+    media_backend: str = "local"
+    #: The ``local`` backend's folder; None: ``media`` in the data directory.
+    media_dir: Path | None = None
+    #: The ``s3`` backend: its endpoint (None: the provider's default), bucket, region, keys.
+    media_endpoint: str | None = None
+    media_bucket: str | None = None
+    media_region: str | None = None
+    media_access_key: str | None = None
+    media_secret_key: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -361,6 +386,13 @@ class Settings:
             delivery_timeout_seconds=_float("CLOSELOOP_DELIVERY_TIMEOUT_SECONDS", 10.0),
             webhook_allow_private=_flag("CLOSELOOP_WEBHOOK_ALLOW_PRIVATE", False),
             notify=_flag("CLOSELOOP_NOTIFY", True),
+            media_backend=_media_backend(),
+            media_dir=_path_or_none("CLOSELOOP_MEDIA_DIR"),
+            media_endpoint=os.environ.get("CLOSELOOP_MEDIA_ENDPOINT", "").strip() or None,
+            media_bucket=os.environ.get("CLOSELOOP_MEDIA_BUCKET", "").strip() or None,
+            media_region=os.environ.get("CLOSELOOP_MEDIA_REGION", "").strip() or None,
+            media_access_key=os.environ.get("CLOSELOOP_MEDIA_ACCESS_KEY", "").strip() or None,
+            media_secret_key=os.environ.get("CLOSELOOP_MEDIA_SECRET_KEY", "").strip() or None,
         )
 
     @property

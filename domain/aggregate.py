@@ -18,6 +18,7 @@ from domain.state import (
     ACCEPTED,
     ESCALATED,
     FILED,
+    LOCATION_CORRECTED,
     MARKED_OVERDUE,
     OPERATION_TYPES,
     PROGRESS_NOTED,
@@ -138,6 +139,10 @@ class ResidentRequest(Aggregate):
     class ReviewWindowClosed(Changed):
         pass
 
+    # where it is (domain.place)
+    class LocationCorrected(Changed):
+        pass
+
     def __init__(self, command_id: str, at: datetime, actor: str, data: dict[str, Any]):
         filed = Change(FILED, at, actor, data)
         self.state = RequestState.from_filed(filed)
@@ -192,6 +197,7 @@ _CHANGE_EVENTS: dict[str, type[ResidentRequest.Changed]] = {
     RESOLVED: ResidentRequest.Resolved,
     REVIEWED: ResidentRequest.Reviewed,
     REVIEW_WINDOW_CLOSED: ResidentRequest.ReviewWindowClosed,
+    LOCATION_CORRECTED: ResidentRequest.LocationCorrected,
     **{
         name: getattr(ResidentRequest, name)
         for name in OPERATION_TYPES  # each operation's event class bears its type's name

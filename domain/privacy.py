@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from domain.ladder import LEVEL_UNIT_KIND, TIER_LEVEL, Level, Tier, UnitKind
 from domain.lifecycle import Status
+from domain.place import PRIVATE_KEYS
 from domain.state import Assignment
 
 
@@ -183,6 +184,19 @@ def open_contact(sealer: Sealer, sealed: str) -> dict[str, str]:
     """The name and phone of :func:`seal_contact`'s text."""
     contact = json.loads(sealer.open_text(sealed))
     return {"name": str(contact["name"]), "phone": str(contact["phone"])}
+
+
+def seal_place(sealer: Sealer, place: Mapping[str, Any]) -> str | None:
+    """A request's address and building (personal data, :mod:`domain.place`) as one
+    sealed text for the read models; None when it has neither."""
+    kept = {k: place[k] for k in PRIVATE_KEYS if place.get(k)}
+    return sealer.seal_text(json.dumps(kept, ensure_ascii=False)) if kept else None
+
+
+def open_place(sealer: Sealer, sealed: str) -> dict[str, str]:
+    """The address and building of :func:`seal_place`'s text (those it holds)."""
+    place = json.loads(sealer.open_text(sealed))
+    return {k: str(place[k]) for k in PRIVATE_KEYS if place.get(k)}
 
 
 # ---- the README's table, derived from the rule ------------------------------------------

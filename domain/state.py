@@ -23,6 +23,7 @@ from domain.ladder import (
     next_tier,
 )
 from domain.lifecycle import Action, Invalid, NotAssigned, Refused, Status, is_open, require
+from domain.place import AFTER, BEFORE, FILED_STAGE, PRIVATE_KEYS, photo_refs, place
 from domain.review import Outcome, Review
 
 SYSTEM_ACTOR = "system"
@@ -51,6 +52,8 @@ CLOSED_OUT_OF_SCOPE = "ClosedOutOfScope"
 APPEALED = "Appealed"
 #: The resident's self-review window (限时反馈) passed without their review: callers phone.
 REVIEW_WINDOW_CLOSED = "ReviewWindowClosed"
+#: Staff corrected where the request is (domain.place).
+LOCATION_CORRECTED = "LocationCorrected"
 OPERATION_TYPES = (
     DISPATCHED,
     RETURNED,
@@ -76,6 +79,7 @@ EVENT_TYPES = (
     REVIEWED,
     *OPERATION_TYPES,
     REVIEW_WINDOW_CLOSED,
+    LOCATION_CORRECTED,
 )
 
 #: Who acts when the resident reviews their own request from the tracking link.
@@ -139,6 +143,13 @@ class Intake:
     tier: Tier
     urgent: bool = False  # the resident marked it urgent (a dispatcher sees it)
     manual: bool = False  # its community dispatches by hand: it waits for dispatch
+    # where it is (domain.place): a point, an address, a building or household
+    lat: float | None = None
+    long: float | None = None
+    address: str | None = None
+    building: str | None = None
+    #: the resident's photos: each {"hash", "type"} of the media store
+    photos: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -196,6 +207,9 @@ class RequestState:
     # ---- the resident's self-review (限时反馈) ----
     review_until: datetime | None = None  # the latest resolution's window; None: none
     review_window_closed: bool = False  # its ReviewWindowClosed is recorded
+    # ---- where it is, and its photos (domain.place) ----
+    place: dict[str, Any] = field(default_factory=dict)  # lat, long, address, building
+    photos: list[dict[str, Any]] = field(default_factory=list)  # hash, type, stage, at, by
 
     # ---- intake -------------------------------------------------------------------
 
@@ -203,10 +217,17 @@ class RequestState:
     def decide_file(intake: Intake, at: datetime, actor: str, day_seconds: DueRule) -> Change:
         level = TIER_LEVEL[intake.tier]
         data = asdict(intake)
-        # a filing's change holds no urgent or manual key unless it is set
+        # a filing's change holds no urgent or manual key unless it is set, and no place
+        # or photos unless given (filings from before them stay as they were)
+        for flag in ("urgent", "manual", "lat", "long", "address", "building", "photos"):
+            del data[flag]
+        data.update(place(intake.lat, intake.long, intake.address, intake.building))
+        photos = photo_refs(intake.photos, FILED_STAGE)
+        if photos:
+            data["photos"] = photos
         for flag in ("urgent", "manual"):
-            if not data[flag]:
-                del data[flag]
+            if getattr(intake, flag):
+                data[flag] = True
         data.update(
             tier=intake.tier.value,
             level=level.value,
@@ -235,7 +256,9 @@ class RequestState:
             created_at=change.at,
             updated_at=change.at,
             urgent=bool(d.get("urgent", False)),
+            place={k: d[k] for k in ("lat", "long", *PRIVATE_KEYS) if k in d},
         )
+        state._add_photos(d, change)
         if d.get("manual"):
             state.status = Status.WAITING_DISPATCH
             state.waiting_since = change.at
@@ -261,9 +284,37 @@ class RequestState:
         require(Action.ACCEPT, self.status)
         return Change(ACCEPTED, at, actor, {})
 
-    def decide_progress(self, actor: str, note: str, at: datetime) -> Change:
+    def decide_progress(
+        self, actor: str, note: str, at: datetime, photos: list[dict[str, str]] | None = None
+    ) -> Change:
+        """A progress note, with the handler's "before" photos if any."""
         require(Action.PROGRESS, self.status)
-        return Change(PROGRESS_NOTED, at, actor, {"note": note})
+        data: dict[str, Any] = {"note": note}
+        refs = photo_refs(photos or [], BEFORE)
+        if refs:
+            data["photos"] = refs
+        return Change(PROGRESS_NOTED, at, actor, data)
+
+    def decide_correct_location(
+        self,
+        actor: str,
+        lat: float | None,
+        long: float | None,
+        address: str | None,
+        building: str | None,
+        reason: str,
+        at: datetime,
+    ) -> Change:
+        """Staff correct where the request is: a new point, and the address and building
+        when given (those not given stay as they were)."""
+        if self.status is Status.CLOSED:
+            raise Refused("the request is closed; its place stays as it was", "request_closed")
+        if lat is None or long is None:
+            missing = "lat" if lat is None else "long"
+            raise Invalid("a corrected location has lat and long", "location_incomplete", missing)
+        data = place(lat, long, address, building)
+        data["reason"] = reason
+        return Change(LOCATION_CORRECTED, at, actor, data)
 
     def decide_escalate(
         self, actor: str, reason: str, at: datetime, day_seconds: DueRule
@@ -291,15 +342,23 @@ class RequestState:
         return self._escalation(up, SYSTEM_ACTOR, reason, at, day_seconds, automatic=True)
 
     def decide_resolve(
-        self, actor: str, resolution: str, at: datetime, review_seconds: float | None = None
+        self,
+        actor: str,
+        resolution: str,
+        at: datetime,
+        review_seconds: float | None = None,
+        photos: list[dict[str, str]] | None = None,
     ) -> Change:
         """``review_seconds``: how long the resident may then review it themselves (None:
-        only a caller reviews it)."""
+        only a caller reviews it); ``photos``: the handler's "after" photos."""
         require(Action.RESOLVE, self.status)
         data: dict[str, Any] = {
             "resolution": resolution,
             "on_time": self.deadline is None or at <= self.deadline,
         }
+        refs = photo_refs(photos or [], AFTER)
+        if refs:
+            data["photos"] = refs
         if review_seconds:
             data["review_until"] = _iso(at + timedelta(seconds=review_seconds))
         return Change(RESOLVED, at, actor, self._lapsing(data))
@@ -545,10 +604,16 @@ class RequestState:
             for left in self.assisting
         )
 
-    def decide_assist_note(self, actor: str, note: str, at: datetime) -> Change:
-        """An assisting handler or a co-handler notes progress."""
+    def decide_assist_note(
+        self, actor: str, note: str, at: datetime, photos: list[dict[str, str]] | None = None
+    ) -> Change:
+        """An assisting handler or a co-handler notes progress (with "before" photos)."""
         require(Action.COHANDLE, self.status)
-        return Change(PROGRESS_NOTED, at, actor, {"note": note, "assisting": True})
+        data: dict[str, Any] = {"note": note, "assisting": True}
+        refs = photo_refs(photos or [], BEFORE)
+        if refs:
+            data["photos"] = refs
+        return Change(PROGRESS_NOTED, at, actor, data)
 
     def decide_close_out_of_scope(self, actor: str, reason: str, at: datetime) -> Change:
         """Close the request as outside the office's scope; the resident may appeal."""
@@ -601,6 +666,7 @@ class RequestState:
             self.status = Status.IN_PROGRESS
         elif change.type == PROGRESS_NOTED:
             require(Action.COHANDLE if d.get("assisting") else Action.PROGRESS, self.status)
+            self._add_photos(d, change)
         elif change.type == ESCALATED:
             require(Action.ESCALATE, self.status)
             self._leave_level()
@@ -616,6 +682,7 @@ class RequestState:
             self.extension = None
             self.review_until = _when(d.get("review_until"))
             self.review_window_closed = False
+            self._add_photos(d, change)
         elif change.type == REVIEW_WINDOW_CLOSED:
             require(Action.REVIEW, self.status)
             self.review_window_closed = True
@@ -635,6 +702,10 @@ class RequestState:
                 self._restart_clock(change.at)
         elif change.type in OPERATION_TYPES:
             self._apply_operation(change)
+        elif change.type == LOCATION_CORRECTED:
+            if self.status is Status.CLOSED:
+                raise Refused("the request is closed; its place stays as it was")
+            self.place.update({k: d[k] for k in ("lat", "long", *PRIVATE_KEYS) if k in d})
         else:
             raise ValueError(f"unknown change type {change.type!r}")
         self.updated_at = change.at
@@ -732,6 +803,10 @@ class RequestState:
             self.status = Status.ASSIGNED
             self.overdue = False
 
+    def _add_photos(self, d: dict[str, Any], change: Change) -> None:
+        for photo in d.get("photos", ()):
+            self.photos.append({**photo, "at": _iso(change.at), "by": change.actor})
+
     def _enter_tier(self, d: dict[str, Any], at: datetime) -> None:
         """A tier's clock starts: its level owns the request, its deadline counts from now."""
         self.tier = Tier(d["tier"])
@@ -778,7 +853,14 @@ class RequestState:
             "timeline": [dict(e) for e in self.timeline],
             "review_until": _iso_or_none(self.review_until),
             **self.operations(),
+            **self.where(),
+            "photos": [dict(p) for p in self.photos],
         }
+
+    def where(self) -> dict[str, Any]:
+        """Where the request is: ``lat``, ``long``, ``address``, ``building`` (None when
+        not known)."""
+        return {k: self.place.get(k) for k in ("lat", "long", *PRIVATE_KEYS)}
 
     def operations(self) -> dict[str, Any]:
         """The street-office operations' part of the view (JSON values only); the read
@@ -834,6 +916,18 @@ def _unit_for(level: Level, grid_id: str, community_id: str, town_id: str) -> st
 def timeline_entry(change: Change) -> dict[str, Any]:
     """A change as a timeline row: type, at, actor and the change's own fields."""
     entry: dict[str, Any] = {"type": change.type, "at": _iso(change.at), "actor": change.actor}
-    if change.type != FILED:
-        entry.update(change.data)
+    entry.update(entry_fields(change))
     return entry
+
+
+def entry_fields(change: Change) -> dict[str, Any]:
+    """A change's own fields as its timeline row keeps them: none for a filing (they are
+    the request's own); a corrected address or building only as the fact that it changed
+    (they are the resident's personal data, sealed in the request's row)."""
+    if change.type == FILED:
+        return {}
+    fields = {k: v for k, v in change.data.items() if k not in PRIVATE_KEYS}
+    for key in PRIVATE_KEYS:
+        if key in change.data:
+            fields[f"{key}_changed"] = True
+    return fields

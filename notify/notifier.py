@@ -47,6 +47,7 @@ from domain.notices import (
     Resident,
     notices,
 )
+from domain.place import PRIVATE_KEYS
 from domain.state import FILED, Change, RequestState
 from notify.outbox import message_key, seal_body
 from notify.tables import DEAD, NOTIFIER, SMS, WAITING, WEBHOOK, inbox, outbox, positions
@@ -82,6 +83,9 @@ def event_payload(
     data = dict(change.data)
     if change.type == FILED and not include_pii:
         for name in RESIDENT_FIELDS:
+            data.pop(name, None)
+    if not include_pii:  # a filing's or a correction's address and building (domain.place)
+        for name in PRIVATE_KEYS:
             data.pop(name, None)
     return {
         "id": notification_id,

@@ -114,6 +114,13 @@ def request_item(row: Row[Any]) -> dict[str, Any]:
         "cohandlers_open": row.cohandlers_open,
         "waiting_since": iso_or_none(row.waiting_since),
         "review_until": iso_or_none(row.review_until),
+        "lat": row.lat,
+        "long": row.long,
+        # the address and building: sealed; api.privacy opens them for those who may see
+        "address": None,
+        "building": None,
+        "place_sealed": row.place_sealed,  # never sent
+        "photos": json.loads(row.photos) if row.photos else [],
     }
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, String, column, select, update
 from sqlalchemy import table as sa_table
 
 from closeloop.store import RequestStore
-from domain.privacy import Sealer, mask_name, mask_phone, seal_contact
+from domain.privacy import Sealer, mask_name, mask_phone, seal_contact, seal_place
 from projections.tables import requests
 
 #: ``progress(done, total)`` after each row.
@@ -56,11 +56,13 @@ def unsealed(engine: Engine) -> list[str]:
 def reseal(
     engine: Engine, store: RequestStore, sealer: Sealer, progress: Progress | None = None
 ) -> int:
-    """Seal every row's contact that is not sealed yet; returns how many were sealed."""
+    """Seal every row's contact that is not sealed yet, and its address and building
+    (domain.place) with it; returns how many were sealed."""
     ids = unsealed(engine)
     done = 0
     for request_id in ids:
-        resident = store.get_request(UUID(request_id)).state.resident
+        state = store.get_request(UUID(request_id)).state
+        resident = state.resident
         with engine.begin() as conn:
             conn.execute(
                 update(requests)
@@ -69,6 +71,7 @@ def reseal(
                     resident_sealed=seal_contact(sealer, resident),
                     resident_name=mask_name(resident["name"]),
                     resident_phone=mask_phone(resident["phone"]),
+                    place_sealed=seal_place(sealer, state.place),
                 )
             )
         done += 1

@@ -134,6 +134,14 @@ requests = Table(
     # until when the resident may review the latest resolution themselves (限时反馈); NULL:
     # no self-review (none offered, or the request is not waiting for its review)
     Column("review_until", UtcDateTime(), nullable=True),
+    # -- where it is, and its photos (revision 0014) --
+    # the point (WGS-84), shown to staff who may see the request; NULL: not given
+    Column("lat", Float(), nullable=True),
+    Column("long", Float(), nullable=True),
+    # the address and building (personal data), sealed as the contact is; NULL: none
+    Column("place_sealed", _TEXT, nullable=True),
+    # the photos' references (hash, type, stage, at, by) as JSON text; NULL: none
+    Column("photos", _TEXT, nullable=True),
     # board and work lists: open requests by status, soonest deadline first
     Index(f"ix_{PROJECTION_NAME}_requests_status_deadline", "status", "deadline"),
     # tasks: open requests at a handler's (unit, level)

@@ -23,6 +23,7 @@ order, in the transaction that tracks it, so a request is never half applied. A 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -51,7 +52,8 @@ from sqlalchemy.orm import Session
 from domain.ladder import Level, Tier
 from domain.lifecycle import Status
 from domain.performance import PostRule, Stints
-from domain.privacy import Sealer, mask_name, mask_phone, seal_contact
+from domain.place import PRIVATE_KEYS
+from domain.privacy import Sealer, mask_name, mask_phone, open_place, seal_contact, seal_place
 from domain.state import (
     ACCEPTED,
     COHANDLER_ADDED,
@@ -61,6 +63,7 @@ from domain.state import (
     ESCALATED,
     EXTENSION_ASKED,
     FILED,
+    LOCATION_CORRECTED,
     MARKED_OVERDUE,
     OPERATION_TYPES,
     PROGRESS_NOTED,
@@ -72,6 +75,7 @@ from domain.state import (
     WARNED,
     Change,
     RequestState,
+    entry_fields,
 )
 from projections.bulk import insert_rows, update_rows
 from projections.failures import PositionMoved, caused_by, is_passing
@@ -445,6 +449,7 @@ class _Request:
     closed_outcome: str | None = None
     is_new: bool = False  # filed in this batch: inserted, not updated
     sealed: str | None = None  # the resident's contact, sealed (domain.privacy)
+    place_sealed: str | None = None  # the address and building, sealed (domain.privacy)
     touched: bool = False  # moved in this batch: its row is written
     counted: Part = ZERO  # what the figures count for it so far (projections.figures)
     # the figures' counts of its whole life that the state keeps per tier only
@@ -489,6 +494,8 @@ class _Request:
         if row.ops is not None:  # NULL: projected before the operations, none happened
             state.restore_operations(unpack_operations(row.ops))
         state.review_until = row.review_until
+        state.place = {k: v for k, v in (("lat", row.lat), ("long", row.long)) if v is not None}
+        state.photos = json.loads(row.photos) if row.photos else []
         request = cls(
             state=state,
             version=row.version,
@@ -497,6 +504,7 @@ class _Request:
             closed_at=row.closed_at,
             closed_outcome=row.closed_outcome,
             sealed=row.resident_sealed,
+            place_sealed=row.place_sealed,
             warnings=row.warnings,
             extensions_asked=row.extensions_asked,
             extensions_granted=row.extensions_granted,
@@ -572,6 +580,13 @@ class _Request:
         elif kind == DISPATCHED:
             self.dispatched = True
 
+    def reseal_place(self, sealer: Sealer, data: dict[str, Any]) -> None:
+        """A corrected address or building replaces the sealed one's part it names."""
+        if not any(k in data for k in PRIVATE_KEYS):
+            return
+        kept = open_place(sealer, self.place_sealed) if self.place_sealed else {}
+        self.place_sealed = seal_place(sealer, {**kept, **data})
+
     def packed(self) -> str:
         """The ``ops`` column: packed again only after a change that may have moved it."""
         if self.ops is None:
@@ -627,6 +642,10 @@ class _Request:
             "closed_outcome": self.closed_outcome,
             "ops": self.packed(),
             "review_until": s.review_until,
+            "lat": s.place.get("lat"),
+            "long": s.place.get("long"),
+            "place_sealed": self.place_sealed,
+            "photos": json.dumps(s.photos, ensure_ascii=False) if s.photos else None,
         }
 
     def operation_columns(self) -> dict[str, Any]:
@@ -680,7 +699,15 @@ def assist_key(left: dict[str, str]) -> str:
 #: The changes that leave ``RequestState.operations()`` as it was (a resolve too, unless
 #: it lets an extension ask lapse; a review too, unless it reopens the request).
 _OPERATIONS_KEPT = frozenset(
-    {ACCEPTED, PROGRESS_NOTED, MARKED_OVERDUE, RESOLVED, REVIEWED, REVIEW_WINDOW_CLOSED}
+    {
+        ACCEPTED,
+        PROGRESS_NOTED,
+        MARKED_OVERDUE,
+        RESOLVED,
+        REVIEWED,
+        REVIEW_WINDOW_CLOSED,
+        LOCATION_CORRECTED,
+    }
 )
 
 #: The changes that move what the figures count beyond the state, or the people rows.
@@ -780,16 +807,19 @@ class _Batch:
             request.plain = state.waiting_since is None
             if views.sealer is not None:
                 request.sealed = seal_contact(views.sealer, state.resident)
+                request.place_sealed = seal_place(views.sealer, change.data)
             request.stints = Stints(request_id)
             self.requests[request_id] = request
         else:
             request = self._held(request_id, change)
             request.apply(change, version)
+            if change.type == LOCATION_CORRECTED and views.sealer is not None:
+                request.reseal_place(views.sealer, change.data)
         if request.stints is None:  # a row read before its stints were: read them now
             request.stints = read_stints(self.conn, [request_id])[request_id]
         request.stints.apply(change, request.state, self.rule.responded)
         # the timeline entry's own fields: the change's (a filing's are the request's own)
-        entry = {} if change.type == FILED else dict(change.data)
+        entry = entry_fields(change)
         self.timeline_rows.append(
             {
                 "request_id": request_id,

@@ -403,6 +403,59 @@ STRINGS: dict[str, tuple[str, str]] = {
         "This submission differs from an earlier one with the same key: reload and file again",
     ),
     "reason.too_large": ("提交的内容太大", "What was sent is too large"),
+    # ---- place and photos (domain.place, closeloop.media) ----
+    "place.title": ("位置", "Location"),
+    "place.hint": (
+        "可选：地址、楼栋或门牌，以及地图坐标（纬度、经度）。地址只给办理您诉求的工作人员看。",
+        "Optional: the address, the building or household, and map coordinates (latitude, "
+        "longitude). Only the staff handling your request see the address.",
+    ),
+    "place.address": ("地址", "Address"),
+    "place.building": ("楼栋 / 门牌", "Building or household"),
+    "place.lat": ("纬度", "Latitude"),
+    "place.long": ("经度", "Longitude"),
+    "place.point": ("坐标 {lat}, {long}", "at {lat}, {long}"),
+    "place.correct": ("更正位置", "Correct the location"),
+    "place.address_changed": ("地址已更新", "The address was changed"),
+    "place.building_changed": ("楼栋 / 门牌已更新", "The building or household was changed"),
+    "place.corrected": ("位置已更正", "The location was corrected"),
+    "place.reason": ("更正原因", "Why it is corrected"),
+    "place.keep_hint": (
+        "地址和楼栋留空则保持不变。",
+        "Leave the address and building blank to keep them as they are.",
+    ),
+    "photos.title": ("照片", "Photos"),
+    "photos.resident": ("照片（可选，最多 4 张）", "Photos (optional, at most 4)"),
+    "photos.before": ("办理前照片（可选）", "Before photos (optional)"),
+    "photos.after": ("办理后照片（可选）", "After photos (optional)"),
+    "photos.hint": (
+        "JPEG、PNG 或 WebP，每张不超过 8 MiB；照片中的位置等信息会被去除。",
+        "JPEG, PNG or WebP, at most 8 MiB each; the location and other details inside a "
+        "photo are removed.",
+    ),
+    "photos.alt.filed": ("居民上传的照片 {n}", "Photo {n} from the resident"),
+    "photos.alt.before": ("办理前照片 {n}", "Before photo {n}"),
+    "photos.alt.after": ("办理后照片 {n}", "After photo {n}"),
+    "reason.photo_type": (
+        "照片只能是 JPEG、PNG 或 WebP 图片",
+        "A photo must be a JPEG, PNG or WebP image",
+    ),
+    "reason.photo_too_large": ("照片不能超过 8 MiB", "A photo may be at most 8 MiB"),
+    "reason.too_many_photos": ("每次最多上传 4 张照片", "At most 4 photos at a time"),
+    "reason.photo_unknown": (
+        "找不到这张照片，请重新上传",
+        "That photo was not found: upload it again",
+    ),
+    "reason.photo_not_found": ("该诉求没有这张照片", "This request has no such photo"),
+    "reason.location_out_of_range": (
+        "位置超出范围：纬度在 -90 到 90 之间，经度在 -180 到 180 之间",
+        "The location is out of range: latitude -90 to 90, longitude -180 to 180",
+    ),
+    "reason.location_incomplete": (
+        "纬度和经度要一起填写",
+        "Give the latitude and the longitude together",
+    ),
+    "reason.text_too_long": ("内容太长", "The text is too long"),
     "reason.unknown_level": ("没有这个层级", "There is no such level"),
     "reason.unknown_metric": ("没有这个指标", "There is no such measure"),
     "reason.not_a_handler": (
@@ -1441,6 +1494,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "居民自评期限已过，转回访员电话回访",
         "The time for the resident's own review passed: a caller will phone",
     ),
+    "event.LocationCorrected": ("位置已更正", "The location was corrected"),
     "reason.review_window_closed": (
         "自行评价的时间已过，回访员会给您打电话。",
         "The time for your own review has passed; a caller will phone you.",

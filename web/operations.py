@@ -158,4 +158,13 @@ def allowed(user: Principal, view: dict[str, Any]) -> dict[str, bool]:
         "redirect": status in OPEN and platform,
         "retier": status in OPEN and platform,
         "handle": status in OPEN and user.role is Role.HANDLER,
+        # correct where it is: the current level, its platform, a supervisor
+        "locate": status != Status.CLOSED.value
+        and (supervisor or _dispatcher_of(user, view) or _at_current_level(user, view)),
     }
+
+
+def _dispatcher_of(user: Principal, view: dict[str, Any]) -> bool:
+    return user.role is Role.DISPATCHER and bool(
+        {view["community_id"], view["town_id"]} & set(user.dispatch_units)
+    )

@@ -342,6 +342,16 @@ def timeline_lines(
                 details.append((t("event.resolution"), str(entry["resolution"])))
             if entry.get("on_time") is False:
                 details.append(("", t("event.late")))
+        elif kind == "LocationCorrected":
+            if entry.get("lat") is not None:
+                details.append(
+                    (t("place.title"), t("place.point", lat=entry["lat"], long=entry["long"]))
+                )
+            for part in ("address", "building"):
+                if entry.get(f"{part}_changed"):
+                    details.append(("", t(f"place.{part}_changed")))
+            if entry.get("reason"):
+                details.append((t("event.reason"), str(entry["reason"])))
         elif kind == "Reviewed":
             outcome = str(entry.get("outcome", ""))
             # the resident's own review (source "resident") is named as such

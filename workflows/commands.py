@@ -28,6 +28,7 @@ from workflows.messages import (
     REFUSED,
     UNKNOWN,
     HandlerCommand,
+    LocateCommand,
     OpsCommand,
     RequestInput,
     ReviewCommand,
@@ -171,7 +172,7 @@ async def send(
     client: Client,
     request_id: str,
     action: str,
-    command: HandlerCommand | ReviewCommand | OpsCommand,
+    command: HandlerCommand | ReviewCommand | OpsCommand | LocateCommand,
     update_id: str | None = None,
 ) -> dict[str, Any]:
     """Send accept/progress/escalate/resolve/review; return the request as it now stands."""

@@ -62,6 +62,20 @@ class HandlerCommand:
 
     actor: Actor
     text: str = ""
+    #: progress ("before") or resolve ("after") photos: each {"hash", "type"}
+    photos: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LocateCommand:
+    """Correct where a request is: a new point, the address and building when given."""
+
+    actor: Actor
+    lat: float | None
+    long: float | None
+    address: str | None = None
+    building: str | None = None
+    reason: str = ""
 
 
 @dataclass(frozen=True)

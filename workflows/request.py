@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         Actor,
         DeadlinesInput,
         HandlerCommand,
+        LocateCommand,
         OpsCommand,
         RecordInput,
         RequestInput,
@@ -374,6 +375,14 @@ class RequestWorkflow:
         self._dry_run(None, self._appeal(cmd))
 
     @workflow.update
+    async def locate(self, cmd: LocateCommand) -> dict[str, Any]:
+        return await self._handle(_assigned_or_platform(cmd.actor), self._locate(cmd))
+
+    @locate.validator
+    def _validate_locate(self, cmd: LocateCommand) -> None:
+        self._dry_run(_assigned_or_platform(cmd.actor), self._locate(cmd))
+
+    @workflow.update
     async def sync(self) -> dict[str, Any]:
         """Adopt what the store holds beyond the workflow's last change (an operator's
         repair, sent by ``closeloop check --repair``): after a lost workflow task whose
@@ -400,8 +409,8 @@ class RequestWorkflow:
         def decide(s: RequestState, at: datetime) -> Change:
             note = _required(cmd.text, "note")
             if s.may_handle(cmd.actor.assignments):
-                return s.decide_progress(cmd.actor.username, note, at)
-            return s.decide_assist_note(cmd.actor.username, note, at)
+                return s.decide_progress(cmd.actor.username, note, at, cmd.photos)
+            return s.decide_assist_note(cmd.actor.username, note, at, cmd.photos)
 
         return decide
 
@@ -412,7 +421,19 @@ class RequestWorkflow:
 
     def _resolve(self, cmd: HandlerCommand, review_seconds: float | None) -> Decide:
         return lambda s, at: s.decide_resolve(
-            cmd.actor.username, _required(cmd.text, "resolution"), at, review_seconds
+            cmd.actor.username, _required(cmd.text, "resolution"), at, review_seconds, cmd.photos
+        )
+
+    @staticmethod
+    def _locate(cmd: LocateCommand) -> Decide:
+        return lambda s, at: s.decide_correct_location(
+            cmd.actor.username,
+            cmd.lat,
+            cmd.long,
+            cmd.address,
+            cmd.building,
+            _required(cmd.reason, "reason"),
+            at,
         )
 
     def _review(self, cmd: ReviewCommand, state: RequestState, at: datetime) -> Change:
@@ -692,6 +713,13 @@ def _assigned(actor: Actor) -> Check:
 def _assigned_or_supervisor(actor: Actor) -> Check:
     check = _assigned(actor)
     return (lambda state: None) if actor.role == SUPERVISOR else check
+
+
+def _assigned_or_platform(actor: Actor) -> Check:
+    """A handler at the current level, a supervisor, or a dispatcher (the API checks that
+    the dispatcher is posted at the request's community or town)."""
+    check = _assigned(actor)
+    return (lambda state: None) if actor.role in (SUPERVISOR, DISPATCHER) else check
 
 
 def _assigned_or_assisting(actor: Actor) -> Check:

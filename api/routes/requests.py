@@ -29,6 +29,7 @@ from api.deps import (
 )
 from api.errors import Refusal, request_not_found
 from api.intake_limits import Rule, TooManyFilings, phone_key
+from api.photos import MediaDep, media_of, photo_refs
 from api.request_schemas import (
     EscalateIn,
     ProgressIn,
@@ -43,12 +44,14 @@ from api.routes.track import public_of
 from api.text import Text
 from closeloop.settings import Settings
 from domain.ladder import DEFAULT_DAY_SECONDS, Level
+from domain.lifecycle import Invalid
+from domain.place import place
 from domain.privacy import Sealer, Sight
 from domain.state import Intake
 from notify.sender import counts as message_counts
 from projections import queries
 from workflows.commands import CommandError, file_request, send
-from workflows.messages import Actor, HandlerCommand, OpsCommand, ReviewCommand
+from workflows.messages import Actor, HandlerCommand, LocateCommand, OpsCommand, ReviewCommand
 
 router = APIRouter(tags=["requests"])
 
@@ -198,6 +201,7 @@ async def file_a_request(
     settings: SettingsDep,
     client: TemporalDep,
     sealer: SealerDep,
+    store: MediaDep,
     consistent: Consistent = False,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
@@ -205,7 +209,14 @@ async def file_a_request(
 
     The reply holds ``tracking_token`` (and ``track_url``), the resident's secret link,
     shown here only. A resident's reply is the tracking view: no staff, no contact.
+    ``lat``/``long``, ``address`` and ``building`` say where it is; ``photos`` lists up
+    to 4 photos uploaded with ``POST /photos``.
     """
+    try:  # where it is: checked before anything is counted or kept
+        place(body.lat, body.long, body.address, body.building)
+    except Invalid as e:
+        raise Refusal(422, e.code, str(e), field=e.field) from None
+    photos = await run_in_threadpool(photo_refs, store, body.photos)
     if user is None and body.tier is not None:
         raise Refusal(
             422,
@@ -253,6 +264,11 @@ async def file_a_request(
         tier=body.tier or category.default_tier,
         urgent=body.urgent,
         manual=await run_in_threadpool(roster.dispatch_mode, community.id, db=engine) == "manual",
+        lat=body.lat,
+        long=body.long,
+        address=body.address,
+        building=body.building,
+        photos=photos,
     )
     actor = user.username if user else "resident"
     try:
@@ -371,7 +387,7 @@ async def act(
     http: Request,
     request_id: str,
     action: str,
-    command: HandlerCommand | ReviewCommand | OpsCommand,
+    command: HandlerCommand | ReviewCommand | OpsCommand | LocateCommand,
     user: Principal,
     consistent: bool,
     update_id: str | None,
@@ -413,7 +429,8 @@ async def progress(
 ) -> dict[str, Any]:  # fmt: skip
     """Add a progress note: a handler at the current level, one assisting from a level it
     went up from, or a co-handler (``assisting`` on the timeline entry)."""
-    cmd = HandlerCommand(actor_of(user), body.note)
+    photos = await run_in_threadpool(photo_refs, media_of(http), body.photos)
+    cmd = HandlerCommand(actor_of(user), body.note, photos)
     return await act(http, request_id, "progress", cmd, user, consistent, idempotency_key)
 
 
@@ -433,7 +450,8 @@ async def resolve(
     consistent: Consistent = False, idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Resolve: the request goes to the follow-up caller."""
-    cmd = HandlerCommand(actor_of(user), body.resolution)
+    photos = await run_in_threadpool(photo_refs, media_of(http), body.photos)
+    cmd = HandlerCommand(actor_of(user), body.resolution, photos)
     return await act(http, request_id, "resolve", cmd, user, consistent, idempotency_key)
 
 

@@ -68,6 +68,7 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "ClosedOutOfScope": ("reason", "outcome"),
     "Appealed": ("reason", "tier", "level", "deadline"),
     "ReviewWindowClosed": (),
+    "LocationCorrected": (),
 }
 #: The staff's own moves, which the resident's page does not list.
 STAFF_ONLY = frozenset({"Warned", "Urged", "ExtensionAsked", "ExtensionRefused"})
@@ -112,6 +113,11 @@ def public_of(
     appeal = view.get("appeal")
     result["appeal"] = {"reason": appeal["reason"], "at": appeal["at"]} if appeal else None
     result["appeal_until"] = _appeal_until(view, day_seconds)
+    # the request's photos (theirs, and the handlers' before and after), without who
+    # added them; read through ``/track/{token}/photos/{id}``
+    result["photos"] = [
+        {"id": p["hash"], "type": p["type"], "stage": p["stage"]} for p in view.get("photos", ())
+    ]
     result["timeline"] = [
         {
             "type": entry["type"],

@@ -29,7 +29,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, exp
 
 from closeloop.db import make_engine
 from notify import inbox
-from tests.e2e.conftest import BROWSER_MS, GRID1, ROOT, SCREENSHOTS, Dev, log_in
+from tests.e2e.conftest import BROWSER_MS, GRID1, HTTP_SECONDS, ROOT, SCREENSHOTS, Dev, log_in
+from tests.media import images
 from tests.notify.rows import delivered_subscription
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -338,12 +339,28 @@ def _message(dev: Dev, kind: str, request_id: str, **params: Any) -> int:
         engine.dispose()
 
 
+def _photo(dev: Dev) -> str:
+    """A photo uploaded as a resident uploads one; its id."""
+    answer = httpx.post(
+        f"{dev.api}/photos",
+        files={"file": ("photo.png", images.png(), "image/png")},
+        timeout=HTTP_SECONDS,
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
 def _scene(dev: Dev, lang: str) -> dict[str, str]:
     """Requests in each state worth seeing: assigned, in progress, resolved; one waiting
     for dispatch, one co-handled by partner1."""
     mark = f"({lang})"
-    assigned = dev.file(description=f"楼道灯坏了 {mark}")["id"]
-    working_filed = dev.file(description=f"下水道堵了，污水漫到院子里 {mark}")
+    # with a place and a photo: the request page and the tracking page show them
+    photo = _photo(dev)
+    assigned = dev.file(
+        description=f"楼道灯坏了 {mark}", lat=39.19, long=99.83, address="祥和苑3号楼",
+        building="3号楼2单元", photos=[photo],
+    )["id"]  # fmt: skip
+    working_filed = dev.file(description=f"下水道堵了，污水漫到院子里 {mark}", photos=[photo])
     working = working_filed["id"]
     dev.act("worker1", working, "accept")
     dev.act("worker1", working, "progress", {"note": "已联系物业，明天上午疏通"})

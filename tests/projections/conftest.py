@@ -291,6 +291,14 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 def as_read(state: RequestState) -> dict[str, Any]:
     """The workflow's view of a request as the read model holds it: the contact masked,
-    beside its sealed copy (present or not: tests/projections/test_views.py opens it)."""
+    beside its sealed copy (present or not: tests/projections/test_views.py opens it); the
+    address and building only sealed (``place_sealed``)."""
     view = state.view()
-    return {**view, "resident": masked(view["resident"]), "resident_sealed": ANY}
+    return {
+        **view,
+        "resident": masked(view["resident"]),
+        "resident_sealed": ANY,
+        "address": None,
+        "building": None,
+        "place_sealed": ANY,
+    }

@@ -41,6 +41,9 @@ ENTRIES: dict[str, dict[str, Any]] = {
         "level_unit_id": "c1", "deadline": AT,
     },
     "ReviewWindowClosed": {"review_until": AT},
+    "LocationCorrected": {
+        "lat": 39.2, "long": 100.6, "reason": "居民更正", "address_changed": True,
+    },
 }  # fmt: skip
 
 
@@ -58,7 +61,7 @@ def test_operations_are_worded(kind: str, lang: str) -> None:
         pages.append(timeline_lines([public], t))
     for (line,) in pages:
         words = [line["title"], *(v for pair in line["details"] for v in pair)]
-        assert not [w for w in words if w.startswith("event.")], (kind, lang, words)
+        assert not [w for w in words if w.startswith(("event.", "place."))], (kind, lang, words)
         assert line["title"]
 
 

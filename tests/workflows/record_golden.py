@@ -24,7 +24,14 @@ from closeloop.temporal_server import DevServer
 from domain.ladder import Level, Tier, deadline_for
 from domain.state import Assignment, Intake
 from workflows.commands import file_request, send
-from workflows.messages import Actor, HandlerCommand, OpsCommand, ReviewCommand, workflow_id
+from workflows.messages import (
+    Actor,
+    HandlerCommand,
+    LocateCommand,
+    OpsCommand,
+    ReviewCommand,
+    workflow_id,
+)
 from workflows.worker import build_worker
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -133,7 +140,53 @@ async def record_operations(name: str) -> Path:
     return path
 
 
+async def record_place(name: str) -> Path:
+    """A request's place and photos (a name with ``place`` in it): filed with a location
+    and a photo, the location corrected by its worker, the 1d deadline passing, the
+    location corrected by a supervisor, before and after photos, the closing review."""
+    worker = Actor("worker1", "handler", [Assignment("g1", Level.GRID_WORKER)])
+    branch = Actor("branch1", "handler", [Assignment("g1", Level.GRID_BRANCH)])
+    supervisor = Actor("supervisor1", "supervisor")
+    caller = Actor("caller1", "caller")
+    day = 1.0
+    photo = {"hash": "a" * 64, "type": "image/jpeg"}
+    server = DevServer(None, 0, None, Path(tempfile.gettempdir()) / "golden-temporal.log")
+    await server.start_on_free_ports()
+    env = WorkflowEnvironment.from_client(await connect_temporal(server.address, "default"))
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(4) as pool:
+        store = RequestStore(env=store_env(f"sqlite:///{tmp}/golden.db"))
+        async with build_worker(env.client, "golden", store, pool):
+            rid = str(uuid.uuid4())
+            intake = Intake(
+                rid, "g1", "c1", "t1", "water_leak", "ceiling leak", "app", "李", "1", Tier.D1,
+                lat=39.19, long=99.83, address="3 Xianghe Court", building="block 3",
+                photos=[photo],
+            )  # fmt: skip
+            c = env.client
+            await file_request(c, "golden", intake, "resident", day)
+            await send(c, rid, "locate", LocateCommand(worker, 39.2, 99.8, reason="on site"))
+            await asyncio.sleep(day + 1)  # the 1d deadline passes: up to the grid branch
+            await send(
+                c, rid, "locate", LocateCommand(supervisor, 39.21, 99.81, "5 Xianghe", None, "map")
+            )
+            await send(c, rid, "accept", HandlerCommand(branch))
+            before = {"hash": "b" * 64, "type": "image/png"}
+            await send(c, rid, "progress", HandlerCommand(branch, "looked", [before]))
+            after = {"hash": "c" * 64, "type": "image/webp"}
+            await send(c, rid, "resolve", HandlerCommand(branch, "fixed", [after]))
+            await send(c, rid, "review", ReviewCommand(caller, True, "yes", "yes", "yes", "yes"))
+            handle = c.get_workflow_handle(workflow_id(rid))
+            await handle.result()
+            history = await handle.fetch_history()
+        store.close()
+    await asyncio.to_thread(server.stop)
+    path = GOLDEN / f"{name}.json"
+    path.write_text(history.to_json())
+    return path
+
+
 if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 else "v1-full-loop"
     recorder = record_operations if "operations" in name else record
+    recorder = record_place if "place" in name else recorder
     print(asyncio.run(recorder(name)))

@@ -83,6 +83,8 @@
     if (options.json !== undefined) {
       headers["Content-Type"] = "application/json";
       payload = JSON.stringify(options.json);
+    } else if (options.multipart) {
+      payload = options.multipart; // FormData: the browser sets the boundary
     } else if (options.form) {
       payload = new URLSearchParams(options.form);
     }
@@ -139,6 +141,7 @@
     var out = {}, lists = {};
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.matches(":disabled") || el.type === "submit" || el.type === "button") return;
+      if (el.type === "file") return; // photos are uploaded first (uploadPhotos)
       // check boxes of one name: the list of the values ticked (empty when none is)
       if (el.dataset.type === "list") {
         if (!lists[el.name]) setPath(out, el.name.split("."), (lists[el.name] = []));
@@ -148,6 +151,13 @@
       if ((el.type === "radio" || el.type === "checkbox") && !el.checked) return;
       var value = el.value;
       if (el.dataset.type === "bool") value = value === "true";
+      // a number (degrees): left out when blank, sent as typed when it is not a number
+      if (el.dataset.type === "number") {
+        if (!value.trim()) return;
+        value = isFinite(Number(value)) ? Number(value) : value;
+      }
+      // optional text: left out when blank
+      if (el.dataset.type === "optional" && !value.trim()) return;
       // a list of dates: one a line (or separated by spaces or commas)
       if (el.dataset.type === "dates") value = value.split(/[\s,，、;；]+/).filter(Boolean);
       setPath(out, el.name.split("."), value);
@@ -430,10 +440,16 @@
     form.dataset.busy = "1";
     if (button) button.disabled = true;
     var asForm = form.dataset.encoding === "form";
-    call(form.dataset.method || "POST", form.dataset.api, {
-      json: asForm ? undefined : collect(form),
-      form: asForm ? new FormData(form) : undefined,
-      anonymous: form.dataset.anonymous !== undefined,
+    var anonymous = form.dataset.anonymous !== undefined;
+    uploadPhotos(form, anonymous).then(function (uploaded) {
+      if (uploaded.refused) return uploaded.refused;
+      var body = asForm ? undefined : collect(form);
+      if (body && uploaded.field) body[uploaded.field] = uploaded.ids;
+      return call(form.dataset.method || "POST", form.dataset.api, {
+        json: body,
+        form: asForm ? new FormData(form) : undefined,
+        anonymous: anonymous,
+      });
     }).then(function (res) {
       delete form.dataset.busy;
       if (button) button.disabled = false;
@@ -453,6 +469,43 @@
       refreshTargets(form.dataset.refresh);
     });
   });
+
+  // ---- photos: each file uploaded first (POST /api/v1/photos), then named by its id --
+
+  var MAX_PHOTOS = 4;
+
+  // {field, ids} of the form's photo input (field null: it has none), or {refused: res}
+  // for the first refusal, which is then shown next to that input.
+  function uploadPhotos(form, anonymous) {
+    var input = form.querySelector('input[type="file"][data-type="photos"]');
+    var files = input && input.files ? Array.prototype.slice.call(input.files) : [];
+    if (!input) return Promise.resolve({ field: null, ids: [] });
+    if (files.length > MAX_PHOTOS) {
+      return Promise.resolve({
+        refused: { ok: false, status: 422, data: { code: "too_many_photos", field: input.name, params: { max: MAX_PHOTOS } } },
+      });
+    }
+    var ids = [];
+    var next = Promise.resolve(null);
+    files.forEach(function (file) {
+      next = next.then(function (refused) {
+        if (refused) return refused;
+        var body = new FormData();
+        body.append("file", file, file.name);
+        return call("POST", "/api/v1/photos", { multipart: body, anonymous: anonymous }).then(function (res) {
+          if (!res.ok) {
+            if (res.data && res.data.field === "file") res.data.field = input.name;
+            return res;
+          }
+          ids.push(res.data.id);
+          return null;
+        });
+      });
+    });
+    return next.then(function (refused) {
+      return refused ? { refused: refused } : { field: input.name, ids: ids };
+    });
+  }
 
   // ---- reloading parts of a page, keeping what people type ----------------------
 
