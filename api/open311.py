@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 from api.text import control_character, normalize
+from domain.lifecycle import Invalid
+from domain.place import place
 
 #: Where the interface is served (its errors are in its own format under it).
 PREFIX = "/open311/"
@@ -292,9 +294,10 @@ def service_request(
     it waits for dispatch), ``expected_datetime``
     its current deadline (empty while it waits for dispatch), ``address`` its grid,
     community and town (most specific first). ``description`` is always empty and
-    ``status_notes`` a fixed sentence (see the module's docstring). ``address_id``,
-    ``zipcode``, ``lat``, ``long`` and ``media_url`` are empty: the read models hold no
-    place or picture of a request.
+    ``status_notes`` a fixed sentence (see the module's docstring). ``lat`` and ``long``
+    are the request's point rounded to :data:`PUBLIC_DEGREES` decimals (about 110 m: the
+    street, not the household); ``address_id``, ``zipcode`` and ``media_url`` are empty
+    (the address and building are personal data, and the photos are shown to staff only).
     """
     status = str(row["status"])
     outcome = row.get("closed_outcome")
@@ -320,10 +323,19 @@ def service_request(
         "address": ", ".join(p for p in place if p) or None,
         "address_id": None,
         "zipcode": None,
-        "lat": None,
-        "long": None,
+        "lat": _public_degrees(row.get("lat")),
+        "long": _public_degrees(row.get("long")),
         "media_url": None,
     }
+
+
+#: Decimals of a request's point in public answers: 3 is about 110 m, a street or a block
+#: rather than the household that filed it.
+PUBLIC_DEGREES = 3
+
+
+def _public_degrees(value: Any) -> float | None:
+    return None if value is None else round(float(value), PUBLIC_DEGREES)
 
 
 # ---- reading GET requests' arguments ----------------------------------------------------
@@ -529,25 +541,31 @@ def filing(form: Mapping[str, str]) -> Filing:
     )
 
 
-def intake_fields(filed: Filing) -> dict[str, str]:
-    """The intake fields a GeoReport filing fills: ``description`` and the resident's
-    ``resident_name`` and ``resident_phone``.
+def intake_fields(filed: Filing) -> dict[str, Any]:
+    """The intake fields a GeoReport filing fills: ``description``, the resident's
+    ``resident_name`` and ``resident_phone``, and the place: ``lat``/``long`` and
+    ``address`` (from ``address_string``), checked by :func:`domain.place.place` (400 with
+    the reason when they do not hold).
 
-    The intake has no fields for a place or a picture, so the location (``lat``/``long``,
-    ``address_string``, ``address_id``) and ``media_url`` are written into the description,
-    one labelled line each after the resident's own text, where the dispatcher reads them.
+    ``address_id`` and ``media_url`` have no intake field: they are written into the
+    description, one labelled line each after the resident's own text, where the
+    dispatcher reads them (closeloop does not fetch ``media_url``: a link sent by a client
+    is not downloaded by the server).
     """
+    try:
+        where = place(filed.lat, filed.long, filed.address_string, None)
+    except Invalid as e:
+        raise Open311Error(400, str(e)) from None
     lines = [filed.description] if filed.description else []
-    if filed.address_string:
-        lines.append(f"地址 Address: {filed.address_string}")
     if filed.address_id:
         lines.append(f"地址编号 Address ID: {filed.address_id}")
-    if filed.lat is not None and filed.long is not None:
-        lines.append(f"位置 Location (WGS84): {filed.lat:.6f}, {filed.long:.6f}")
     if filed.media_url:
         lines.append(f"图片 Media: {filed.media_url}")
     return {
         "description": "\n".join(lines),
         "resident_name": filed.name,
         "resident_phone": filed.phone,
+        "lat": where.get("lat"),
+        "long": where.get("long"),
+        "address": where.get("address"),
     }

@@ -455,6 +455,8 @@ PUBLIC_COLUMNS = (
     requests.c.updated_at,
     requests.c.closed_at,
     requests.c.closed_outcome,
+    requests.c.lat,  # the point only; the address and building stay sealed
+    requests.c.long,
 )
 
 
@@ -504,6 +506,8 @@ def public_requests(
             "updated_at": iso(row.updated_at),
             "closed_at": iso_or_none(row.closed_at),
             "closed_outcome": row.closed_outcome,
+            "lat": row.lat,
+            "long": row.long,
         }
         for row in rows
     ]

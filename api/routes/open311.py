@@ -277,6 +277,7 @@ async def post_request(
     if key is None:
         raise Open311Error(403, "api_key is missing or invalid")
     filed = open311.filing(form)
+    fields = open311.intake_fields(filed)  # the place checked before anything is counted
     category = await run_in_threadpool(catalogue.get_category, filed.service_code, db=engine)
     if category is None or category.retired:
         raise Open311Error(404, f"service_code {filed.service_code!r} was not found")
@@ -288,7 +289,6 @@ async def post_request(
         ) from None
     await run_in_threadpool(_count, engine, key.id, settings.open311_rate)
     request_id = str(uuid.uuid4())
-    fields = open311.intake_fields(filed)
     # a tracking token, as every filing has: the resident's SMS on resolving links to it
     await run_in_threadpool(
         ledger.tracking_token,
@@ -308,6 +308,9 @@ async def post_request(
         description=fields["description"],
         resident_name=fields["resident_name"],
         resident_phone=fields["resident_phone"],
+        lat=fields["lat"],
+        long=fields["long"],
+        address=fields["address"],
         manual=True,  # GeoReport names no grid: the community's dispatcher chooses it
     )
     try:

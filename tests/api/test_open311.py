@@ -283,6 +283,9 @@ def test_a_location_may_be_an_address_string_or_an_address_id() -> None:
         "description": "地址编号 Address ID: 545483",
         "resident_name": "",
         "resident_phone": "",
+        "lat": None,
+        "long": None,
+        "address": None,
     }
 
 
@@ -302,13 +305,20 @@ def test_the_intake_gets_the_description_with_the_place_and_the_picture() -> Non
         }
     )
     assert open311.intake_fields(filed) == {
-        "description": (
-            "楼道漏水\n地址 Address: 幸福路 3 号\n位置 Location (WGS84): 39.900000, 116.400000\n"
-            "图片 Media: https://example.org/p.jpg"
-        ),
+        "description": "楼道漏水\n图片 Media: https://example.org/p.jpg",
         "resident_name": "Lei Li",
         "resident_phone": "13800000000",
+        "lat": 39.9,
+        "long": 116.4,
+        "address": "幸福路 3 号",
     }
+
+
+def test_an_address_longer_than_the_intake_keeps_is_a_400() -> None:
+    filed = open311.filing({"service_code": "a", "address_string": "路" * 301})
+    with pytest.raises(open311.Open311Error) as refused:
+        open311.intake_fields(filed)
+    assert refused.value.status == 400 and "address" in refused.value.description
 
 
 # ---- the admins' keys ----------------------------------------------------------------------
