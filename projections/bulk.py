@@ -1,6 +1,6 @@
 """Many rows at once, straight through the SQLite driver.
 
-A batch of the projection (20,000 events in a rebuild) writes tens of thousands of rows;
+A batch of the projection (100,000 events in a rebuild) writes many thousands of rows;
 SQLAlchemy's ``executemany`` processes every parameter of every row in Python (type
 decorators, JSON, per-row dict handling), which cost a rebuild more than SQLite's own
 inserts. On SQLite these functions convert each column once with a plain function (the
