@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, select
 
+from api.errors import Refusal
 from api.ledger import intake_filings
 
 #: Keys longer than this are cut (the column holds 128 characters).
@@ -42,6 +43,16 @@ class TooManyFilings(Exception):
         super().__init__(f"too many requests from this {what}; try again in {retry_after} seconds")
         self.what = what
         self.retry_after = retry_after
+
+    def refusal(self) -> Refusal:
+        """429 ``too_many_filings``, with ``Retry-After``."""
+        return Refusal(
+            429,
+            "too_many_filings",
+            str(self),
+            params={"per": self.what, "retry_after": self.retry_after},
+            headers={"Retry-After": str(self.retry_after)},
+        )
 
 
 def phone_key(phone: str, secret: bytes) -> str:

@@ -69,13 +69,7 @@ async def upload_photo(
             intake_limits.admit, http.app.state.engine, [("address", f"photo:{address}", rule)]
         )
     except TooManyFilings as e:
-        raise Refusal(
-            429,
-            "too_many_filings",
-            str(e),
-            params={"per": e.what, "retry_after": e.retry_after},
-            headers={"Retry-After": str(e.retry_after)},
-        ) from None
+        raise e.refusal() from None
     try:
         photo = await run_in_threadpool(media.check, data)
     except media.PhotoRefused as e:

@@ -159,13 +159,7 @@ def _count_filing(http: Request, settings: Settings, phone: str, sealer: Sealer)
     try:
         intake_limits.admit(http.app.state.engine, keys)
     except TooManyFilings as e:
-        raise Refusal(
-            429,
-            "too_many_filings",
-            str(e),
-            params={"per": e.what, "retry_after": e.retry_after},
-            headers={"Retry-After": str(e.retry_after)},
-        ) from None
+        raise e.refusal() from None
 
 
 def clock_of(settings: Settings) -> dict[str, Any]:
