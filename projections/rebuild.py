@@ -142,7 +142,11 @@ class _Reader:
 
     def __init__(self, database_url: str, keys: Keyring | None, batch_size: int) -> None:
         self.database_url, self.keys, self.batch_size = database_url, keys, batch_size
-        self.context = multiprocessing.get_context("fork")
+        # spawned, not forked: a fork copies whatever locks other threads of this process
+        # hold at that instant (a projector's, a connection pool's), and a child that
+        # then needs one waits forever (seen once: the reader stuck in its first connect
+        # while a projector thread ran beside the rebuild)
+        self.context = multiprocessing.get_context("spawn")
         self.process: Any = None
         self.queue: Any = None
 
