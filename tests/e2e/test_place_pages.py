@@ -18,6 +18,10 @@ ADDRESS = "祥和苑7号楼1单元302室"
 LOADED = "(img) => img.complete && img.naturalWidth > 0"
 
 
+#: True once an <img> has loaded a picture it could decode.
+LOADED = "(img) => img.complete && img.naturalWidth > 0"
+
+
 def test_the_resident_files_with_a_place_and_photos(
     people: People, stack: Dev, tmp_path: Path
 ) -> None:
@@ -60,9 +64,8 @@ def test_the_resident_files_with_a_place_and_photos(
     photo = resident.locator("ul.photos img")
     expect(photo).to_have_count(1)
     expect(photo).to_have_attribute("alt", "居民上传的照片 1")
-    assert resident.evaluate(
-        "(img) => img.complete && img.naturalWidth > 0", photo.element_handle()
-    )
+    # the image is shown once it has loaded (waited for: it arrives after the page)
+    resident.wait_for_function(LOADED, arg=photo.element_handle(), timeout=15_000)
     assert ADDRESS not in resident.inner_text("body")
 
     # the grid's worker sees the address and the photo on the request page
@@ -75,9 +78,7 @@ def test_the_resident_files_with_a_place_and_photos(
     expect(worker.locator("[data-point]")).to_contain_text("39.19")
     staff_photo = worker.locator("ul.photos img")
     expect(staff_photo).to_have_attribute("alt", "居民上传的照片 1")
-    assert worker.evaluate(
-        "(img) => img.complete && img.naturalWidth > 0", staff_photo.element_handle()
-    )
+    worker.wait_for_function(LOADED, arg=staff_photo.element_handle(), timeout=15_000)
     # and corrects the location, which the timeline then shows
     worker.locator("summary[data-action=locate]").click()
     form = worker.locator("form[data-key^=locate]")
