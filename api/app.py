@@ -22,6 +22,7 @@ from api.routes import (
     calendar,
     categories,
     hotspots,
+    merging,
     operations,
     performance,
     place,
@@ -87,7 +88,7 @@ def create_app(
     app.state.media = media_store if media_store is not None else media.media_of(settings)
     app.state.temporal = temporal
     routers = (auth, units, users, calendar, categories, requests, operations, stream, track)
-    for module in (*routers, webhooks, performance, hotspots, assessment, reports, place):
+    for module in (*routers, webhooks, performance, hotspots, assessment, reports, place, merging):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(sms_routes.router, prefix=API_PREFIX)  # the SMS settings (notify.sms)
     app.include_router(inbox_routes.router, prefix=API_PREFIX)  # the staff's inbox

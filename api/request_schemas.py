@@ -159,6 +159,13 @@ class ReasonIn(_Body):
     reason: Text = NonBlank
 
 
+class MergeIn(_Body):
+    """合并: the request this one duplicates, and why."""
+
+    into: Text = Field(min_length=1, max_length=64)
+    reason: Text = NonBlank
+
+
 class RedirectIn(_Body):
     """改派: another grid of the community, at the same level."""
 

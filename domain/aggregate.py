@@ -135,6 +135,19 @@ class ResidentRequest(Aggregate):
     class Appealed(Changed):
         pass
 
+    # duplicates (合并)
+    class Merged(Changed):
+        pass
+
+    class Unmerged(Changed):
+        pass
+
+    class DuplicateAttached(Changed):
+        pass
+
+    class DuplicateDetached(Changed):
+        pass
+
     # notifications
     class ReviewWindowClosed(Changed):
         pass

@@ -14,6 +14,8 @@ class Status(StrEnum):
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"  # waiting for the follow-up review (回访)
     CLOSED = "closed"  # the loop is closed (闭环)
+    #: merged into another request (a duplicate): it follows that one, its own clock stopped
+    MERGED = "merged"
 
 
 class Action(StrEnum):
@@ -33,6 +35,10 @@ class Action(StrEnum):
     DECIDE_EXTENSION = "decide_extension"
     COHANDLE = "cohandle"  # co-handlers are added, note progress, finish their part
     CLOSE_OUT_OF_SCOPE = "close_out_of_scope"  # 不予受理 / 无法办理
+    MERGE = "merge"  # the request is merged into another (a duplicate of it)
+    UNMERGE = "unmerge"  # ... and taken out again while that one is open
+    FOLLOW = "follow"  # the request it is merged into was resolved: so is it
+    ATTACH = "attach"  # another request is merged into this one, or taken out
 
 
 #: action -> the statuses it is allowed from
@@ -55,6 +61,10 @@ ALLOWED: dict[Action, frozenset[Status]] = {
     Action.CLOSE_OUT_OF_SCOPE: frozenset(
         {Status.WAITING_DISPATCH, Status.ASSIGNED, Status.IN_PROGRESS}
     ),
+    Action.MERGE: frozenset({Status.WAITING_DISPATCH, Status.ASSIGNED, Status.IN_PROGRESS}),
+    Action.UNMERGE: frozenset({Status.MERGED}),
+    Action.FOLLOW: frozenset({Status.MERGED}),
+    Action.ATTACH: frozenset({Status.WAITING_DISPATCH, Status.ASSIGNED, Status.IN_PROGRESS}),
 }
 
 _WHY: dict[Status, str] = {
@@ -63,6 +73,7 @@ _WHY: dict[Status, str] = {
     Status.IN_PROGRESS: "the request is being handled and has not been resolved",
     Status.RESOLVED: "the request is resolved and waits for its review",
     Status.CLOSED: "the request is closed",
+    Status.MERGED: "the request is merged into another and follows it",
 }
 
 
@@ -73,6 +84,7 @@ _REASON: dict[Status, str] = {
     Status.IN_PROGRESS: "in_progress",
     Status.RESOLVED: "awaiting_review",
     Status.CLOSED: "request_closed",
+    Status.MERGED: "request_merged",
 }
 
 

@@ -54,6 +54,12 @@ APPEALED = "Appealed"
 REVIEW_WINDOW_CLOSED = "ReviewWindowClosed"
 #: Staff corrected where the request is (domain.place).
 LOCATION_CORRECTED = "LocationCorrected"
+# Duplicates (合并): a request merged into another follows it; the other keeps the list.
+MERGED = "Merged"
+UNMERGED = "Unmerged"
+DUPLICATE_ATTACHED = "DuplicateAttached"
+DUPLICATE_DETACHED = "DuplicateDetached"
+MERGE_TYPES = (MERGED, UNMERGED, DUPLICATE_ATTACHED, DUPLICATE_DETACHED)
 OPERATION_TYPES = (
     DISPATCHED,
     RETURNED,
@@ -68,6 +74,7 @@ OPERATION_TYPES = (
     COHANDLER_DONE,
     CLOSED_OUT_OF_SCOPE,
     APPEALED,
+    *MERGE_TYPES,
 )
 EVENT_TYPES = (
     FILED,
@@ -210,6 +217,11 @@ class RequestState:
     # ---- where it is, and its photos (domain.place) ----
     place: dict[str, Any] = field(default_factory=dict)  # lat, long, address, building
     photos: list[dict[str, Any]] = field(default_factory=list)  # hash, type, stage, at, by
+    # ---- duplicates (合并) ----
+    #: merged into another request: into, reason, by, at, and the status it left; kept
+    #: after the other's resolution (the work was that one's), cleared by a reopen
+    merged: dict[str, Any] | None = None
+    duplicates: list[str] = field(default_factory=list)  # the requests merged into this one
 
     # ---- intake -------------------------------------------------------------------
 
@@ -655,6 +667,95 @@ class RequestState:
         }
         return Change(APPEALED, at, actor, data)
 
+    # ---- duplicates (合并) -------------------------------------------------------------
+
+    @property
+    def merged_into(self) -> str | None:
+        """The request this one is merged into (also once it followed that one's
+        resolution); None when it is its own work."""
+        return self.merged["into"] if self.merged else None
+
+    def decide_merge(self, actor: str, into: str, reason: str, at: datetime) -> Change:
+        """Merge this request into ``into`` (a duplicate of it): it follows that one and
+        its own clock stops. The other request's workflow has agreed first."""
+        require(Action.MERGE, self.status)
+        if into == self.id:
+            raise Invalid("a request cannot be merged into itself", "merge_into_self", "into")
+        if self.duplicates:
+            raise Refused(
+                "other requests are merged into this one: take them out first",
+                "has_duplicates",
+            )
+        data = {"into": into, "reason": reason, "status": self.status.value}
+        return Change(MERGED, at, actor, self._lapsing(data))
+
+    def decide_unmerge(
+        self, actor: str, reason: str, at: datetime, due: DueRule, automatic: bool = False
+    ) -> Change:
+        """Take the request out of the one it was merged into: it is its own work again,
+        where it was, with its tier's clock starting now (or waiting for dispatch)."""
+        require(Action.UNMERGE, self.status)
+        assert self.merged is not None
+        data: dict[str, Any] = {"from": self.merged["into"], "reason": reason}
+        if automatic:
+            data["automatic"] = True
+        back = Status(self.merged["status"])
+        data["status"] = back.value
+        if back is not Status.WAITING_DISPATCH:
+            data.update(
+                tier=self.tier.value,
+                level=self.level.value,
+                level_unit_id=self.level_unit_id,
+                deadline=_iso(due_at(due, self.tier, at)),
+            )
+        return Change(UNMERGED, at, actor, data)
+
+    def decide_follow(
+        self,
+        primary: str,
+        by: str,
+        resolution: str,
+        on_time: bool,
+        at: datetime,
+        review_seconds: float | None = None,
+        photos: list[dict[str, str]] | None = None,
+    ) -> Change:
+        """The request this one is merged into was resolved: this one is resolved with the
+        same resolution (and "after" photos), and its resident reviews it on their own."""
+        require(Action.FOLLOW, self.status)
+        if self.merged_into != primary:
+            raise Refused(f"this request is not merged into {primary}", "not_merged_into")
+        data: dict[str, Any] = {"resolution": resolution, "on_time": on_time, "primary": primary}
+        refs = photo_refs(photos or [], AFTER)
+        if refs:
+            data["photos"] = refs
+        if review_seconds:
+            data["review_until"] = _iso(at + timedelta(seconds=review_seconds))
+        return Change(RESOLVED, at, by, data)
+
+    def decide_attach(self, actor: str, duplicate: str, reason: str, at: datetime) -> Change:
+        """Another request is merged into this one (its workflow asks before it merges)."""
+        self._require_primary()
+        if duplicate == self.id:
+            raise Invalid("a request cannot be merged into itself", "merge_into_self", "into")
+        if duplicate in self.duplicates:
+            raise Refused("that request is merged into this one already", "already_merged")
+        return Change(DUPLICATE_ATTACHED, at, actor, {"request_id": duplicate, "reason": reason})
+
+    def decide_detach(self, actor: str, duplicate: str, reason: str, at: datetime) -> Change:
+        """A request merged into this one is taken out again (while this one is open)."""
+        self._require_primary()
+        if duplicate not in self.duplicates:
+            raise Refused("that request is not merged into this one", "not_merged_into")
+        return Change(DUPLICATE_DETACHED, at, actor, {"request_id": duplicate, "reason": reason})
+
+    def _require_primary(self) -> None:
+        try:
+            require(Action.ATTACH, self.status)
+        except Refused as e:
+            why = f"the request to merge into is not open: {e}"
+            raise Refused(why, "primary_not_open") from None
+
     # ---- applying a recorded change -------------------------------------------------
 
     def apply(self, change: Change, *, timeline: bool = True) -> None:
@@ -677,7 +778,7 @@ class RequestState:
             require(Action.DEADLINE, self.status)
             self.overdue = True
         elif change.type == RESOLVED:
-            require(Action.RESOLVE, self.status)
+            require(Action.FOLLOW if "primary" in d else Action.RESOLVE, self.status)
             self.status = Status.RESOLVED
             self.extension = None
             self.review_until = _when(d.get("review_until"))
@@ -699,6 +800,7 @@ class RequestState:
                 self.deadline = datetime.fromisoformat(d["deadline"])
                 self.overdue = False
                 self.reopens += 1
+                self.merged = None  # its own work again
                 self._restart_clock(change.at)
         elif change.type in OPERATION_TYPES:
             self._apply_operation(change)
@@ -795,6 +897,7 @@ class RequestState:
             self.out_of_scope = {"reason": d["reason"], "at": _iso(at), "by": change.actor}
             self.extension = None
             self.waiting_since = None
+            self.duplicates = []  # they are released: each is its own work again
         elif kind == APPEALED:
             if self.status is not Status.CLOSED or self.out_of_scope is None or self.appeal:
                 raise Refused("only a request closed as out of scope can be appealed once")
@@ -802,6 +905,42 @@ class RequestState:
             self._enter_tier(d, at)
             self.status = Status.ASSIGNED
             self.overdue = False
+        elif kind in MERGE_TYPES:
+            self._apply_merge(change)
+
+    def _apply_merge(self, change: Change) -> None:
+        d = change.data
+        at = change.at
+        if change.type == MERGED:
+            require(Action.MERGE, self.status)
+            self.merged = {
+                "into": d["into"],
+                "reason": d["reason"],
+                "status": d["status"],
+                "by": change.actor,
+                "at": _iso(at),
+            }
+            self.status = Status.MERGED
+            self.deadline = None
+            self.tier_started_at = None
+            self.waiting_since = None
+            self.warned = False
+            self.extension = None
+        elif change.type == UNMERGED:
+            require(Action.UNMERGE, self.status)
+            self.merged = None
+            back = Status(d["status"])
+            if back is Status.WAITING_DISPATCH:
+                self.waiting_since = at
+            else:
+                self._enter_tier(d, at)
+            self.status = back
+        elif change.type == DUPLICATE_ATTACHED:
+            require(Action.ATTACH, self.status)
+            self.duplicates.append(d["request_id"])
+        elif change.type == DUPLICATE_DETACHED:
+            require(Action.ATTACH, self.status)
+            self.duplicates.remove(d["request_id"])
 
     def _add_photos(self, d: dict[str, Any], change: Change) -> None:
         for photo in d.get("photos", ()):
@@ -880,6 +1019,9 @@ class RequestState:
             "redirects": self.redirects,
             "out_of_scope": dict(self.out_of_scope) if self.out_of_scope else None,
             "appeal": dict(self.appeal) if self.appeal else None,
+            "merged_into": self.merged_into,
+            "merged": dict(self.merged) if self.merged else None,
+            "duplicates": list(self.duplicates),
         }
 
     def restore_operations(self, ops: dict[str, Any]) -> None:
@@ -898,6 +1040,8 @@ class RequestState:
         self.redirects = int(ops.get("redirects", 0))
         self.out_of_scope = ops.get("out_of_scope")
         self.appeal = ops.get("appeal")
+        self.merged = ops.get("merged")
+        self.duplicates = list(ops.get("duplicates", []))
 
 
 def _iso_or_none(at: datetime | None) -> str | None:

@@ -56,6 +56,7 @@ _WARNED = _AT["warned"]
 _URGED = _AT["urged"]
 _ASKED = _AT["extensions_asked"]
 _APPROVED = _AT["extensions_approved"]
+_MERGED = _AT["merged"]
 
 
 def request_part(
@@ -72,10 +73,17 @@ def request_part(
     extensions_asked: int = 0,
     extensions_granted: int = 0,
     dispatched: bool = False,
+    merged: bool = False,
 ) -> Part:
     """What one request counts for, beside its reviews (the arguments are its row's
-    columns; ``dispatched``: ``dispatch_wait_seconds`` is not NULL)."""
+    columns; ``dispatched``: ``dispatch_wait_seconds`` is not NULL; ``merged``:
+    ``merged_into`` is not NULL). A request merged into another counts as merged only:
+    the work (received, closed, on time, ...) is counted once, as its primary's, while
+    its resident's reviews count on their own."""
     part = [0] * len(FIGURE_COUNTS)
+    if merged:
+        part[_MERGED] = 1
+        return tuple(part)
     part[_AT["received"]] = 1
     if status == _CLOSED:
         part[_AT["closed"]] = 1
@@ -173,6 +181,10 @@ def refill(conn: Connection, chunk: int = 50_000) -> int:
     """Count the figures again from the request and review rows; returns the buckets."""
     tally = Tally()
     places: dict[str, tuple[tuple[str, ...], datetime]] = {}
+    # A migration before the one that added a column calls this too: read and write the
+    # columns the database has now (a later migration fills its own).
+    inspector = inspect(conn)
+    has_merged = "merged_into" in {c["name"] for c in inspector.get_columns(requests.name)}
     rows = conn.execute(
         select(
             requests.c.id,
@@ -192,6 +204,7 @@ def refill(conn: Connection, chunk: int = 50_000) -> int:
             requests.c.extensions_asked,
             requests.c.extensions_granted,
             requests.c.dispatch_wait_seconds,
+            *([requests.c.merged_into] if has_merged else []),
         ).execution_options(yield_per=chunk)
     )
     for r in rows:
@@ -211,11 +224,9 @@ def refill(conn: Connection, chunk: int = 50_000) -> int:
             r.extensions_asked,
             r.extensions_granted,
             r.dispatch_wait_seconds is not None,
+            has_merged and r.merged_into is not None,
         )
         tally.add(units, r.created_at, part)
-    # A migration before the one that added a column calls this too: read and write the
-    # columns the database has now (a later migration fills its own).
-    inspector = inspect(conn)
     has_source = "source" in {c["name"] for c in inspector.get_columns(reviews.name)}
     kept = {c["name"] for c in inspector.get_columns(figures.name)}
     answers = conn.execute(

@@ -58,7 +58,15 @@ NO_OPERATIONS: dict[str, Any] = {
     "redirects": 0,
     "out_of_scope": None,
     "appeal": None,
+    "merged_into": None,
+    "merged": None,
+    "duplicates": [],
 }
+
+
+def _fresh_lists() -> dict[str, list[Any]]:
+    """The list values of :data:`NO_OPERATIONS`, new (a view's lists are its own)."""
+    return {"cohandlers": [], "assisting": [], "duplicates": []}
 
 
 def pack_operations(ops: dict[str, Any]) -> str:
@@ -70,7 +78,7 @@ def pack_operations(ops: dict[str, Any]) -> str:
 
 def unpack_operations(ops: str) -> dict[str, Any]:
     """The ``ops`` column's text as ``RequestState.operations()`` gave it."""
-    return {**NO_OPERATIONS, "cohandlers": [], "assisting": [], **json.loads(ops)}
+    return {**NO_OPERATIONS, **_fresh_lists(), **json.loads(ops)}
 
 
 def operations(row: Row[Any]) -> dict[str, Any] | None:
@@ -121,6 +129,7 @@ def request_item(row: Row[Any]) -> dict[str, Any]:
         "building": None,
         "place_sealed": row.place_sealed,  # never sent
         "photos": json.loads(row.photos) if row.photos else [],
+        "merged_into": row.merged_into,
     }
 
 
@@ -133,7 +142,7 @@ def request_view(row: Row[Any]) -> dict[str, Any]:
     # the view says these whole: the extension ask, each co-handler
     del item["extension_pending"], item["cohandlers_open"]
     ops = operations(row)
-    item.update({**NO_OPERATIONS, "cohandlers": [], "assisting": []} if ops is None else ops)
+    item.update({**NO_OPERATIONS, **_fresh_lists()} if ops is None else ops)
     return item
 
 

@@ -5,7 +5,11 @@ The cohort is the requests *received* (filed, at the time they were filed) in
 Each figure counts the cohort as it stands now:
 
 ``received``
-    the size of the cohort.
+    the size of the cohort, without the requests merged into others (a duplicate is one
+    piece of work with its primary: it counts in no work figure).
+``merged``
+    cohort requests merged into another one (合并). Their residents' reviews still count
+    in ``reviews_reached``, ``satisfied`` and the dimensions: once per resident.
 ``closed``
     cohort requests now closed, including those closed as unreachable and those closed
     as out of scope.
@@ -231,7 +235,9 @@ def _count_rows(
             "closed_unreached"
         ),
         _count_if(c.dispatch_wait_seconds.is_not(None)).label("dispatched"),
-    ).where(*in_cohort)
+    ).where(*in_cohort, c.merged_into.is_(None))
+    # a request merged into another counts as merged, and in its reviews, only
+    merged = select(func.count().label("merged")).where(*in_cohort, c.merged_into.is_not(None))
     by_review = (
         select(
             func.count().label("reached"),
@@ -246,7 +252,7 @@ def _count_rows(
         .select_from(reviews.join(requests, reviews.c.request_id == requests.c.id))
         .where(reviews.c.reached, *in_cohort)
     )
-    r = conn.execute(by_request).one()._mapping
+    r = {**conn.execute(by_request).one()._mapping, **conn.execute(merged).one()._mapping}
     v = conn.execute(by_review).one()._mapping
     return {name: int(r[name] if name in r else v[name]) for name in FIGURE_COUNTS}
 
@@ -256,6 +262,7 @@ def _present(c: dict[str, int]) -> dict[str, Any]:
     closed_reached = c["closed"] - c["closed_unreached"] - c["out_of_scope"]
     return {
         "received": c["received"],
+        "merged": c["merged"],
         "closed": c["closed"],
         "completion_rate": _rate(c["closed"], c["received"]),
         "on_time_rate": _rate(c["closed_on_time"], c["closed"]),

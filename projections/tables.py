@@ -134,7 +134,7 @@ requests = Table(
     # until when the resident may review the latest resolution themselves (限时反馈); NULL:
     # no self-review (none offered, or the request is not waiting for its review)
     Column("review_until", UtcDateTime(), nullable=True),
-    # -- where it is, and its photos (revision 0014) --
+    # -- where it is, and its photos (revision 0016) --
     # the point (WGS-84), shown to staff who may see the request; NULL: not given
     Column("lat", Float(), nullable=True),
     Column("long", Float(), nullable=True),
@@ -142,6 +142,8 @@ requests = Table(
     Column("place_sealed", _TEXT, nullable=True),
     # the photos' references (hash, type, stage, at, by) as JSON text; NULL: none
     Column("photos", _TEXT, nullable=True),
+    # -- duplicates (revision 0017): the request it is merged into; NULL: its own work --
+    Column("merged_into", _ID, nullable=True),
     # board and work lists: open requests by status, soonest deadline first
     Index(f"ix_{PROJECTION_NAME}_requests_status_deadline", "status", "deadline"),
     # tasks: open requests at a handler's (unit, level)
@@ -246,8 +248,11 @@ OPERATION_COUNTS: tuple[str, ...] = (
 #: The counts of the notifications (revision 0010): reached reviews made by the resident
 #: themselves from the tracking link (限时反馈).
 NOTIFY_COUNTS: tuple[str, ...] = ("self_reviews",)
+#: The requests merged into others (revision 0017): they count here and in their reviews
+#: only; the work is their primary's.
+MERGE_COUNTS: tuple[str, ...] = ("merged",)
 #: The counts added after the first revision of the figures, with a server default of 0.
-LATER_COUNTS: tuple[str, ...] = (*OPERATION_COUNTS, *NOTIFY_COUNTS)
+LATER_COUNTS: tuple[str, ...] = (*OPERATION_COUNTS, *NOTIFY_COUNTS, *MERGE_COUNTS)
 
 #: What :mod:`projections.figures` counts for each unit and day, in this order.
 FIGURE_COUNTS: tuple[str, ...] = (
@@ -262,6 +267,7 @@ FIGURE_COUNTS: tuple[str, ...] = (
     *(f"{dimension}_{answer.value}" for dimension in DIMENSIONS for answer in Answer),
     *OPERATION_COUNTS,
     *NOTIFY_COUNTS,
+    *MERGE_COUNTS,
 )
 
 #: The figures of the requests received on one day (UTC) under one unit (a grid, a
@@ -276,7 +282,7 @@ figures = Table(
         for name in FIGURE_COUNTS
         if name not in LATER_COUNTS
     ),
-    # revision 0009's (the rows before it are counted again by the migration) and 0010's
+    # revision 0009's (the rows before it are counted again by the migration), 0010's, 0017's
     *(Column(name, Integer(), nullable=False, server_default="0") for name in LATER_COUNTS),
 )
 

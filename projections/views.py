@@ -532,6 +532,7 @@ class _Request:
             self.extensions_asked,
             self.extensions_granted,
             self.dispatched,
+            s.merged is not None,
         )
 
     def units(self) -> tuple[str, ...]:
@@ -646,6 +647,7 @@ class _Request:
             "long": s.place.get("long"),
             "place_sealed": self.place_sealed,
             "photos": json.dumps(s.photos, ensure_ascii=False) if s.photos else None,
+            "merged_into": s.merged_into,
         }
 
     def operation_columns(self) -> dict[str, Any]:

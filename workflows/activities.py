@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from closeloop.store import RequestStore, StoreBehind
@@ -15,13 +17,19 @@ from domain.aggregate import ConflictingCommand
 from domain.ladder import DEFAULT_DAY_SECONDS, LADDER, Tier, deadline_for
 from domain.lifecycle import Refused
 from domain.state import RecordedChange
+from workflows.commands import CommandError, send
 from workflows.messages import (
     DEADLINES,
     DEFECT,
+    INVALID,
+    LINK_DUPLICATE,
+    NOT_ASSIGNED,
     RECORD_CHANGE,
     REFUSED,
     SETTLE_CHANGE,
+    UNKNOWN,
     DeadlinesInput,
+    LinkInput,
     RecordInput,
     SettleInput,
 )
@@ -78,3 +86,43 @@ class DeadlineActivities:
     def deadlines(self, inp: DeadlinesInput) -> dict[str, str]:
         """Each tier's deadline from ``inp.at``, as ISO text."""
         return {tier.value: self.due(tier, inp.at).isoformat() for tier in LADDER}
+
+
+#: A refusal's kind as the failure type the requesting workflow turns back into a refusal.
+_FAILURE_TYPES = {
+    "refused": REFUSED,
+    "closed": REFUSED,
+    "invalid": INVALID,
+    "not_assigned": NOT_ASSIGNED,
+    "not_found": UNKNOWN,
+}
+
+
+class LinkActivities:
+    """Messages between two requests' workflows that need an answer: a duplicate's
+    workflow asks its primary's to take it in or let it go (an Update, whose validator
+    and state may refuse). The Update id is fixed by the asking workflow, so a retried
+    activity is the same Update: the primary records it once."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    @activity.defn(name=LINK_DUPLICATE)
+    async def link_duplicate(self, inp: LinkInput) -> dict[str, Any] | None:
+        """None when the primary agreed; else its refusal: ``type`` (the failure type),
+        ``message`` and ``reason`` (code, field, params). Temporal being unreachable is
+        raised, and retried."""
+        try:
+            await send(self.client, inp.primary, inp.action, inp.command, update_id=inp.update_id)
+        except CommandError as e:
+            if e.kind == "unavailable":
+                raise
+            code = "primary_not_open" if e.kind == "closed" else e.code
+            if e.kind == "not_found":
+                code = "primary_not_found"
+            return {
+                "type": _FAILURE_TYPES.get(e.kind, REFUSED),
+                "message": e.message,
+                "reason": {"code": code, "field": e.field or "into", "params": e.params},
+            }
+        return None

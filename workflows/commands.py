@@ -28,7 +28,9 @@ from workflows.messages import (
     REFUSED,
     UNKNOWN,
     HandlerCommand,
+    LinkCommand,
     LocateCommand,
+    MergeCommand,
     OpsCommand,
     RequestInput,
     ReviewCommand,
@@ -98,6 +100,9 @@ _KINDS = {
     INVALID: "invalid",
     UNKNOWN: "not_found",
 }
+
+#: What an Update of a request's workflow carries.
+Command = HandlerCommand | ReviewCommand | OpsCommand | LocateCommand | MergeCommand | LinkCommand
 
 UNAVAILABLE = "the workflow service is unavailable; try again shortly"
 
@@ -172,7 +177,7 @@ async def send(
     client: Client,
     request_id: str,
     action: str,
-    command: HandlerCommand | ReviewCommand | OpsCommand | LocateCommand,
+    command: Command,
     update_id: str | None = None,
 ) -> dict[str, Any]:
     """Send accept/progress/escalate/resolve/review; return the request as it now stands."""

@@ -16,6 +16,9 @@ SETTLE_CHANGE = "settle_change"
 DEADLINES = "deadlines"
 #: The activity of the recording paths before it (histories and requests started then).
 RECORD_CHANGE = "record_change"
+#: The activity by which a request's workflow asks another's to take it in as a duplicate
+#: (attach) or to let it go (detach): an Update of that workflow, answered yes or no.
+LINK_DUPLICATE = "link_duplicate"
 
 #: Failure types the API turns into HTTP status codes.
 REFUSED = "Refused"  # 409: the request's state does not allow it
@@ -105,6 +108,56 @@ class OpsCommand:
     task: str = ""
     due: datetime | None = None
     organisation: str | None = None
+
+
+@dataclass(frozen=True)
+class MergeCommand:
+    """Merge the request into ``into`` (a duplicate of it), or take it out again
+    (``into`` empty), with a reason."""
+
+    actor: Actor
+    reason: str
+    into: str = ""
+
+
+@dataclass(frozen=True)
+class LinkCommand:
+    """To a primary's workflow: take in, or let go, the duplicate ``request_id``."""
+
+    actor: Actor
+    request_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LinkInput:
+    """The link activity: send ``action`` (attach_duplicate, detach_duplicate) with
+    ``command`` to ``primary``'s workflow under ``update_id`` (so a retry is one Update)."""
+
+    primary: str
+    action: str
+    command: LinkCommand
+    update_id: str
+
+
+@dataclass(frozen=True)
+class PrimaryResolved:
+    """To a duplicate's workflow: the request it is merged into was resolved."""
+
+    primary: str
+    by: str
+    resolution: str
+    on_time: bool
+    photos: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PrimaryReleased:
+    """To a duplicate's workflow: the request it is merged into was closed without a
+    resolution (out of scope): it is its own work again."""
+
+    primary: str
+    reason: str
 
 
 @dataclass(frozen=True)

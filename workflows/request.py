@@ -34,7 +34,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.privacy import RequestFacts, Sight, Viewer, sight
     from domain.review import Answer, IncompleteReview, Review
     from domain.state import (
+        CLOSED_OUT_OF_SCOPE,
         RESIDENT_ACTOR,
+        RESOLVED,
+        SYSTEM_ACTOR,
         Assignment,
         Change,
         DueRule,
@@ -45,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         DEADLINES,
         DEFECT,
         INVALID,
+        LINK_DUPLICATE,
         NOT_ASSIGNED,
         RECORD_CHANGE,
         REFUSED,
@@ -53,12 +57,18 @@ with workflow.unsafe.imports_passed_through():
         Actor,
         DeadlinesInput,
         HandlerCommand,
+        LinkCommand,
+        LinkInput,
         LocateCommand,
+        MergeCommand,
         OpsCommand,
+        PrimaryReleased,
+        PrimaryResolved,
         RecordInput,
         RequestInput,
         ReviewCommand,
         SettleInput,
+        workflow_id,
     )
 
 Decide = Callable[[RequestState, datetime], Change]
@@ -107,6 +117,13 @@ _SETTLE_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
     non_retryable_error_types=[DEFECT],
 )
+#: Asking another request's workflow (link_duplicate): Temporal being unreachable is
+#: waited for; a refusal is not retried (it is a non-retryable ApplicationError).
+_LINK_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+)
 
 
 @workflow.defn
@@ -120,6 +137,10 @@ class RequestWorkflow:
         self._applied: set[str] = set()
         #: the deadline rule of the decision being made under the lock (None: day_seconds)
         self._current_rule: DueRule | None = None
+        #: this request is asking another to take it in (merge): it takes in none meanwhile
+        self._merging = False
+        #: messages to the duplicates, queued as the changes that call for them are applied
+        self._outbox: list[tuple[str, PrimaryResolved | PrimaryReleased]] = []
 
     @workflow.run
     async def run(self, inp: RequestInput) -> dict[str, Any]:
@@ -382,6 +403,114 @@ class RequestWorkflow:
     def _validate_locate(self, cmd: LocateCommand) -> None:
         self._dry_run(_assigned_or_platform(cmd.actor), self._locate(cmd))
 
+    # ---- duplicates (合并) ---------------------------------------------------------------
+
+    @workflow.update
+    async def merge(self, cmd: MergeCommand) -> dict[str, Any]:
+        """Merge this request into ``cmd.into``: that request's workflow takes it in
+        first (an Update through the link activity), then the merge is recorded here."""
+        check = _assigned_or_platform(cmd.actor)
+        decide = self._merge_into(cmd)
+        command_id = _update_command_id()
+        async with self._lock:
+            state = self._checked_state()
+            if command_id in self._applied:
+                return state.view()
+            check(state)
+            self._decide(decide, state)
+            self._merging = True
+            try:
+                await self._link("attach_duplicate", cmd.into, cmd, command_id)
+            finally:
+                self._merging = False
+            return await self._commit_linked(state, decide, command_id, cmd.into, cmd)
+
+    @merge.validator
+    def _validate_merge(self, cmd: MergeCommand) -> None:
+        self._dry_run(_assigned_or_platform(cmd.actor), self._merge_into(cmd))
+
+    @workflow.update
+    async def unmerge(self, cmd: MergeCommand) -> dict[str, Any]:
+        """Take this request out of the one it is merged into, while that one is open:
+        that request's workflow lets it go first, then it is recorded here."""
+        check = _assigned_or_platform(cmd.actor)
+        command_id = _update_command_id()
+        async with self._lock:
+            state = self._checked_state()
+            if command_id in self._applied:
+                return state.view()
+            check(state)
+            self._current_rule = await self._due_rule(workflow.now())
+            try:
+                decide = self._unmerge(cmd)
+                self._decide(decide, state)
+                primary = state.merged_into or ""
+                await self._link("detach_duplicate", primary, cmd, command_id)
+                return await self._commit_linked(state, decide, command_id, None, cmd)
+            finally:
+                self._current_rule = None
+
+    @unmerge.validator
+    def _validate_unmerge(self, cmd: MergeCommand) -> None:
+        self._dry_run(_assigned_or_platform(cmd.actor), self._unmerge(cmd))
+
+    @workflow.update
+    async def attach_duplicate(self, cmd: LinkCommand) -> dict[str, Any]:
+        """Another request asks to be merged into this one (from its workflow)."""
+        # A request that is itself asking to be merged takes nothing in: two requests
+        # merging into each other at once would otherwise wait for each other for ever.
+        while True:
+            self._refuse_while_merging()
+            if not self._lock.locked():
+                break
+            await workflow.wait_condition(lambda: self._merging or not self._lock.locked())
+        return await self._handle(None, self._attach(cmd))
+
+    @attach_duplicate.validator
+    def _validate_attach_duplicate(self, cmd: LinkCommand) -> None:
+        self._refuse_while_merging()
+        self._dry_run(None, self._attach(cmd))
+
+    @workflow.update
+    async def detach_duplicate(self, cmd: LinkCommand) -> dict[str, Any]:
+        """A request merged into this one asks to be taken out (from its workflow)."""
+        return await self._handle(None, self._detach(cmd))
+
+    @detach_duplicate.validator
+    def _validate_detach_duplicate(self, cmd: LinkCommand) -> None:
+        self._dry_run(None, self._detach(cmd))
+
+    @workflow.signal
+    async def primary_resolved(self, msg: PrimaryResolved) -> None:
+        """The request this one is merged into was resolved: so is this one, with the
+        same resolution; its resident reviews it on their own."""
+        await workflow.wait_condition(lambda: self._state is not None)
+        async with self._lock:
+            await self._follow(
+                msg.primary,
+                lambda s, at: s.decide_follow(
+                    msg.primary,
+                    msg.by,
+                    msg.resolution,
+                    msg.on_time,
+                    at,
+                    self._review_seconds(),
+                    msg.photos,
+                ),
+            )
+
+    @workflow.signal
+    async def primary_released(self, msg: PrimaryReleased) -> None:
+        """The request this one is merged into was closed without a resolution: this one
+        is its own work again."""
+        await workflow.wait_condition(lambda: self._state is not None)
+        async with self._lock:
+            rule = await self._due_rule(workflow.now())
+            await self._follow(
+                msg.primary,
+                lambda s, at: s.decide_unmerge(SYSTEM_ACTOR, msg.reason, at, rule, automatic=True),
+            )
+
     @workflow.update
     async def sync(self) -> dict[str, Any]:
         """Adopt what the store holds beyond the workflow's last change (an operator's
@@ -393,6 +522,7 @@ class RequestWorkflow:
             if workflow.patched(SETTLE):
                 for recorded in await self._settle(None, "sync", len(state.timeline)):
                     self._apply(state, recorded)
+                await self._send_outbox()
             return state.view()
 
     # ---- decisions -----------------------------------------------------------------
@@ -435,6 +565,100 @@ class RequestWorkflow:
             _required(cmd.reason, "reason"),
             at,
         )
+
+    @staticmethod
+    def _merge_into(cmd: MergeCommand) -> Decide:
+        return lambda s, at: s.decide_merge(
+            cmd.actor.username, _required(cmd.into, "into"), _required(cmd.reason, "reason"), at
+        )
+
+    def _unmerge(self, cmd: MergeCommand) -> Decide:
+        return lambda s, at: s.decide_unmerge(
+            cmd.actor.username, _required(cmd.reason, "reason"), at, self._rule()
+        )
+
+    @staticmethod
+    def _attach(cmd: LinkCommand) -> Decide:
+        return lambda s, at: s.decide_attach(cmd.actor.username, cmd.request_id, cmd.reason, at)
+
+    @staticmethod
+    def _detach(cmd: LinkCommand) -> Decide:
+        return lambda s, at: s.decide_detach(cmd.actor.username, cmd.request_id, cmd.reason, at)
+
+    def _refuse_while_merging(self) -> None:
+        if self._merging:
+            raise _refusal(
+                REFUSED,
+                "the request to merge into is being merged into another one itself",
+                "primary_merging",
+                field="into",
+            )
+
+    async def _link(self, action: str, primary: str, cmd: MergeCommand, command_id: str) -> None:
+        """Ask ``primary``'s workflow to take this request in or let it go; its refusal is
+        this command's refusal (nothing is recorded here)."""
+        link = LinkInput(
+            primary=primary,
+            action=action,
+            command=LinkCommand(cmd.actor, self._input.intake.request_id, cmd.reason.strip()),
+            update_id=f"{action}:{self._input.intake.request_id}:{command_id}",
+        )
+        refusal: dict[str, Any] | None = await workflow.execute_activity(
+            LINK_DUPLICATE,
+            link,
+            result_type=dict,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=_LINK_RETRY,
+        )
+        if refusal is not None:
+            raise ApplicationError(
+                refusal["message"], refusal["reason"], type=refusal["type"], non_retryable=True
+            )
+
+    async def _commit_linked(
+        self,
+        state: RequestState,
+        decide: Decide,
+        command_id: str,
+        attached_to: str | None,
+        cmd: MergeCommand,
+    ) -> dict[str, Any]:
+        """Record the merge (or unmerge) the other workflow agreed to. Should the store
+        hold other changes here that make it moot, a merge the primary took in is undone
+        there, so that the two never disagree."""
+        while True:
+            try:
+                change = self._decide(decide, state, workflow.now())
+            except ApplicationError:
+                if attached_to is not None:
+                    await self._link("detach_duplicate", attached_to, cmd, f"{command_id}:undo")
+                raise
+            if await self._commit(state, change, command_id):
+                return state.view()
+
+    async def _follow(self, primary: str, decide: Decide) -> None:
+        """Record what the primary's message calls for, unless this request no longer
+        follows that primary (a message that arrives twice is recorded once)."""
+        while True:
+            state = self._checked_state()
+            if state.merged_into != primary or state.status is not Status.MERGED:
+                workflow.logger.info("ignoring a message from %s: not merged into it", primary)
+                return
+            change = self._decide(decide, state)
+            if await self._commit(state, change, f"{change.type}:{primary}:{len(state.timeline)}"):
+                return
+
+    async def _send_outbox(self) -> None:
+        """Tell the duplicates what their primary's changes call for (durable signals)."""
+        while self._outbox:
+            duplicate, message = self._outbox.pop(0)
+            handle = workflow.get_external_workflow_handle(workflow_id(duplicate))
+            resolved = isinstance(message, PrimaryResolved)
+            name = "primary_resolved" if resolved else "primary_released"
+            try:
+                await handle.signal(name, message)
+            except FailureError as e:  # its workflow has ended: nothing follows this one
+                workflow.logger.warning("could not tell %s: %s", duplicate, e)
 
     def _review(self, cmd: ReviewCommand, state: RequestState, at: datetime) -> Change:
         try:
@@ -606,11 +830,31 @@ class RequestWorkflow:
         for recorded in await self._record(change, command_id, position=len(state.timeline)):
             self._apply(state, recorded)
             mine = mine or recorded.command_id == command_id
+        await self._send_outbox()
         return mine
 
     def _apply(self, state: RequestState, recorded: RecordedChange) -> None:
+        duplicates = list(state.duplicates)
         state.apply(recorded.change)
         self._applied.add(recorded.command_id)
+        change = recorded.change
+        if not duplicates:
+            return
+        message: PrimaryResolved | PrimaryReleased | None = None
+        if change.type == RESOLVED:
+            message = PrimaryResolved(
+                primary=state.id,
+                by=change.actor,
+                resolution=change.data["resolution"],
+                on_time=bool(change.data.get("on_time", True)),
+                photos=[
+                    {"hash": p["hash"], "type": p["type"]} for p in change.data.get("photos", [])
+                ],
+            )
+        elif change.type == CLOSED_OUT_OF_SCOPE:
+            message = PrimaryReleased(primary=state.id, reason=change.data["reason"])
+        if message is not None:
+            self._outbox.extend((duplicate, message) for duplicate in duplicates)
 
     async def _record(self, change: Change, command_id: str, position: int) -> list[RecordedChange]:
         """Append ``change`` at ``position``; the store's changes from there on."""

@@ -11,7 +11,7 @@ from temporalio.worker import Interceptor, Worker
 
 from closeloop.store import RequestStore
 from domain.ladder import Tier
-from workflows.activities import DeadlineActivities, StoreActivities
+from workflows.activities import DeadlineActivities, LinkActivities, StoreActivities
 from workflows.request import RequestWorkflow
 
 #: Activities still running at shutdown get this long to finish before they are cancelled
@@ -33,11 +33,17 @@ def build_worker(
     ``due`` computes working-day deadlines (None: calendar days)."""
     activities = StoreActivities(store)
     deadlines = DeadlineActivities(due)
+    links = LinkActivities(client)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[RequestWorkflow],
-        activities=[activities.settle_change, activities.record_change, deadlines.deadlines],
+        activities=[
+            activities.settle_change,
+            activities.record_change,
+            deadlines.deadlines,
+            links.link_duplicate,
+        ],
         activity_executor=executor,
         max_concurrent_activities=activity_threads,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,

@@ -50,8 +50,8 @@ from domain.privacy import Sealer, Sight
 from domain.state import Intake
 from notify.sender import counts as message_counts
 from projections import queries
-from workflows.commands import CommandError, file_request, send
-from workflows.messages import Actor, HandlerCommand, LocateCommand, OpsCommand, ReviewCommand
+from workflows.commands import Command, CommandError, file_request, send
+from workflows.messages import Actor, HandlerCommand, ReviewCommand
 
 router = APIRouter(tags=["requests"])
 
@@ -381,7 +381,7 @@ async def act(
     http: Request,
     request_id: str,
     action: str,
-    command: HandlerCommand | ReviewCommand | OpsCommand | LocateCommand,
+    command: Command,
     user: Principal,
     consistent: bool,
     update_id: str | None,
