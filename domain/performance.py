@@ -44,11 +44,13 @@ from domain.state import (
     ESCALATED,
     FILED,
     MARKED_OVERDUE,
+    MERGED,
     REDIRECTED,
     RESOLVED,
     RETIERED,
     RETURNED,
     REVIEWED,
+    UNMERGED,
     URGED,
     Change,
     RequestState,
@@ -63,6 +65,9 @@ ENDED_RETURNED = "returned"  # the post sent it back to the platform (退单)
 ENDED_OUT_OF_SCOPE = "out_of_scope"
 ENDED_REOPENED = "reopened"  # its resolution was reopened by a review
 ENDED_CLOSED = "closed"  # its resolution closed the request (闭环, or unreachable)
+#: merged into another request (合并): a duplicate is one piece of work with the request
+#: it follows, counted at that one's posts, so its stint counts for nothing
+ENDED_MERGED = "merged"
 
 #: What each stint counts for, in this order (the columns of the figures' buckets).
 POST_COUNTS: tuple[str, ...] = (
@@ -171,6 +176,8 @@ class Stint:
 
     def part(self) -> PostPart:
         """What this stint counts for (:data:`POST_COUNTS`)."""
+        if self.ended == ENDED_MERGED:
+            return POST_ZERO
         part = [0] * len(POST_COUNTS)
         part[_AT["assigned"]] = 1
         if self.accepted_at is not None:
@@ -240,13 +247,14 @@ class Stint:
 _FIELDS: tuple[str, ...] = tuple(Stint.__dataclass_fields__)
 
 #: The changes that begin a stint at the post the request is at afterwards.
-_BEGINS = frozenset({FILED, DISPATCHED, ESCALATED, RETIERED, REDIRECTED, APPEALED})
+_BEGINS = frozenset({FILED, DISPATCHED, ESCALATED, RETIERED, REDIRECTED, APPEALED, UNMERGED})
 #: The changes that end the current stint, and how.
 _ENDS = {
     RETIERED: ENDED_RETIERED,
     REDIRECTED: ENDED_REDIRECTED,
     RETURNED: ENDED_RETURNED,
     CLOSED_OUT_OF_SCOPE: ENDED_OUT_OF_SCOPE,
+    MERGED: ENDED_MERGED,
 }
 #: The changes that move stints at all (the others leave them as they are).
 MOVING = frozenset(
@@ -303,6 +311,10 @@ class Stints:
             current.overdue = True
         elif kind == REVIEWED and current is not None:
             self._review(current, change, after)
+        elif kind == REVIEWED and after.status is Status.ASSIGNED:
+            # a duplicate resolved with its primary (no stint of its own) was reopened by
+            # its resident's review: its own work again, at its own post
+            self._begin(after, at)
         elif kind == ESCALATED and current is not None:
             self._end(current, ESCALATED_MISSED if d.get("automatic") else ESCALATED_HAND, at)
         elif kind in _ENDS and current is not None:

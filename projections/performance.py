@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
 
 from domain.ladder import LEVEL_UNIT_KIND, Level, UnitKind
 from domain.performance import (
+    ENDED_MERGED,
     ENDED_REDIRECTED,
     ENDED_REOPENED,
     ENDED_RETURNED,
@@ -49,8 +50,16 @@ _UNIT_COLUMN = {
 }
 
 
+#: A merged stint counts for nothing (Stint.part): every count below leaves it out.
+_COUNTED_ROW = posts.c.ended != ENDED_MERGED
+
+
 def _one_if(condition: ColumnElement[Any]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    return func.coalesce(func.sum(case((and_(_COUNTED_ROW, condition), 1), else_=0)), 0)
+
+
+def _sum_of(column: ColumnElement[Any]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((_COUNTED_ROW, column), else_=0)), 0)
 
 
 def _true(column: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -60,7 +69,7 @@ def _true(column: ColumnElement[Any]) -> ColumnElement[bool]:
 _resolved = posts.c.resolved_at.is_not(None)
 #: Each of POST_COUNTS summed over stint rows: Stint.part() in SQL.
 _ROW_COUNTS: dict[str, ColumnElement[int]] = {
-    "assigned": func.count(),
+    "assigned": _one_if(_COUNTED_ROW),
     "accepted": _one_if(posts.c.accepted_at.is_not(None)),
     "responded": _one_if(and_(posts.c.accepted_at.is_not(None), _true(posts.c.responded))),
     "resolved": _one_if(_resolved),
@@ -72,9 +81,9 @@ _ROW_COUNTS: dict[str, ColumnElement[int]] = {
     "overdue": _one_if(_true(posts.c.overdue)),
     "returned": _one_if(posts.c.ended == ENDED_RETURNED),
     "redirected": _one_if(posts.c.ended == ENDED_REDIRECTED),
-    "urged": func.coalesce(func.sum(posts.c.urges), 0),
-    "reviews_reached": func.coalesce(func.sum(posts.c.reviews_reached), 0),
-    "reviews_satisfied": func.coalesce(func.sum(posts.c.reviews_satisfied), 0),
+    "urged": _sum_of(posts.c.urges),
+    "reviews_reached": _sum_of(posts.c.reviews_reached),
+    "reviews_satisfied": _sum_of(posts.c.reviews_satisfied),
     "requests_reviewed": _one_if(_true(posts.c.final)),
     "requests_satisfied": _one_if(and_(_true(posts.c.final), _true(posts.c.last_satisfied))),
 }

@@ -198,6 +198,26 @@ class RequestLog:
         change = self.states[request_id].decide_appeal("resident", "it is ours", at, DAY, DAY)
         self._move(request_id, change)
 
+    # ---- duplicates (合并): both sides, as the two workflows record them -------------
+
+    def merge(self, duplicate: str, primary: str, at: datetime) -> None:
+        self._move(primary, self.states[primary].decide_attach("worker", duplicate, "same", at))
+        self._move(duplicate, self.states[duplicate].decide_merge("worker", primary, "same", at))
+
+    def unmerge(self, duplicate: str, at: datetime) -> None:
+        primary = self.states[duplicate].merged_into
+        assert primary is not None
+        self._move(primary, self.states[primary].decide_detach("worker", duplicate, "not", at))
+        change = self.states[duplicate].decide_unmerge("worker", "not the same", at, DAY)
+        self._move(duplicate, change)
+
+    def follow(self, duplicate: str, at: datetime) -> None:
+        """The primary's resolution reaches a duplicate."""
+        primary = self.states[duplicate].merged_into
+        assert primary is not None
+        change = self.states[duplicate].decide_follow(primary, "worker", "fixed", True, at)
+        self._move(duplicate, change)
+
     def _move(self, request_id: str, change: Change) -> None:
         self._record(request_id, change)
         self.states[request_id].apply(change)

@@ -238,10 +238,12 @@ def test_rows_projected_before_the_operations_are_kept_and_counted(engine: Engin
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "0010")  # 0012 refills the views from the log (below)
-        # the columns revision 0016 adds, which reading a row selects (0012 would empty it)
+        # the columns revision 0016 adds, which reading a row selects (0012 would empty it),
+        # and 0017's
         for name, kind in (("lat", "FLOAT"), ("long", "FLOAT"), ("place_sealed", "TEXT"),
-                           ("photos", "TEXT")):  # fmt: skip
+                           ("photos", "TEXT"), ("merged_into", "VARCHAR(64)")):  # fmt: skip
             conn.execute(text(f"ALTER TABLE view_requests ADD COLUMN {name} {kind}"))
+        conn.execute(text("ALTER TABLE view_figures ADD COLUMN merged INTEGER NOT NULL DEFAULT 0"))
     new = Table("view_requests", MetaData(), autoload_with=engine)
     assert new.c.deadline.nullable
     with engine.connect() as conn:
