@@ -121,11 +121,11 @@
       var k, v;
       for (k = 0, v = south; v <= north + step / 2; k++, v = south + k * step) {
         ground.addLayer(L.polyline([[v, west], [v, east]], line));
-        ground.addLayer(label([v, view.getWest()], v.toFixed(digits) + "°", [-2, 6]));
+        addLabel([v, view.getWest()], v.toFixed(digits) + "°", [-2, 6]);
       }
       for (k = 0, v = west; v <= east + step / 2; k++, v = west + k * step) {
         ground.addLayer(L.polyline([[south, v], [north, v]], line));
-        ground.addLayer(label([view.getSouth(), v], v.toFixed(digits) + "°", [2, 16]));
+        addLabel([view.getSouth(), v], v.toFixed(digits) + "°", [2, 16]);
       }
       if (pointsBox) {
         ground.addLayer(L.rectangle(pointsBox.pad(0.05), {
@@ -134,6 +134,14 @@
         }));
       }
       say(tiles === null && !box.dataset.tiles ? "map.no_tiles" : "map.tile_error");
+    }
+
+    // the grid's degrees are for the eye: the table under the map gives each place in words
+    function addLabel(at, text, anchor) {
+      var mark = label(at, text, anchor);
+      ground.addLayer(mark);
+      var el = mark.getElement();
+      if (el) el.setAttribute("aria-hidden", "true");
     }
 
     function label(at, text, anchor) {
@@ -154,6 +162,8 @@
       plain = true;
       if (tiles) { map.removeLayer(tiles); tiles = null; }
       box.dataset.ground = "plain";
+      // the lines are drawn for the eye only (the overlay pane holds nothing else)
+      map.getPane("overlayPane").setAttribute("aria-hidden", "true");
       ground.addTo(map);
       drawGround();
     }
@@ -182,6 +192,10 @@
       }
       box.hidden = false;
       map.invalidateSize();
+      // the view first: Leaflet adds a marker's element only once the map has one
+      var bounds = L.latLngBounds(points.map(function (p) { return [p.lat, p.lng]; }));
+      pointsBox = bounds;
+      map.fitBounds(bounds.pad(0.15), { maxZoom: 16, animate: false });
       points.forEach(function (p) {
         var name = t("map.marker", {
           category: p.title,
@@ -222,9 +236,6 @@
           icon.dataset.status = p.status;
         }
       });
-      var bounds = L.latLngBounds(points.map(function (p) { return [p.lat, p.lng]; }));
-      pointsBox = bounds;
-      map.fitBounds(bounds.pad(0.15), { maxZoom: 16, animate: false });
       if (!tiles) toPlain();
       drawGround();
     }
