@@ -1,14 +1,19 @@
 """The board's map in the browser: two requests filed with a point appear as markers
 (keyboard-reachable, their popup linking to the request) and in the table under the map;
 without a tile server the page draws its own grid and the points' box, and loads nothing
-from anywhere but the app."""
+from anywhere but the app; with a tile server that does not answer, the first failed tile
+gives way to the same drawn grid."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Request, expect
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Request, expect
 
 from closeloop.bootstrap import demo_password
-from tests.e2e.conftest import GRID1, Dev, People
+from closeloop.temporal_server import free_ports
+from tests.e2e.conftest import GRID1, Dev, People, log_in
 
 
 def test_the_supervisor_sees_the_requests_on_the_map(people: People, stack: Dev) -> None:
@@ -78,3 +83,37 @@ def test_the_supervisor_sees_the_requests_on_the_map(people: People, stack: Dev)
     elsewhere = [url for url in asked if not url.startswith((stack.url, "data:"))]
     assert not elsewhere, f"the board asked other servers: {elsewhere}"
     assert any(u.endswith("/static/vendor/leaflet/leaflet.js") for u in asked)
+
+
+def test_tiles_that_cannot_be_loaded_give_way_to_the_drawn_grid(
+    browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tile server is set but does not answer (nothing listens on its port): the page
+    asks it for tiles (its policy allows that origin), and on the first failure draws the
+    grid instead and says why."""
+    (port,) = free_ports(1)
+    tiles = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("CLOSELOOP_MAP_TILES", tiles + "/{z}/{x}/{y}.png")
+    monkeypatch.setenv("CLOSELOOP_MAP_ATTRIBUTION", "© Tiles of our own")
+    dev = Dev(tmp_path / "data").start()
+    crowd = People(browser, dev)
+    try:
+        placed = dev.file(description="井盖松动", lat=39.1851, long=99.8362)["id"]
+        page = crowd.page()
+        asked: list[str] = []
+        page.on("request", lambda request: asked.append(request.url))
+        log_in(page, "supervisor1")
+        board_map = page.locator("#board-map")
+        expect(board_map.locator(f'.map-pin[data-request-id="{placed}"]')).to_be_visible()
+        expect(board_map).to_have_attribute("data-ground", "plain")
+        expect(page.locator("[data-map-note]")).to_contain_text("地图底图无法加载")
+        expect(board_map.locator("path.map-points-box")).to_have_count(1)
+        expect(board_map.locator("img.leaflet-tile")).to_have_count(0)
+        assert any(url.startswith(tiles + "/") for url in asked)
+        elsewhere = [u for u in asked if not u.startswith((dev.url, tiles, "data:"))]
+        assert not elsewhere, f"the board asked other servers: {elsewhere}"
+        assert not crowd.violations, f"the page broke its CSP: {crowd.violations}"
+        assert not crowd.errors, f"script errors: {crowd.errors}"
+    finally:
+        crowd.close()
+        dev.stop()
