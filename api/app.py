@@ -19,6 +19,7 @@ from api.limits import BodyLimit
 from api.routes import (
     assessment,
     auth,
+    board_map,
     calendar,
     categories,
     hotspots,
@@ -88,7 +89,17 @@ def create_app(
     app.state.media = media_store if media_store is not None else media.media_of(settings)
     app.state.temporal = temporal
     routers = (auth, units, users, calendar, categories, requests, operations, stream, track)
-    for module in (*routers, webhooks, performance, hotspots, assessment, reports, place, merging):
+    for module in (
+        *routers,
+        webhooks,
+        performance,
+        hotspots,
+        assessment,
+        reports,
+        place,
+        board_map,
+        merging,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(sms_routes.router, prefix=API_PREFIX)  # the SMS settings (notify.sms)
     app.include_router(inbox_routes.router, prefix=API_PREFIX)  # the staff's inbox

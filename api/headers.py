@@ -32,12 +32,21 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+
+def page_policy(image_sources: tuple[str, ...] = ()) -> str:
+    """The pages' policy: everything from this origin, nothing inline, no frames; images
+    also from ``image_sources`` (the board's map tiles' origin, when a tile server is set:
+    ``CLOSELOOP_MAP_TILES``; only the board's page names it)."""
+    images = " ".join(("'self'", "data:", *image_sources))
+    return (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src {images}; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+        "object-src 'none'"
+    )
+
+
 #: The pages' policy: everything from this origin, nothing inline, no frames.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
-    "object-src 'none'"
-)
+CONTENT_SECURITY_POLICY = page_policy()
 PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
     "microphone=(), payment=(), usb=()"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -138,6 +139,43 @@ def _public_url() -> str | None:
             f"CLOSELOOP_PUBLIC_URL must start with http:// or https://, got {raw!r}"
         )
     return raw
+
+
+def _map_tiles() -> str | None:
+    """The map's tile URL template (``https://tile.example/{z}/{x}/{y}.png``), or None."""
+    raw = os.environ.get("CLOSELOOP_MAP_TILES", "").strip()
+    if not raw:
+        return None
+    try:
+        tile_origin(raw)
+    except ValueError as error:
+        raise SettingsError(f"CLOSELOOP_MAP_TILES: {error}") from None
+    return raw
+
+
+def tile_origin(template: str) -> str:
+    """The origin a tile URL template loads from, as a Content-Security-Policy source:
+    ``https://{s}.tile.example/{z}/{x}/{y}.png`` -> ``https://*.tile.example``.
+
+    Raises ValueError when the template is not an http(s) URL with ``{z}``, ``{x}`` and
+    ``{y}``, or its host holds anything but letters, digits, dots, dashes and ``{s}``."""
+    match = _TILE_URL.match(template)
+    if match is None:
+        raise ValueError(f"must be an http:// or https:// URL of a tile server, got {template!r}")
+    missing = [p for p in ("{z}", "{x}", "{y}") if p not in template]
+    if missing:
+        raise ValueError(f"must hold {', '.join(missing)}, got {template!r}")
+    scheme, host, port = match.group("scheme"), match.group("host"), match.group("port") or ""
+    host = host.replace("{s}", "*")
+    if "*" in host[1:] or ("*" in host and not host.startswith("*.")):
+        raise ValueError(f"may hold {{s}} only as the host's first label, got {template!r}")
+    return f"{scheme}://{host}{port}"
+
+
+_TILE_URL = re.compile(
+    r"^(?P<scheme>https?)://(?P<host>(?:\{s\}|[A-Za-z0-9-])(?:[A-Za-z0-9.-]|\{s\})*)"
+    r"(?P<port>:[0-9]{1,5})?(?:/[^\s'\";]*)?$"
+)
 
 
 SMS_PROVIDERS = ("log", "http")
@@ -325,6 +363,12 @@ class Settings:
     media_region: str | None = None
     media_access_key: str | None = None
     media_secret_key: str | None = None
+    # ---- the board's map ----
+    #: The tile URL template (``{z}``, ``{x}``, ``{y}``, optionally ``{s}``); None: no tiles,
+    #: the map draws its own grid outline.
+    map_tiles: str | None = None
+    #: The tiles' attribution shown on the map (plain text); None: none.
+    map_attribution: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -393,6 +437,8 @@ class Settings:
             media_region=os.environ.get("CLOSELOOP_MEDIA_REGION", "").strip() or None,
             media_access_key=os.environ.get("CLOSELOOP_MEDIA_ACCESS_KEY", "").strip() or None,
             media_secret_key=os.environ.get("CLOSELOOP_MEDIA_SECRET_KEY", "").strip() or None,
+            map_tiles=_map_tiles(),
+            map_attribution=os.environ.get("CLOSELOOP_MAP_ATTRIBUTION", "").strip() or None,
         )
 
     @property

@@ -332,3 +332,105 @@ def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
+
+
+#: The statuses the board's map shows unless asked for others: the open requests, those
+#: waiting for dispatch too.
+MAP_STATUSES = (Status.WAITING_DISPATCH.value, *OPEN_STATUSES)
+#: The statuses the map may be asked for (a resolved request waits for its review).
+MAP_STATUS_CHOICES = (*MAP_STATUSES, Status.RESOLVED.value)
+
+
+def map_points(
+    bind: Bind,
+    *,
+    statuses: Sequence[str] = MAP_STATUSES,
+    within: Sequence[str] | None = None,
+    dispatch_units: Sequence[str] | None = None,
+    unit_id: str | None = None,
+    tier: str | None = None,
+    category: str | None = None,
+    limit: int = 1000,
+) -> dict[str, Any]:
+    """The requests with a point (``lat``, ``long``) for the board's map, and how many
+    match without one.
+
+    ``within``: only the requests whose grid, community or town is one of these units (a
+    handler's posts; None: all); ``dispatch_units``: only those whose community or town is
+    one of these (a dispatcher's posts). Each point carries what the map shows and nothing
+    of the resident: ``id``, ``lat``, ``long``, ``status``, ``tier``, ``level``, ``overdue``,
+    ``warned``, ``category``, ``grid_id``, ``community_id``, ``town_id``, ``deadline``,
+    ``updated_at``. Ordered as the board: soonest deadline first (waiting for dispatch
+    last), then the most recently changed.
+    """
+    c = requests.c
+    conditions: list[ColumnElement[bool]] = [c.status.in_([Status(s).value for s in statuses])]
+    if within is not None:
+        units = list(within)
+        conditions.append(c.grid_id.in_(units) | c.community_id.in_(units) | c.town_id.in_(units))
+    if dispatch_units is not None:
+        units = list(dispatch_units)
+        conditions.append(c.community_id.in_(units) | c.town_id.in_(units))
+    if unit_id is not None:
+        conditions.append(in_unit(unit_id))
+    if tier is not None:
+        conditions.append(c.tier == tier)
+    if category is not None:
+        conditions.append(c.category == category)
+    placed = and_(c.lat.is_not(None), c.long.is_not(None))
+    query = (
+        select(
+            c.id,
+            c.lat,
+            c.long,
+            c.status,
+            c.tier,
+            c.level,
+            c.overdue,
+            c.warned,
+            c.category,
+            c.grid_id,
+            c.community_id,
+            c.town_id,
+            c.deadline,
+            c.updated_at,
+        )  # fmt: skip
+        .where(*conditions, placed)
+        .order_by(
+            case((c.deadline.is_(None), 1), else_=0),
+            c.deadline,
+            c.updated_at.desc(),
+            c.id,
+        )
+        .limit(limit)
+    )
+    counts = select(
+        func.count(),
+        func.coalesce(func.sum(case((placed, 1), else_=0)), 0),
+    ).where(*conditions)
+    with connected(bind) as conn:
+        items = [
+            {
+                "id": row.id,
+                "lat": row.lat,
+                "long": row.long,
+                "status": row.status,
+                "tier": row.tier,
+                "level": row.level,
+                "overdue": bool(row.overdue),
+                "warned": bool(row.warned),
+                "category": row.category,
+                "grid_id": row.grid_id,
+                "community_id": row.community_id,
+                "town_id": row.town_id,
+                "deadline": None if row.deadline is None else iso(row.deadline),
+                "updated_at": iso(row.updated_at),
+            }
+            for row in conn.execute(query)
+        ]
+        matching, with_point = conn.execute(counts).one()
+    return {
+        "items": items,
+        "total": int(with_point),
+        "without_point": int(matching) - int(with_point),
+    }

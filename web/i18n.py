@@ -821,6 +821,52 @@ STRINGS: dict[str, tuple[str, str]] = {
         "绿色●：时限内；黄色▲：已过四分之三时限；红色■：已超时",
         "Green ●: in time; yellow ▲: past 75% of the tier's time; red ■: overdue",
     ),
+    # the board's map of open requests (web/static/board_map.js)
+    "map.title": ("诉求地图", "Map of requests"),
+    "map.region": (
+        "诉求地图：可用方向键移动，用 Tab 键逐个选中诉求",
+        "Map of requests: move it with the arrow keys, Tab to each request",
+    ),
+    "map.hint": (
+        "地图上是有位置的诉求，形状和颜色表示状态；地图下方的表格列出同样的诉求。",
+        "The requests that have a place, their state shown by shape and colour; "
+        "the table below the map lists the same requests.",
+    ),
+    "map.legend": ("图例", "Legend"),
+    "map.overdue": ("已超时（红圈和“!”）", "Overdue (red ring and “!”)"),
+    "map.table": ("地图上的诉求", "The requests on the map"),
+    "map.col.request": ("诉求", "Request"),
+    "map.col.status": ("状态", "State"),
+    "map.col.tier": ("层级", "Tier"),
+    "map.col.grid": ("网格", "Grid"),
+    "map.col.place": ("位置（纬度，经度）", "Place (latitude, longitude)"),
+    "map.overdue_mark": ("已超时", "Overdue"),
+    "map.count": ("地图上 {total} 件诉求", "{total} requests on the map"),
+    "map.count_shown": (
+        "共 {total} 件有位置的诉求，地图显示前 {shown} 件",
+        "{total} requests with a place; the map shows the first {shown}",
+    ),
+    "map.without_point": (
+        "另有 {n} 件没有位置，不在地图上",
+        "{n} more have no place and are not on the map",
+    ),
+    "map.none": ("没有符合条件且有位置的诉求。", "No request that matches has a place."),
+    "map.no_tiles": (
+        "未配置地图底图：显示经纬网格（每条线间隔 {step}°）和诉求所在范围的外框。",
+        "No map tiles are set: a latitude/longitude grid (lines every {step}°) "
+        "and the box around the requests are drawn instead.",
+    ),
+    "map.tile_error": (
+        "地图底图无法加载：改为显示经纬网格（每条线间隔 {step}°）和诉求所在范围的外框。",
+        "The map tiles could not be loaded: a latitude/longitude grid "
+        "(lines every {step}°) and the box around the requests are drawn instead.",
+    ),
+    "map.marker": (
+        "{category}，{status}{overdue}，{grid}",
+        "{category}, {status}{overdue}, {grid}",
+    ),
+    "map.marker_overdue": ("，已超时", ", overdue"),
+    "map.open_request": ("打开诉求", "Open the request"),
     "board.export_list": ("导出列表（CSV）", "Export the list (CSV)"),
     "board.export_stats": ("导出统计（CSV）", "Export the figures (CSV)"),
     "board.quarantined": ("已隔离 {count} 个事件。", "Events quarantined: {count}."),
@@ -1875,6 +1921,7 @@ class Translator:
             "tasks.",
             "catalogue.",
             "inbox.",
+            "map.",
         )
         keys = [k for k in STRINGS if k.startswith(prefixes)]
         keys += ["file.filed", "file.track_link", "resident.filed", "resident.track_link"]

@@ -18,8 +18,11 @@ from sqlalchemy import Engine
 
 from api.bounds import EARLIEST, LATEST
 from api.deps import EngineDep
+from api.headers import page_policy
 from api.roster import Role
+from api.routes.board_map import map_of
 from closeloop import catalogue
+from closeloop.settings import Settings, tile_origin
 from domain.ladder import LADDER, UnitKind
 from domain.lifecycle import Status
 from domain.review import DIMENSIONS, Answer
@@ -50,6 +53,8 @@ CSV_LIMIT = 100_000
 DEFAULT_PERIOD_DAYS = 30
 #: The rates-over-time chart has at most this many points.
 MAX_POINTS = 31
+#: The board's map shows at most this many requests (the JSON API gives up to 2000).
+MAP_LIMIT = 500
 
 
 #: The board's filters on the street-office operations (check boxes; each a keyword of
@@ -153,6 +158,50 @@ def _board_rows(
         r["last_urged_local"] = local(r.get("last_urged_at"))
         r["may_urge"] = r["status"] in UNDISPATCHED
     return rows, int(page["total"])
+
+
+def _map_points(
+    engine: Engine,
+    user: Any,
+    filters: BoardFilters,
+    t: Translator,
+    directory: Directory,
+) -> dict[str, Any]:
+    """The map's points under the board's unit, tier and category: the open requests
+    (waiting for dispatch too), or only those of the status filter when it names one the
+    map shows (resolved among them)."""
+    statuses = [filters.status] if filters.status in pages.MAP_STATUS_CHOICES else None
+    found = map_of(
+        engine,
+        user,
+        statuses=statuses,
+        unit_id=filters.unit_id,
+        tier=filters.tier,
+        category=filters.category,
+        limit=MAP_LIMIT,
+    )
+    points = [
+        {
+            **p,
+            "status_label": t("status." + p["status"]),
+            "tier_label": t("tier." + p["tier"]),
+            "category_label": t.category(p["category"]),
+            "grid_name": directory.name(p["grid_id"]),
+            "place": f"{p['lat']:.5f}, {p['long']:.5f}",
+        }
+        for p in found["items"]
+    ]
+    return {
+        "map_points": points,
+        "map_total": found["total"],
+        "map_without_point": found["without_point"],
+        "map_statuses": found["statuses"],
+    }
+
+
+def _map_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def _grids_under(directory: Directory, unit_id: str | None) -> list[Any]:
@@ -340,7 +389,8 @@ def board_page(request: Request, engine: EngineDep) -> Response:
             request, "error.html", {"message": message, "code": 422}, user=user, status_code=422
         )
     rows, total = _board_rows(engine, filters, t, directory, BOARD_LIMIT)
-    return render(
+    settings = _map_settings(request)
+    response = render(
         request,
         "board.html",
         {
@@ -361,9 +411,18 @@ def board_page(request: Request, engine: EngineDep) -> Response:
             # the month's topics (每月一题), made on the hot-spot page
             **month_topics(engine, t, directory),
             **_figures(engine, filters, t, directory),
+            # the map of the requests with a place (web/static/board_map.js)
+            **_map_points(engine, user, filters, t, directory),
+            "map_tiles": settings.map_tiles or "",
+            "map_attribution": settings.map_attribution or "",
+            "map_all_statuses": pages.MAP_STATUS_CHOICES,
         },
         user=user,
     )
+    if settings.map_tiles:  # the tiles' server may send images to this page, no other
+        policy = page_policy((tile_origin(settings.map_tiles),))
+        response.headers["Content-Security-Policy"] = policy
+    return response
 
 
 @router.get("/board/list", response_class=HTMLResponse)
@@ -381,6 +440,19 @@ def board_list(request: Request, engine: EngineDep) -> Response:
         "can_urge": user.role is Role.SUPERVISOR,
     }
     return fragment(request, "_board_list.html", context)
+
+
+@router.get("/board/map/list", response_class=HTMLResponse)
+def board_map_list(request: Request, engine: EngineDep) -> Response:
+    """The map's table of points, which the page reloads and redraws the map from."""
+    user = signed_in(request, SUPERVISORS, fragment=True)
+    if isinstance(user, Denied):
+        return user.response
+    t = translator(request)
+    filters, directory = _board_context(request, engine)
+    return fragment(
+        request, "_board_map_list.html", _map_points(engine, user, filters, t, directory)
+    )
 
 
 @router.get("/board/figures", response_class=HTMLResponse)

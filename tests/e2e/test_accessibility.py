@@ -75,6 +75,7 @@ PARTS = {
     "/track/{token}/body": "/track/{token}",
     "/board/list": "/board",
     "/board/figures": "/board",
+    "/board/map/list": "/board",
     "/board/requests.csv": "a CSV file",
     "/board/stats.csv": "a CSV file",
     "/hotspots/list": "/hotspots",
@@ -360,7 +361,10 @@ def _scene(dev: Dev, lang: str) -> dict[str, str]:
         description=f"楼道灯坏了 {mark}", lat=39.19, long=99.83, address="祥和苑3号楼",
         building="3号楼2单元", photos=[photo],
     )["id"]  # fmt: skip
-    working_filed = dev.file(description=f"下水道堵了，污水漫到院子里 {mark}", photos=[photo])
+    # with a point too: the board's map shows both, in two states
+    working_filed = dev.file(
+        description=f"下水道堵了，污水漫到院子里 {mark}", photos=[photo], lat=39.192, long=99.835
+    )
     working = working_filed["id"]
     dev.act("worker1", working, "accept")
     dev.act("worker1", working, "progress", {"note": "已联系物业，明天上午疏通"})
@@ -439,6 +443,10 @@ def test_pages_with_requests_refusals_and_live_updates(visitors: Visitors, fresh
         if route in ("/board", "/tasks", "/followups", "/dispatch", "/partner", "/inbox"):
             expect(page.locator("p.empty")).to_have_count(0)
     _board_list_first(pages["/board"], lang)
+    # the board's map drew its markers (checked with the page, keyboard-reachable buttons)
+    board_map = pages["/board"].locator("#board-map")
+    expect(board_map.locator(f'.map-pin[data-request-id="{ids["working"]}"]')).to_be_visible()
+    expect(board_map).to_have_attribute("data-ground", "plain")
 
     # ---- a refusal shown (the resident's and the log-in forms) ------------------------------
     page = _front(pages["/"])

@@ -66,8 +66,12 @@ class RequestLog:
         phone: str = "13800000000",
         manual: bool = False,
         urgent: bool = False,
+        lat: float | None = None,
+        long: float | None = None,
+        address: str | None = None,
     ) -> str:
-        """File a request; ``manual``: its community dispatches by hand (it waits)."""
+        """File a request; ``manual``: its community dispatches by hand (it waits);
+        ``lat``, ``long`` and ``address``: its place."""
         request_id = str(uuid.uuid4())
         intake = Intake(
             request_id=request_id,
@@ -82,6 +86,9 @@ class RequestLog:
             tier=tier,
             manual=manual,
             urgent=urgent,
+            lat=lat,
+            long=long,
+            address=address,
         )
         change = RequestState.decide_file(intake, at, "intake", DAY)
         self._record(request_id, change)
