@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from domain.duplicates import DEFAULT_DAYS, DEFAULT_DISTANCE_M, MAX_DAYS, MAX_DISTANCE_M
 from domain.workdays import DEFAULT_RULES_TEXT, parse_rules
 
 
@@ -274,6 +275,32 @@ def _media_backend() -> str:
     return raw
 
 
+def _duplicate_distance() -> float:
+    """Metres within which two requests of a category are likely duplicates."""
+    name = "CLOSELOOP_DUPLICATE_DISTANCE_M"
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return DEFAULT_DISTANCE_M
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of metres, got {raw!r}") from None
+    if not 0 < value <= MAX_DISTANCE_M:  # also refuses nan and inf
+        raise SettingsError(
+            f"{name} must be above 0 and at most {MAX_DISTANCE_M:g} metres, got {raw!r}"
+        )
+    return value
+
+
+def _duplicate_days() -> int:
+    """Days apart within which two requests may be duplicates."""
+    name = "CLOSELOOP_DUPLICATE_DAYS"
+    value = _int(name, DEFAULT_DAYS)
+    if not 1 <= value <= MAX_DAYS:
+        raise SettingsError(f"{name} must be 1 to {MAX_DAYS} days, got {value}")
+    return value
+
+
 def _path_or_none(name: str) -> Path | None:
     raw = os.environ.get(name, "").strip()
     return Path(raw).resolve() if raw else None
@@ -369,6 +396,11 @@ class Settings:
     map_tiles: str | None = None
     #: The tiles' attribution shown on the map (plain text); None: none.
     map_attribution: str | None = None
+    # ---- likely duplicates (domain.duplicates) ----
+    #: Same category within this many metres: a likely duplicate.
+    duplicate_distance_m: float = DEFAULT_DISTANCE_M
+    #: Only requests filed within this many days of each other (either side).
+    duplicate_days: int = DEFAULT_DAYS
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -439,6 +471,8 @@ class Settings:
             media_secret_key=os.environ.get("CLOSELOOP_MEDIA_SECRET_KEY", "").strip() or None,
             map_tiles=_map_tiles(),
             map_attribution=os.environ.get("CLOSELOOP_MAP_ATTRIBUTION", "").strip() or None,
+            duplicate_distance_m=_duplicate_distance(),
+            duplicate_days=_duplicate_days(),
         )
 
     @property

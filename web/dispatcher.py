@@ -17,13 +17,16 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
+from api import duplicates as api_duplicates
 from api import privacy
-from api.deps import EngineDep, Principal, get_sealer
+from api.deps import EngineDep, Principal, get_sealer, get_settings
 from api.roster import Role
 from closeloop import catalogue
+from domain.duplicates import Rule
 from domain.ladder import LADDER, TIER_LEVEL, UnitKind
 from domain.privacy import Sealer
 from projections import queries
+from web import duplicates
 from web.common import Denied, fragment, language, render, signed_in
 from web.i18n import Translator
 from web.present import Directory, duration_text, local, parse
@@ -44,7 +47,7 @@ def preselected_tier(tiers: dict[str, str], category: str) -> str | None:
 
 
 def _queue(
-    engine: Engine, user: Principal, t: Translator, sealer: Sealer
+    engine: Engine, user: Principal, t: Translator, sealer: Sealer, rule: Rule | None = None
 ) -> tuple[list[dict[str, Any]], int]:
     units = list(user.dispatch_units) if user.role is Role.DISPATCHER else None
     directory = Directory.load(engine)
@@ -54,6 +57,7 @@ def _queue(
     items = privacy.visible(page["items"], user, sealer)
     grids = directory.of_kind(UnitKind.GRID)
     now = datetime.now(UTC)
+    rule = rule or Rule()
     rows = []
     for item in items:
         since = parse(item.get("waiting_since") or item["created_at"])
@@ -69,6 +73,8 @@ def _queue(
                 "created_local": local(item["created_at"]),
                 "grids": [g for g in grids if g.parent_id == item["community_id"]],
                 "default_tier": preselected_tier(tiers, item["category"]),
+                # likely duplicates the dispatcher may know of (疑似重复)
+                "duplicates": duplicates.count(engine, item, user, rule),
             }
         )
     return rows, int(page["total"])
@@ -90,7 +96,8 @@ def _tiers(t: Translator) -> list[tuple[str, str]]:
 
 
 def _context(request: Request, engine: Engine, user: Principal, t: Translator) -> dict[str, Any]:
-    rows, total = _queue(engine, user, t, get_sealer(request))
+    rule = api_duplicates.rule_of(get_settings(request))
+    rows, total = _queue(engine, user, t, get_sealer(request), rule)
     return {"rows": rows, "total": total, "tiers": _tiers(t)}
 
 

@@ -404,6 +404,27 @@ STRINGS: dict[str, tuple[str, str]] = {
     ),
     "reason.too_large": ("提交的内容太大", "What was sent is too large"),
     # ---- place and photos (domain.place, closeloop.media) ----
+    # ---- likely duplicates (the request page's section, the dispatch queue's mark) ----
+    "dup.title": ("可能重复", "Possible duplicates"),
+    "dup.intro": (
+        "同类别 {m} 米内，或同网格描述相近、{days} 天内受理的未办结诉求：",
+        "Open requests of the same category within {m} m, or of the same grid with a "
+        "similar description, filed within {days} days:",
+    ),
+    "dup.none": ("没有可能重复的诉求。", "No possible duplicates."),
+    "dup.nearby": ("相距 {m} 米", "{m} m away"),
+    "dup.similar_text": ("描述相似度 {pct}%", "description {pct}% similar"),
+    "dup.and": ("；", "; "),
+    "dup.filed": ("受理于 {at}", "filed {at}"),
+    "dup.count": ("可能重复 {n} 件", "{n} possible duplicate(s)"),
+    "dup.merge": ("合并到此诉求", "Merge into this request"),
+    "dup.merge_hint": (
+        "本诉求将并入上面这件，由其一并办理。",
+        "This request joins the one above and is handled with it.",
+    ),
+    "dup.merge_reason": ("合并原因", "Why they are the same"),
+    "dup.merge_submit": ("合并", "Merge"),
+    "dup.merged": ("已合并", "Merged"),
     "place.title": ("位置", "Location"),
     "place.hint": (
         "可选：地址、楼栋或门牌，以及地图坐标（纬度、经度）。地址只给办理您诉求的工作人员看。",
@@ -1926,6 +1947,7 @@ class Translator:
         keys = [k for k in STRINGS if k.startswith(prefixes)]
         keys += ["file.filed", "file.track_link", "resident.filed", "resident.track_link"]
         keys += ["resident.keep_link", "nav.login", "request.revealed", "calendar.saved"]
+        keys += ["dup.merged"]
         keys += ["dispatch.done", "partner.noted", "partner.marked_done", "track.appeal_sent"]
         keys += ["webhooks.added", "webhooks.deleted", "hotspots.topic_made", "topics.closed_done"]
         keys += ["assess.adjusted", "assess.withdrawn_done", "open311.issued", "open311.revoked"]

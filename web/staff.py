@@ -12,24 +12,33 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import Engine
 
+from api import duplicates as api_duplicates
 from api import privacy
-from api.deps import EngineDep, Principal, get_sealer
+from api.deps import EngineDep, Principal, get_sealer, get_settings
 from api.roster import Role
 from api.text import control_character
+from domain.duplicates import OPEN as DUPLICATE_OPEN
+from domain.duplicates import Rule
 from domain.ladder import LADDER, TIER_LEVEL, UnitKind
 from domain.lifecycle import Status
 from domain.privacy import Sealer
 from projections import pages, queries
+from web import duplicates
 from web.common import STAFF, Denied, fragment, render, review_context, signed_in, translator
 from web.i18n import Translator
-from web.operations import allowed, with_operations
+from web.operations import _dispatcher_of, allowed, with_operations
 from web.present import Directory, row, timeline_lines
 
 router = APIRouter(include_in_schema=False)
 
 
 def _request_context(
-    engine: Engine, request_id: str, user: Principal, t: Translator, sealer: Sealer
+    engine: Engine,
+    request_id: str,
+    user: Principal,
+    t: Translator,
+    sealer: Sealer,
+    dup_rule: Rule | None = None,
 ) -> dict[str, Any] | None:
     if control_character(request_id) is not None:  # no request has it (PostgreSQL: an error)
         return None
@@ -40,6 +49,8 @@ def _request_context(
             return None
         starts = pages.window_starts(conn, [request_id])
     directory = Directory.load(engine)
+    dup_rule = dup_rule or Rule()
+    likely = duplicates.shown(engine, view, user, dup_rule, directory, t)
     shown = row(view, directory, t, starts.get(request_id), datetime.now(UTC))
     shown = with_operations(shown, view, directory, t)
     names = {e["actor"]: directory.display_name(e["actor"]) for e in view["timeline"]}
@@ -61,6 +72,13 @@ def _request_context(
             if unit.parent_id == view["community_id"]
         ],
         "tiers": [(tier.value, TIER_LEVEL[tier].value) for tier in LADDER],
+        # likely duplicates (疑似重复): None for a reader who is not shown them
+        "duplicates": likely,
+        "dup_rule": dup_rule,
+        # merging one into a suggestion: the platform (its dispatchers, supervisors,
+        # admins) on an open request (POST /api/v1/requests/{id}/merge decides)
+        "may_merge": view["status"] in DUPLICATE_OPEN
+        and (user.role in (Role.SUPERVISOR, Role.ADMIN) or _dispatcher_of(user, view)),
         **review_context(t),
     }
 
@@ -71,7 +89,8 @@ def request_page(request: Request, request_id: str, engine: EngineDep) -> Respon
     if isinstance(user, Denied):
         return user.response
     t = translator(request)
-    context = _request_context(engine, request_id, user, t, get_sealer(request))
+    rule = api_duplicates.rule_of(get_settings(request))
+    context = _request_context(engine, request_id, user, t, get_sealer(request), rule)
     if context is None:
         return render(
             request,
@@ -89,7 +108,8 @@ def request_body(request: Request, request_id: str, engine: EngineDep) -> Respon
     if isinstance(user, Denied):
         return user.response
     t = translator(request)
-    context = _request_context(engine, request_id, user, t, get_sealer(request))
+    rule = api_duplicates.rule_of(get_settings(request))
+    context = _request_context(engine, request_id, user, t, get_sealer(request), rule)
     if context is None:
         return JSONResponse({"detail": "no such request"}, status_code=404)
     return fragment(request, "_request_body.html", context)

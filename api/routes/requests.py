@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
-from api import intake_limits, ledger, privacy, roster
+from api import duplicates, intake_limits, ledger, privacy, roster
 from api.bounds import Instant, Limit, Offset
 from api.deps import (
     CurrentUser,
@@ -296,6 +296,41 @@ async def read_a_request(
     if view is None:
         raise request_not_found()
     return await run_in_threadpool(_shown, view, user, engine, sealer)
+
+
+#: Who is shown likely duplicates: the platform that sorts requests, the handlers who may see
+#: the request, supervisors and admins.
+DuplicateReader = Annotated[
+    Principal,
+    Depends(require_roles(Role.DISPATCHER, Role.HANDLER, Role.SUPERVISOR, Role.ADMIN)),
+]
+
+
+@router.get("/requests/{request_id}/duplicates")
+async def likely_duplicates(
+    request_id: str,
+    user: DuplicateReader,
+    engine: EngineDep,
+    settings: SettingsDep,
+    limit: Annotated[
+        int,
+        Query(ge=1, le=duplicates.MAX_LIMIT, description="suggestions, 1 to 50 (default 10)"),
+    ] = duplicates.DEFAULT_LIMIT,
+) -> dict[str, Any]:
+    """The open requests that are likely duplicates of this one (疑似重复: nearby in the
+    same category, or a similar description in the same grid, filed within the window),
+    strongest first, only those the reader may know of; each says why (``reasons``)."""
+    view = await read_view(engine, request_id) if is_uuid(request_id) else None
+    if view is None or privacy.sight_of(view, user) is Sight.NONE:
+        raise request_not_found()
+    rule = duplicates.rule_of(settings)
+    items = await run_in_threadpool(duplicates.for_reader, engine, view, user, rule, limit)
+    return {
+        "request_id": request_id,
+        "distance_m": rule.distance_m,
+        "days": rule.days,
+        "items": items,
+    }
 
 
 @router.post("/requests/{request_id}/reveal")

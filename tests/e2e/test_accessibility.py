@@ -361,6 +361,16 @@ def _scene(dev: Dev, lang: str) -> dict[str, str]:
         description=f"楼道灯坏了 {mark}", lat=39.19, long=99.83, address="祥和苑3号楼",
         building="3号楼2单元", photos=[photo],
     )["id"]  # fmt: skip
+    # its likely duplicate, 22 m away, waiting for dispatch: the request page lists it (with
+    # the platform's merge form), the dispatch queue marks it
+    _dispatch_mode(dev, "manual")
+    try:
+        dev.file(
+            description=f"楼道的灯也不亮了 {mark}", lat=39.1902, long=99.83,
+            resident={"name": "赵先生", "phone": "13800000011"},
+        )  # fmt: skip
+    finally:
+        _dispatch_mode(dev, "auto")
     # with a point too: the board's map shows both, in two states
     working_filed = dev.file(
         description=f"下水道堵了，污水漫到院子里 {mark}", photos=[photo], lat=39.192, long=99.835

@@ -123,6 +123,8 @@ CALLER: dict[tuple[str, str], str] = {
     # place and photos
     ("POST", "/api/v1/requests/{request_id}/location"): "worker1",
     ("GET", "/api/v1/requests/{request_id}/photos/{photo_id}"): "worker1",
+    # likely duplicates
+    ("GET", "/api/v1/requests/{request_id}/duplicates"): "dispatcher1",
 }
 #: The operations anyone may call: sign-in, health, intake, tracking, its appeal and the
 #: resident's own review, the active categories, a photo's upload and its tracking view;
