@@ -425,6 +425,93 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dup.merge_reason": ("合并原因", "Why they are the same"),
     "dup.merge_submit": ("合并", "Merge"),
     "dup.merged": ("已合并", "Merged"),
+    # ---- merging (合并): the merged request's banner, the primary's list, refusals ----
+    "merge.banner": (
+        "本诉求已合并到另一件诉求，随其一并办理，自身时限暂停。",
+        "This request is merged into another one and is handled with it; its own clock is stopped.",
+    ),
+    "merge.followed": (
+        "本诉求曾合并到另一件诉求，随其一并办结。",
+        "This request was merged into another one and resolved with it.",
+    ),
+    "merge.primary": ("合并到", "Merged into"),
+    "merge.primary_status": ("该诉求状态：{status}", "Its status: {status}"),
+    "merge.reason": ("合并原因", "Why"),
+    "merge.by": ("合并人", "Merged by"),
+    "merge.duplicates": ("已并入的重复诉求", "Requests merged into this one"),
+    "merge.duplicates_hint": (
+        "本诉求办结时，这些诉求以同样的答复一并办结，各自的居民分别评价。",
+        "When this request is resolved, these are resolved with the same resolution and "
+        "each resident reviews their own.",
+    ),
+    "merge.unmerge": ("取消合并", "Take out of the merge"),
+    "merge.unmerge_hint": (
+        "本诉求恢复单独办理，回到原来的网格和层级，时限从现在重新计算。",
+        "This request is handled on its own again, where it was, its deadline counted from now.",
+    ),
+    "merge.unmerge_reason": ("取消原因", "Why they are not the same"),
+    "merge.unmerge_submit": ("取消合并", "Take out"),
+    "merge.unmerged": ("已取消合并", "Taken out of the merge"),
+    "track.merged": (
+        "您反映的问题与其他居民对同一问题的反映合并办理。办结时您会收到同样的答复，并可单独评价。",
+        "Your report is handled together with other residents' reports of the same "
+        "problem. When it is resolved you get the same answer and review it yourself.",
+    ),
+    "track.following": ("合并办理的进度：{status}", "Progress of the joint handling: {status}"),
+    "status.merged": ("已合并办理", "Merged with another request"),
+    "event.Merged": ("已合并到另一件诉求", "Merged into another request"),
+    "event.merged_public": (
+        "与同一问题的其他反映合并办理",
+        "Joined with other reports of the same problem",
+    ),
+    "event.Unmerged": (
+        "已取消合并，恢复单独办理",
+        "Taken out of the merge: handled on its own again",
+    ),
+    "event.unmerged_auto": (
+        "合并的诉求被不予受理，本诉求恢复单独办理",
+        "The request it followed was closed as out of scope: handled on its own again",
+    ),
+    "event.DuplicateAttached": (
+        "一件重复诉求并入本诉求",
+        "A duplicate was merged into this request",
+    ),
+    "event.DuplicateDetached": (
+        "一件重复诉求已取消合并",
+        "A duplicate was taken out of this request",
+    ),
+    "event.duplicate": ("诉求", "Request"),
+    "event.merged_into": ("合并到", "Merged into"),
+    "event.followed": ("随合并的诉求一并办结", "Resolved with the request it was merged into"),
+    "reason.request_merged": (
+        "该诉求已合并到另一件诉求，随其办理；如需单独办理，请先取消合并",
+        "The request is merged into another and follows it; take it out of the merge to act on it",
+    ),
+    "reason.has_duplicates": (
+        "已有其他诉求并入本诉求，请先取消它们的合并",
+        "Other requests are merged into this one: take them out first",
+    ),
+    "reason.merge_into_self": ("不能合并到自身", "A request cannot be merged into itself"),
+    "reason.primary_not_open": (
+        "要并入的诉求已办结、已关闭或已合并到别处，请选择一件未办结的诉求",
+        "The request to merge into is resolved, closed or merged itself: choose an open one",
+    ),
+    "reason.primary_not_found": (
+        "找不到要并入的诉求，请检查编号",
+        "No request with this id that you may see: check the id to merge into",
+    ),
+    "reason.primary_merging": (
+        "要并入的诉求正在合并到别处，请稍后再试",
+        "The request to merge into is being merged itself: try again shortly",
+    ),
+    "reason.already_merged": (
+        "该诉求已并入这件诉求",
+        "That request is merged into this one already",
+    ),
+    "reason.not_merged_into": (
+        "该诉求并未合并到这件诉求",
+        "That request is not merged into this one",
+    ),
     "place.title": ("位置", "Location"),
     "place.hint": (
         "可选：地址、楼栋或门牌，以及地图坐标（纬度、经度）。地址只给办理您诉求的工作人员看。",
@@ -1947,7 +2034,7 @@ class Translator:
         keys = [k for k in STRINGS if k.startswith(prefixes)]
         keys += ["file.filed", "file.track_link", "resident.filed", "resident.track_link"]
         keys += ["resident.keep_link", "nav.login", "request.revealed", "calendar.saved"]
-        keys += ["dup.merged"]
+        keys += ["dup.merged", "merge.unmerged"]
         keys += ["dispatch.done", "partner.noted", "partner.marked_done", "track.appeal_sent"]
         keys += ["webhooks.added", "webhooks.deleted", "hotspots.topic_made", "topics.closed_done"]
         keys += ["assess.adjusted", "assess.withdrawn_done", "open311.issued", "open311.revoked"]

@@ -161,6 +161,13 @@ def allowed(user: Principal, view: dict[str, Any]) -> dict[str, bool]:
         # correct where it is: the current level, its platform, a supervisor
         "locate": status != Status.CLOSED.value
         and (supervisor or _dispatcher_of(user, view) or _at_current_level(user, view)),
+        # merge it into a likely duplicate (合并), or take it out again: the current level,
+        # its platform, a supervisor (POST /api/v1/requests/{id}/merge and /unmerge)
+        "merge": status in UNDISPATCHED
+        and not view.get("duplicates")
+        and (supervisor or _dispatcher_of(user, view) or _at_current_level(user, view)),
+        "unmerge": status == Status.MERGED.value
+        and (supervisor or _dispatcher_of(user, view) or _at_current_level(user, view)),
     }
 
 

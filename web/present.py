@@ -289,6 +289,20 @@ def _operations_line(
     elif kind == "ClosedOutOfScope":
         title = t("event.ClosedOutOfScope")
         say("event.reason", "reason")
+    elif kind == "Merged":
+        # on the resident's page (no ``into``): joined with other reports
+        title = t("event.Merged") if entry.get("into") else t("event.merged_public")
+        if entry.get("into"):
+            details.append((t("event.merged_into"), str(entry["into"])[:8]))
+        say("event.reason", "reason")
+    elif kind == "Unmerged":
+        title = t("event.unmerged_auto") if entry.get("automatic") else t("event.Unmerged")
+        say("event.reason", "reason")
+    elif kind in ("DuplicateAttached", "DuplicateDetached"):
+        title = t("event." + kind)
+        if entry.get("request_id"):
+            details.append((t("event.duplicate"), str(entry["request_id"])[:8]))
+        say("event.reason", "reason")
     elif kind == "Appealed":
         title = (
             t("event.appealed", **_tier_level(t, entry))
@@ -342,6 +356,8 @@ def timeline_lines(
                 details.append((t("event.resolution"), str(entry["resolution"])))
             if entry.get("on_time") is False:
                 details.append(("", t("event.late")))
+            if entry.get("primary") or entry.get("followed"):
+                details.append(("", t("event.followed")))
         elif kind == "LocationCorrected":
             if entry.get("lat") is not None:
                 details.append(

@@ -17,7 +17,6 @@ from api import privacy
 from api.deps import EngineDep, Principal, get_sealer, get_settings
 from api.roster import Role
 from api.text import control_character
-from domain.duplicates import OPEN as DUPLICATE_OPEN
 from domain.duplicates import Rule
 from domain.ladder import LADDER, TIER_LEVEL, UnitKind
 from domain.lifecycle import Status
@@ -26,7 +25,7 @@ from projections import pages, queries
 from web import duplicates
 from web.common import STAFF, Denied, fragment, render, review_context, signed_in, translator
 from web.i18n import Translator
-from web.operations import _dispatcher_of, allowed, with_operations
+from web.operations import allowed, with_operations
 from web.present import Directory, row, timeline_lines
 
 router = APIRouter(include_in_schema=False)
@@ -75,11 +74,39 @@ def _request_context(
         # likely duplicates (疑似重复): None for a reader who is not shown them
         "duplicates": likely,
         "dup_rule": dup_rule,
-        # merging one into a suggestion: the platform (its dispatchers, supervisors,
-        # admins) on an open request (POST /api/v1/requests/{id}/merge decides)
-        "may_merge": view["status"] in DUPLICATE_OPEN
-        and (user.role in (Role.SUPERVISOR, Role.ADMIN) or _dispatcher_of(user, view)),
+        # merging it into a suggestion (POST /api/v1/requests/{id}/merge decides)
+        "may_merge": may["merge"],
+        # the request it is merged into, and those merged into it (合并)
+        "merge": _merge_context(engine, view, directory, t),
         **review_context(t),
+    }
+
+
+def _merge_context(
+    engine: Engine, view: dict[str, Any], directory: Directory, t: Translator
+) -> dict[str, Any] | None:
+    """What the page says of merging: the primary this request follows (its id, status,
+    why and by whom), and the requests merged into this one (each id and status); None
+    when neither."""
+    into = view.get("merged_into")
+    merged_in = view.get("duplicates") or []
+    if not into and not merged_in:
+        return None
+    with engine.connect() as conn:
+        others = {i: queries.get_request(conn, i) for i in [*([into] if into else []), *merged_in]}
+
+    def status_of(request_id: str) -> str:
+        other = others.get(request_id)
+        return t("status." + other["status"]) if other else ""
+
+    info = view.get("merged") or {}
+    return {
+        "into": into,
+        "following": view["status"] == Status.MERGED.value,
+        "into_status": status_of(into) if into else "",
+        "reason": info.get("reason", ""),
+        "by": directory.display_name(info["by"]) if info.get("by") else "",
+        "duplicates": [{"id": i, "status": status_of(i)} for i in merged_in],
     }
 
 

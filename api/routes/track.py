@@ -56,7 +56,7 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "ProgressNoted": ("note",),
     "Escalated": ("automatic", "from_tier", "tier", "level", "deadline"),
     "MarkedOverdue": (),
-    "Resolved": ("resolution",),
+    "Resolved": ("resolution", "followed"),
     "Reviewed": ("reached", "outcome", "source"),
     "Dispatched": ("tier", "level", "deadline"),
     "Returned": (),
@@ -69,9 +69,21 @@ PUBLIC_FIELDS: dict[str, tuple[str, ...]] = {
     "Appealed": ("reason", "tier", "level", "deadline"),
     "ReviewWindowClosed": (),
     "LocationCorrected": (),
+    "Merged": (),
+    "Unmerged": ("automatic",),
 }
-#: The staff's own moves, which the resident's page does not list.
-STAFF_ONLY = frozenset({"Warned", "Urged", "ExtensionAsked", "ExtensionRefused"})
+#: The staff's own moves, which the resident's page does not list (nor the other requests
+#: merged into this one: other residents' reports).
+STAFF_ONLY = frozenset(
+    {
+        "Warned",
+        "Urged",
+        "ExtensionAsked",
+        "ExtensionRefused",
+        "DuplicateAttached",
+        "DuplicateDetached",
+    }
+)
 
 _PUBLIC_REQUEST_FIELDS = (
     "id",
@@ -124,6 +136,8 @@ def public_of(
             "at": entry["at"],
             "by": _by(entry["actor"]),
             **{k: entry[k] for k in PUBLIC_FIELDS.get(entry["type"], ()) if k in entry},
+            # resolved with the request it was merged into (whose id is not theirs)
+            **({"followed": True} if entry["type"] == "Resolved" and "primary" in entry else {}),
         }
         for entry in view["timeline"]
         if entry["type"] not in STAFF_ONLY
@@ -185,7 +199,16 @@ def public_view(engine: Engine, token: str, day_seconds: float = 86400.0) -> dic
         return None
     grid = roster.get_unit(view["grid_id"], db=engine)
     public = public_of(view, grid.name if grid else None, day_seconds)
-    public["contacts"] = contacts_of(engine, view)
+    public["merged"] = view.get("merged_into") is not None
+    public["following"] = None
+    primary = None
+    if view["status"] == Status.MERGED.value and view.get("merged_into"):
+        with engine.connect() as conn:
+            primary = queries.get_request(conn, view["merged_into"])
+    if primary is not None:
+        # the joint handling's progress, never the other request's resident or text
+        public["following"] = {k: primary[k] for k in ("status", "tier", "level", "deadline")}
+    public["contacts"] = contacts_of(engine, primary or view)
     return public
 
 

@@ -44,6 +44,12 @@ ENTRIES: dict[str, dict[str, Any]] = {
     "LocationCorrected": {
         "lat": 39.2, "long": 100.6, "reason": "居民更正", "address_changed": True,
     },
+    "Merged": {"into": "9f1c2b7e-0000-4000-8000-000000000001", "reason": "同一处漏水",
+               "status": "assigned"},
+    "Unmerged": {"from": "9f1c2b7e-0000-4000-8000-000000000001", "reason": "不是同一处",
+                 "status": "assigned", "automatic": True},
+    "DuplicateAttached": {"request_id": "9f1c2b7e-0000-4000-8000-000000000002", "reason": "x"},
+    "DuplicateDetached": {"request_id": "9f1c2b7e-0000-4000-8000-000000000002", "reason": "x"},
 }  # fmt: skip
 
 
