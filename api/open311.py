@@ -57,13 +57,15 @@ MAX_DESCRIPTION = 4000
 #: closeloop's statuses as a GeoReport client sees them: ``open`` while someone still has
 #: to act, ``closed`` once it has been resolved ("closed: it has been resolved", says the
 #: specification). A resolved request waiting for its follow-up review is closed; a failed
-#: review reopens it and it reads ``open`` again.
+#: review reopens it and it reads ``open`` again. A request merged into another (a
+#: duplicate) is open while it follows it: its work is still to be done.
 OPEN = "open"
 CLOSED = "closed"
 STATUS_OF = {
     "waiting_dispatch": OPEN,
     "assigned": OPEN,
     "in_progress": OPEN,
+    "merged": OPEN,
     "resolved": CLOSED,
     "closed": CLOSED,
 }
@@ -74,6 +76,10 @@ NOTES: dict[str, tuple[str, str]] = {
     "waiting_dispatch": ("等待社区平台分派", "Waiting to be dispatched by the community platform"),
     "assigned": ("已交办，等待签收", "Assigned, waiting to be accepted"),
     "in_progress": ("正在办理", "Being handled"),
+    "merged": (
+        "与同一问题的其他反映合并办理",
+        "Handled together with other reports of the same problem",
+    ),
     "resolved": ("已办结，等待回访", "Resolved, waiting for the follow-up review"),
     "closed": ("已办结并回访", "Resolved and reviewed"),
     "unreachable": ("已办结，回访未联系上居民", "Resolved; the resident could not be reached"),
