@@ -44,7 +44,7 @@ from api.routes.track import public_of
 from api.text import Text
 from closeloop.settings import Settings
 from domain.ladder import DEFAULT_DAY_SECONDS, Level
-from domain.lifecycle import Invalid
+from domain.lifecycle import Invalid, Status
 from domain.place import place
 from domain.privacy import Sealer, Sight
 from domain.state import Intake
@@ -108,7 +108,22 @@ def _shown(
     shown = privacy.present(view, user, sealer)
     if shown is None:
         raise request_not_found()
+    shown["primary"] = _primary_of(view, engine)
     return _with_assignees(shown, engine)
+
+
+#: What a merged request shows of the request it follows (合并): its state, nothing of its
+#: resident.
+PRIMARY_FIELDS = ("id", "status", "tier", "level", "level_unit_id", "deadline", "overdue")
+
+
+def _primary_of(view: dict[str, Any], engine: Engine) -> dict[str, Any] | None:
+    """The state of the request a merged request follows; None when it follows none."""
+    if view.get("status") != Status.MERGED.value or not view.get("merged_into"):
+        return None
+    with engine.connect() as conn:
+        primary = queries.get_request(conn, view["merged_into"])
+    return {k: primary[k] for k in PRIMARY_FIELDS} if primary is not None else None
 
 
 def shown_all(

@@ -64,6 +64,8 @@ async def test_merged_requests_follow_their_primary_through_resolution_and_revie
     merged = ok(await s.act("worker1", b, "merge", {"into": a, "reason": "同一处漏水"}))
     assert (merged["status"], merged["merged_into"], merged["deadline"]) == ("merged", a, None)
     assert merged["merged"]["reason"] == "同一处漏水" and merged["merged"]["by"] == "worker1"
+    # it shows the state of the request it follows
+    assert merged["primary"]["id"] == a and merged["primary"]["status"] == "in_progress"
     ok(await s.act("supervisor1", c, "merge", {"into": a, "reason": "重复反映"}))
     shown = await s.projected(a, lambda r: len(r["duplicates"]) == 2)
     assert shown["duplicates"] == [b, c]
