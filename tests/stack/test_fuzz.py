@@ -125,6 +125,11 @@ CALLER: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/requests/{request_id}/photos/{photo_id}"): "worker1",
     # likely duplicates
     ("GET", "/api/v1/requests/{request_id}/duplicates"): "dispatcher1",
+    # merging duplicates
+    ("POST", "/api/v1/requests/{request_id}/merge"): "dispatcher1",
+    ("POST", "/api/v1/requests/{request_id}/unmerge"): "dispatcher1",
+    # the board's map
+    ("GET", "/api/v1/board/map"): "supervisor1",
 }
 #: The operations anyone may call: sign-in, health, intake, tracking, its appeal and the
 #: resident's own review, the active categories, a photo's upload and its tracking view;
