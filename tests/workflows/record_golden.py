@@ -28,6 +28,7 @@ from workflows.messages import (
     Actor,
     HandlerCommand,
     LocateCommand,
+    MergeCommand,
     OpsCommand,
     ReviewCommand,
     workflow_id,
@@ -185,8 +186,56 @@ async def record_place(name: str) -> Path:
     return path
 
 
+async def record_merge(name: str) -> Path:
+    """Two requests' histories (a name with ``merge`` in it: ``<name>-primary.json`` and
+    ``<name>-duplicate.json``): the duplicate merged into the primary (its workflow asks
+    the primary's through the link activity), taken out again and merged again; the
+    primary's 1d deadline passing, its resolution signalled to the duplicate, which is
+    resolved with it, its self-review window passing, and each request's closing review."""
+    worker = Actor("worker1", "handler", [Assignment("g1", Level.GRID_WORKER)])
+    branch = Actor("branch1", "handler", [Assignment("g1", Level.GRID_BRANCH)])
+    supervisor = Actor("supervisor1", "supervisor")
+    caller = Actor("caller1", "caller")
+    day = 1.0
+    server = DevServer(None, 0, None, Path(tempfile.gettempdir()) / "golden-temporal.log")
+    await server.start_on_free_ports()
+    env = WorkflowEnvironment.from_client(await connect_temporal(server.address, "default"))
+    histories = {}
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(4) as pool:
+        store = RequestStore(env=store_env(f"sqlite:///{tmp}/golden.db"))
+        async with build_worker(env.client, "golden", store, pool):
+            primary, duplicate = str(uuid.uuid4()), str(uuid.uuid4())
+            c = env.client
+            for rid, phone in ((primary, "1"), (duplicate, "2")):
+                intake = Intake(
+                    rid, "g1", "c1", "t1", "water_leak", "ceiling leak", "app", "李", phone,
+                    Tier.D1,
+                )  # fmt: skip
+                await file_request(c, "golden", intake, "resident", day, self_review_seconds=2.0)
+            await send(c, duplicate, "merge", MergeCommand(worker, "same leak", into=primary))
+            await send(c, duplicate, "unmerge", MergeCommand(supervisor, "another flat"))
+            await send(c, duplicate, "merge", MergeCommand(supervisor, "same after all", primary))
+            await asyncio.sleep(day + 1)  # the primary's 1d deadline passes: up to the branch
+            await send(c, primary, "accept", HandlerCommand(branch))
+            await send(c, primary, "resolve", HandlerCommand(branch, "pipe replaced"))
+            await asyncio.sleep(3)  # both self-review windows pass
+            for rid in (primary, duplicate):
+                yes = ReviewCommand(caller, True, "yes", "yes", "yes", "yes")
+                await send(c, rid, "review", yes)
+                handle = c.get_workflow_handle(workflow_id(rid))
+                await handle.result()
+                histories[rid] = await handle.fetch_history()
+        store.close()
+    await asyncio.to_thread(server.stop)
+    for rid, part in ((primary, "primary"), (duplicate, "duplicate")):
+        path = GOLDEN / f"{name}-{part}.json"
+        path.write_text(histories[rid].to_json())
+    return GOLDEN / f"{name}-duplicate.json"
+
+
 if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 else "v1-full-loop"
     recorder = record_operations if "operations" in name else record
     recorder = record_place if "place" in name else recorder
+    recorder = record_merge if "merge" in name else recorder
     print(asyncio.run(recorder(name)))
