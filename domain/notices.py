@@ -19,6 +19,8 @@ audience, and only the sender reads the phone.
 | resolved | the resident | SMS |
 | the self-review window passed | the callers of its town | inbox |
 | reopened by a review | the handlers at its level | inbox |
+| taken out of a merge (unmerged) | the handlers at its level, or its dispatchers when it |
+|   waits for dispatch again | inbox |
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from domain.state import (
     RETIERED,
     REVIEW_WINDOW_CLOSED,
     REVIEWED,
+    UNMERGED,
     URGED,
     WARNED,
     Change,
@@ -142,7 +145,7 @@ def _clock(state: RequestState) -> dict[str, Any]:
 def notices(change: Change, before: RequestState | None, after: RequestState) -> list[Notice]:
     """What the change tells whom (``before`` is None for a filing)."""
     kind, d = change.type, change.data
-    if kind == FILED and after.status is Status.WAITING_DISPATCH:
+    if kind in (FILED, UNMERGED) and after.status is Status.WAITING_DISPATCH:
         units = (after.community_id, after.town_id)
         return [Notice(Dispatchers(units), "waiting_dispatch", params={"category": after.category})]
     found: list[Notice] = []
@@ -189,6 +192,9 @@ def notices(change: Change, before: RequestState | None, after: RequestState) ->
         found.append(
             Notice(Callers(after.town_id), "review_due", params={"review_until": d["review_until"]})
         )
+    elif kind == UNMERGED:
+        params = {"via": "unmerged", **_clock(after), "category": after.category}
+        found.append(Notice(_here(after), "assigned", params=params))
     elif kind == REVIEWED and d.get("outcome") == Outcome.REOPENED.value:
         found.append(Notice(_here(after), "reopened", params=_clock(after)))
     return found

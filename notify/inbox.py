@@ -49,7 +49,7 @@ KINDS = (
     "review_due",
 )
 #: The ways a request reaches a level (the ``via`` of ``assigned``).
-VIAS = ("filed", "escalated", "dispatched", "redirected", "retiered", "appealed")
+VIAS = ("filed", "escalated", "dispatched", "redirected", "retiered", "appealed", "unmerged")
 #: A note or reason longer than this is cut in a message's one line.
 TEXT_CHARS = 140
 

@@ -779,6 +779,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "notice.via.redirected": ("改派", "Redirected to you"),
     "notice.via.retiered": ("调整层级", "Re-tiered to you"),
     "notice.via.appealed": ("居民申诉，重新办理", "Appealed by the resident"),
+    "notice.via.unmerged": ("取消合并，恢复单独办理", "Taken out of a merge: yours again"),
     "notice.via.other": ("交办", "Assigned"),
     "notice.due": ("，{at}前办结", ", due {at}"),
     "notice.note": ("：{text}", ": {text}"),

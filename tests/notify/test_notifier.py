@@ -223,3 +223,28 @@ def test_a_notifier_killed_mid_run_and_started_again_loses_and_repeats_nothing(
     hooks = outbox_of(db, "webhook")
     assert sorted(h["event_id"] for h in hooks) == list(range(1, 181))
     assert len(outbox_of(db, "sms")) == 60
+
+
+def test_a_duplicate_taken_out_tells_its_level_and_each_resident_hears_of_the_resolution(
+    requests_log: RequestLog, notifier: Notifier, db: Engine, town: Town
+) -> None:
+    primary = requests_log.file(T0, phone="13800000001", **town.where())
+    duplicate = requests_log.file(T0, phone="13800000002", **town.where())
+    run(notifier)
+    first = len(inbox_of(db, "worker1"))  # both filings
+    requests_log.merge(duplicate, primary, T0 + HOUR)
+    requests_log.unmerge(duplicate, T0 + 2 * HOUR)
+    run(notifier)
+    (told,) = inbox_of(db, "worker1")[first:]
+    assert (told["kind"], told["request_id"], told["params"]["via"]) == (
+        "assigned",
+        duplicate,
+        "unmerged",
+    )
+    requests_log.merge(duplicate, primary, T0 + 3 * HOUR)
+    requests_log.accept(primary, T0 + 4 * HOUR, actor="worker1")
+    requests_log.resolve(primary, T0 + 5 * HOUR)
+    requests_log.follow(duplicate, T0 + 5 * HOUR)
+    run(notifier)
+    sms = outbox_of(db, "sms")
+    assert sorted(m["request_id"] for m in sms) == sorted([primary, duplicate])
