@@ -54,6 +54,8 @@ def test_list_items_are_views_without_the_timeline(scenario: Scenario, engine: E
             "redirects",
             "out_of_scope",
             "appeal",
+            "merged",
+            "duplicates",
         }
 
 

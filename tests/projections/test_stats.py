@@ -66,6 +66,7 @@ def no_operations(received: int, closed: int, unreached: int = 0) -> dict[str, A
 def test_everything(figures: Engine) -> None:
     assert stats(figures) == {
         "received": 6,
+        "merged": 0,
         "closed": 4,  # A, B, C and D (unreachable)
         "completion_rate": 0.6667,
         "on_time_rate": 0.75,  # B was resolved late
@@ -85,6 +86,7 @@ def test_everything(figures: Engine) -> None:
 def test_a_town(figures: Engine) -> None:
     assert stats(figures, unit_id="t1") == {
         "received": 4,
+        "merged": 0,
         "closed": 4,
         "completion_rate": 1.0,
         "on_time_rate": 0.75,
@@ -101,6 +103,7 @@ def test_a_town(figures: Engine) -> None:
     }
     assert stats(figures, unit_id="t2") == {
         "received": 2,
+        "merged": 0,
         "closed": 0,
         "completion_rate": 0.0,
         "on_time_rate": None,
@@ -118,6 +121,7 @@ def test_a_town(figures: Engine) -> None:
 def test_a_community(figures: Engine) -> None:
     assert stats(figures, unit_id="c1") == {
         "received": 3,  # A, B, C
+        "merged": 0,
         "closed": 3,
         "completion_rate": 1.0,
         "on_time_rate": 0.6667,
@@ -137,6 +141,7 @@ def test_a_community(figures: Engine) -> None:
 def test_a_grid(figures: Engine) -> None:
     assert stats(figures, unit_id="g1") == {
         "received": 2,  # A, C
+        "merged": 0,
         "closed": 2,
         "completion_rate": 1.0,
         "on_time_rate": 1.0,
@@ -158,6 +163,7 @@ def test_a_period_cuts_the_cohort_by_filing_time(figures: Engine) -> None:
     # [day 1, day 3): D and E; F was filed on day 3 and is left out.
     assert stats(figures, date_from=T0 + timedelta(days=1), date_to=T0 + timedelta(days=3)) == {
         "received": 2,
+        "merged": 0,
         "closed": 1,
         "completion_rate": 0.5,
         "on_time_rate": 1.0,
@@ -197,6 +203,7 @@ def test_nothing_received(figures: Engine) -> None:
     empty: dict[str, Any] = stats(figures, unit_id="nowhere")
     assert empty == {
         "received": 0,
+        "merged": 0,
         "closed": 0,
         "completion_rate": None,
         "on_time_rate": None,
