@@ -992,6 +992,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "fig.title": ("统计", "Figures"),
     "fig.charts": ("图表", "Charts"),
     "fig.received": ("受理", "Received"),
+    "fig.merged": ("合并办理", "Merged into others"),
     "fig.closed": ("办结", "Closed"),
     "fig.completion_rate": ("办结率", "Completion rate"),
     "fig.on_time_rate": ("按时办结率", "On-time rate"),

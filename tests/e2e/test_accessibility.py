@@ -649,6 +649,49 @@ def test_the_operations_states(visitors: Visitors, fresh: Dev) -> None:
     found.assert_none()
 
 
+def test_the_merged_request_pages(visitors: Visitors, fresh: Dev) -> None:
+    """Merging (合并): the merged request's page with its banner, the unmerge form open and
+    a refusal next to its reason; the primary's page listing it; the resident's tracking
+    page saying the report is handled jointly."""
+    found = Findings()
+    lang = visitors.lang
+    mark = f"({lang})"
+    primary = fresh.file(description=f"三号楼楼顶漏水 {mark}")["id"]
+    filed = fresh.file(
+        description=f"三号楼顶楼天花板渗水 {mark}",
+        resident={"name": "钱女士", "phone": "13800000021"},
+    )
+    duplicate = filed["id"]
+    fresh.act("worker1", duplicate, "merge", {"into": primary, "reason": f"同一处漏水 {mark}"})
+
+    def open_as(who: str, path: str) -> Page:
+        page = visitors.contexts.of(who).new_page()
+        visitors.pages.append(page)
+        page.goto(f"{path}?lang={lang}")
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+        return page
+
+    merged = open_as("dispatcher1", f"/requests/{duplicate}")
+    expect(merged.locator(f'[data-merged-into="{primary}"]')).to_be_visible()
+    merged.locator("summary[data-action=unmerge]").click()
+    merged.locator("details.unmerge button[type=submit]").click()  # no reason: refused
+    expect(merged.locator("details.unmerge [data-error-for=reason]")).to_be_visible()
+    listing = open_as("dispatcher1", f"/requests/{primary}")
+    expect(listing.locator(f'[data-merged-duplicate="{duplicate}"]')).to_be_visible()
+    tracked = open_as("resident", f"/track/{filed['tracking_token']}")
+    expect(tracked.locator("[data-merged]")).to_be_visible()
+    found.check_all(
+        {
+            "/requests/{request_id}": merged,
+            "/requests/{request_id} (the primary)": listing,
+            "/track/{token}": tracked,
+        },
+        "merged",
+        lang,
+    )
+    found.assert_none()
+
+
 def test_the_sms_page(visitors: Visitors, fresh: Dev) -> None:
     """The admins' SMS page: a template refused next to its field, a test to a number that
     is not a mobile refused next to it; then a save (the form reloads with who changed it)

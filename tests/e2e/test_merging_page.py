@@ -103,3 +103,10 @@ def test_the_dispatcher_merges_a_duplicate_and_takes_another_out(
     form.get_by_role("button", name="取消合并").click()
     expect(dispatcher.locator("[data-status]").first).to_have_text("等待分派")
     expect(dispatcher.locator("section.merge-info")).to_have_count(0)
+
+    # the board's figures count the merged request apart from the work received
+    supervisor = people.staff("supervisor1")
+    supervisor.goto("/board")
+    merged = supervisor.locator("[data-figure=merged]")
+    expect(merged).to_be_visible()
+    assert int(merged.inner_text()) >= 1
