@@ -162,6 +162,9 @@ class Stint:
     reviews_satisfied: int = 0
     last_satisfied: bool | None = None  # its last reached review's verdict; None: none
     final: bool = False  # it holds the request's last reached review (set by Stints)
+    #: a duplicate's stay at the post that resolved its primary (合并): it counts its
+    #: resident's reviews there and nothing else (the work is the primary's stint's)
+    followed: bool = False
 
     @property
     def current(self) -> bool:
@@ -179,7 +182,7 @@ class Stint:
         if self.ended == ENDED_MERGED:
             return POST_ZERO
         part = [0] * len(POST_COUNTS)
-        part[_AT["assigned"]] = 1
+        part[_AT["assigned"]] = 0 if self.followed else 1
         if self.accepted_at is not None:
             part[_AT["accepted"]] = 1
             if self.responded:
@@ -236,6 +239,7 @@ class Stint:
             "reviews_satisfied": self.reviews_satisfied,
             "last_satisfied": self.last_satisfied,
             "final": self.final,
+            "followed": self.followed,
         }
 
     @classmethod
@@ -305,6 +309,10 @@ class Stints:
         elif kind == RESOLVED and current is not None:
             current.resolved_at = at
             current.on_time = bool(d.get("on_time", True))
+        elif kind == RESOLVED and d.get("post"):
+            # a duplicate resolved with its primary: its resident's review counts at the
+            # post that resolved it, in a stint that counts nothing else
+            self._begin_followed(d["post"], after, change.actor, at)
         elif kind == URGED and current is not None:
             current.urges += 1
         elif kind == MARKED_OVERDUE and current is not None:
@@ -346,6 +354,26 @@ class Stints:
     def _end(stint: Stint, how: str, at: datetime) -> None:
         stint.ended = how
         stint.ended_at = at
+
+    def _begin_followed(
+        self, post: dict[str, str], after: RequestState, handler: str, at: datetime
+    ) -> None:
+        self.moved.add(len(self.items))
+        self.items.append(
+            Stint(
+                request_id=self.request_id,
+                seq=len(self.items),
+                level=post["level"],
+                unit_id=post["unit_id"],
+                grid_id=post["grid_id"],
+                community_id=post["community_id"],
+                town_id=post["town_id"],
+                category=after.category,
+                started_at=at,
+                handler=handler,
+                followed=True,
+            )
+        )
 
     def _begin(self, after: RequestState, at: datetime) -> None:
         self.moved.add(len(self.items))

@@ -719,13 +719,17 @@ class RequestState:
         at: datetime,
         review_seconds: float | None = None,
         photos: list[dict[str, str]] | None = None,
+        post: dict[str, str] | None = None,
     ) -> Change:
         """The request this one is merged into was resolved: this one is resolved with the
-        same resolution (and "after" photos), and its resident reviews it on their own."""
+        same resolution (and "after" photos), and its resident reviews it on their own;
+        ``post``: where the primary was resolved (its resident's review counts there)."""
         require(Action.FOLLOW, self.status)
         if self.merged_into != primary:
             raise Refused(f"this request is not merged into {primary}", "not_merged_into")
         data: dict[str, Any] = {"resolution": resolution, "on_time": on_time, "primary": primary}
+        if post:
+            data["post"] = dict(post)
         refs = photo_refs(photos or [], AFTER)
         if refs:
             data["photos"] = refs

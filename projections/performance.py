@@ -50,7 +50,8 @@ _UNIT_COLUMN = {
 }
 
 
-#: A merged stint counts for nothing (Stint.part): every count below leaves it out.
+#: A merged stint counts for nothing (Stint.part): every count below leaves it out; a
+#: followed one (a duplicate's stay at its primary's post) only its reviews.
 _COUNTED_ROW = posts.c.ended != ENDED_MERGED
 
 
@@ -69,7 +70,7 @@ def _true(column: ColumnElement[Any]) -> ColumnElement[bool]:
 _resolved = posts.c.resolved_at.is_not(None)
 #: Each of POST_COUNTS summed over stint rows: Stint.part() in SQL.
 _ROW_COUNTS: dict[str, ColumnElement[int]] = {
-    "assigned": _one_if(_COUNTED_ROW),
+    "assigned": _one_if(~_true(posts.c.followed)),
     "accepted": _one_if(posts.c.accepted_at.is_not(None)),
     "responded": _one_if(and_(posts.c.accepted_at.is_not(None), _true(posts.c.responded))),
     "resolved": _one_if(_resolved),

@@ -28,7 +28,6 @@ Key = tuple[str, str, str, str]
 Counted = tuple[Key, str, str, PostPart]
 
 _SIZE = len(POST_COUNTS)
-_ASSIGNED = 2 + POST_COUNTS.index("assigned")  # every stint counts 1 there
 _FETCH_CHUNK = 500
 
 
@@ -78,10 +77,12 @@ class PostTally:
             conn.execute(adding(post_counts, conn.dialect.name, POST_COUNTS), rows)
         # A bucket that stints left (accepting one moves it to its handler's) may now hold
         # none: it goes, so that the table is the same however the events were batched.
+        # Every stint counts in ``assigned`` but a followed one, which counts a reached
+        # review (domain.performance): a bucket with neither holds nothing.
         left = [
             {"m": key[0], "l": key[1], "g": key[2], "h": key[3]}
             for key, bucket in self.buckets.items()
-            if bucket[_ASSIGNED] < 0
+            if any(value < 0 for value in bucket[2:])
         ]
         if left:
             conn.execute(_DELETE_EMPTY, left)
@@ -129,7 +130,7 @@ class PostTally:
         left = [
             {"m": key[0], "k": key[1], "u": key[2]}
             for key, part in units.items()
-            if part[_ASSIGNED - 2] < 0
+            if any(value < 0 for value in part)
         ]
         if left:
             conn.execute(_DELETE_EMPTY_UNIT, left)
@@ -140,7 +141,7 @@ _DELETE_EMPTY_UNIT = (
     .where(unit_counts.c.month == bindparam("m"))
     .where(unit_counts.c.kind == bindparam("k"))
     .where(unit_counts.c.unit_id == bindparam("u"))
-    .where(unit_counts.c.assigned == 0)
+    .where(unit_counts.c.assigned == 0, unit_counts.c.reviews_reached == 0)
 )
 _DELETE_EMPTY = (
     delete(post_counts)
@@ -148,7 +149,7 @@ _DELETE_EMPTY = (
     .where(post_counts.c.level == bindparam("l"))
     .where(post_counts.c.grid_id == bindparam("g"))
     .where(post_counts.c.handler == bindparam("h"))
-    .where(post_counts.c.assigned == 0)
+    .where(post_counts.c.assigned == 0, post_counts.c.reviews_reached == 0)
 )
 
 

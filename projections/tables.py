@@ -314,6 +314,9 @@ posts = Table(
     Column("reviews_satisfied", Integer(), nullable=False),
     Column("last_satisfied", Boolean(), nullable=True),
     Column("final", Boolean(), nullable=False),  # holds the request's last reached review
+    # a duplicate's stay at the post that resolved its primary (revision 0017): it counts
+    # its resident's reviews only
+    Column("followed", Boolean(), nullable=False, server_default=false()),
     Index(f"ix_{PROJECTION_NAME}_posts_grid_started", "grid_id", "started_at"),
     Index(f"ix_{PROJECTION_NAME}_posts_community_started", "community_id", "started_at"),
     Index(f"ix_{PROJECTION_NAME}_posts_town_started", "town_id", "started_at"),

@@ -149,6 +149,9 @@ class PrimaryResolved:
     resolution: str
     on_time: bool
     photos: list[dict[str, str]] = field(default_factory=list)
+    #: the post that resolved it (level, unit_id, grid_id, community_id, town_id): the
+    #: duplicate's resident's review counts there (domain.performance)
+    post: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -496,6 +496,7 @@ class RequestWorkflow:
                     at,
                     self._review_seconds(),
                     msg.photos,
+                    msg.post,
                 ),
             )
 
@@ -850,6 +851,13 @@ class RequestWorkflow:
                 photos=[
                     {"hash": p["hash"], "type": p["type"]} for p in change.data.get("photos", [])
                 ],
+                post={
+                    "level": state.level.value,
+                    "unit_id": state.level_unit_id,
+                    "grid_id": state.grid_id,
+                    "community_id": state.community_id,
+                    "town_id": state.town_id,
+                },
             )
         elif change.type == CLOSED_OUT_OF_SCOPE:
             message = PrimaryReleased(primary=state.id, reason=change.data["reason"])

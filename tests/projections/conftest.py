@@ -222,7 +222,12 @@ class RequestLog:
         """The primary's resolution reaches a duplicate."""
         primary = self.states[duplicate].merged_into
         assert primary is not None
-        change = self.states[duplicate].decide_follow(primary, "worker", "fixed", True, at)
+        p = self.states[primary]
+        post = {"level": p.level.value, "unit_id": p.level_unit_id, "grid_id": p.grid_id,
+                "community_id": p.community_id, "town_id": p.town_id}  # fmt: skip
+        change = self.states[duplicate].decide_follow(
+            primary, "worker", "fixed", True, at, post=post
+        )
         self._move(duplicate, change)
 
     def _move(self, request_id: str, change: Change) -> None:

@@ -97,12 +97,20 @@ def test_a_merged_stint_counts_for_nothing_at_its_post(
 ) -> None:
     with engine.connect() as conn:
         rows = conn.execute(
-            select(posts.c.request_id, posts.c.seq, posts.c.ended, posts.c.handler)
+            select(
+                posts.c.request_id, posts.c.seq, posts.c.ended, posts.c.handler, posts.c.followed
+            )
         ).all()
     ended = {(r.request_id, r.seq): r.ended for r in rows}
+    followed = {(r.request_id, r.seq): (r.handler, r.ended) for r in rows if r.followed}
+    # the duplicates' residents' reviews count at the post that resolved their primary
+    assert followed == {
+        (merged["dup"], 1): ("worker", "closed"),
+        (merged["reopened"], 1): ("worker", "reopened"),
+    }
     assert ended[(merged["dup"], 0)] == "merged"
     assert ended[(merged["out"], 0)] == "merged" and ended[(merged["out"], 1)] == ""
-    assert ended[(merged["reopened"], 0)] == "merged" and ended[(merged["reopened"], 1)] == ""
+    assert ended[(merged["reopened"], 0)] == "merged" and ended[(merged["reopened"], 2)] == ""
     month = parse_period("2025-03", ZoneInfo("Asia/Shanghai"))  # T0's month
     with engine.connect() as conn:
         by_month = perf.counts(conn, month)
@@ -111,6 +119,9 @@ def test_a_merged_stint_counts_for_nothing_at_its_post(
     # stints: primary, out (after its unmerge), second, reopened (after its reopen)
     assert by_month["assigned"] == 4
     assert by_month["accepted"] == 3  # dup's acceptance went with its merge
+    # each resident's review once: primary's, dup's, reopened's (not satisfied)
+    assert (by_month["reviews_reached"], by_month["reviews_satisfied"]) == (3, 2)
+    assert (by_month["requests_reviewed"], by_month["requests_satisfied"]) == (3, 2)
 
 
 def test_a_rebuild_gives_the_live_rows(

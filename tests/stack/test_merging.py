@@ -118,6 +118,15 @@ async def test_merged_requests_follow_their_primary_through_resolution_and_revie
     assert stats["completion_rate"] == 0.5
     assert (stats["reviews_reached"], stats["satisfied"]) == (2, 2)
     assert stats["reviews_by_source"] == {"caller": 1, "resident": 1}
+    # the assessment: the work at the grid worker's post once (the primary, and the one
+    # taken out again), both residents' reviews there
+    grid = s.grids["医院西路社区第一网格"]
+    perf = ok(
+        await s.http.get(f"/api/v1/performance?unit_id={grid}", headers=s.auth("supervisor1"))
+    )
+    counts = perf["counts"]
+    assert (counts["assigned"], counts["resolved"]) == (2, 1)
+    assert (counts["reviews_reached"], counts["reviews_satisfied"]) == (2, 2)
     await _check(s, temporal_env, 3)
 
 

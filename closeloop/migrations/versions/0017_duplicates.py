@@ -3,8 +3,9 @@
 Revision ID: 0017
 Revises: 0016
 ``view_requests`` gains ``merged_into`` (the primary a duplicate is merged into; NULL: its
-own work) and ``view_figures`` gains ``merged`` (server default 0). No request was merged
-before this revision, so no row needs counting again.
+own work), ``view_figures`` gains ``merged`` (server default 0) and ``view_posts`` gains
+``followed`` (a duplicate's stay at the post that resolved its primary; server default
+false). No request was merged before this revision, so no row needs counting again.
 
 Every step is skipped when its result is there already.
 
@@ -23,6 +24,7 @@ depends_on: str | Sequence[str] | None = None
 
 REQUESTS = "view_requests"
 FIGURES = "view_figures"
+POSTS = "view_posts"
 
 
 def _has(table: str, column: str) -> bool:
@@ -38,9 +40,16 @@ def upgrade() -> None:
             batch_op.add_column(
                 sa.Column("merged", sa.Integer(), nullable=False, server_default="0")
             )
+    if not _has(POSTS, "followed"):
+        with op.batch_alter_table(POSTS, schema=None) as batch_op:
+            batch_op.add_column(
+                sa.Column("followed", sa.Boolean(), nullable=False, server_default=sa.false())
+            )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table(POSTS, schema=None) as batch_op:
+        batch_op.drop_column("followed")
     with op.batch_alter_table(FIGURES, schema=None) as batch_op:
         batch_op.drop_column("merged")
     with op.batch_alter_table(REQUESTS, schema=None) as batch_op:
