@@ -423,7 +423,8 @@ class RequestWorkflow:
                 await self._link("attach_duplicate", cmd.into, cmd, command_id)
             finally:
                 self._merging = False
-            return await self._commit_linked(state, decide, command_id, cmd.into, cmd)
+            undo = ("detach_duplicate", cmd.into)
+            return await self._commit_linked(state, decide, command_id, cmd, undo)
 
     @merge.validator
     def _validate_merge(self, cmd: MergeCommand) -> None:
@@ -446,7 +447,8 @@ class RequestWorkflow:
                 self._decide(decide, state)
                 primary = state.merged_into or ""
                 await self._link("detach_duplicate", primary, cmd, command_id)
-                return await self._commit_linked(state, decide, command_id, None, cmd)
+                undo = ("attach_duplicate", primary)
+                return await self._commit_linked(state, decide, command_id, cmd, undo)
             finally:
                 self._current_rule = None
 
@@ -621,18 +623,19 @@ class RequestWorkflow:
         state: RequestState,
         decide: Decide,
         command_id: str,
-        attached_to: str | None,
         cmd: MergeCommand,
+        undo: tuple[str, str],
     ) -> dict[str, Any]:
         """Record the merge (or unmerge) the other workflow agreed to. Should the store
-        hold other changes here that make it moot, a merge the primary took in is undone
-        there, so that the two never disagree."""
+        hold other changes here that make it moot (a lost workflow task's, adopted), what
+        the primary did is undone there (``undo``: the action and the primary), so that
+        the two never disagree."""
         while True:
             try:
                 change = self._decide(decide, state, workflow.now())
             except ApplicationError:
-                if attached_to is not None:
-                    await self._link("detach_duplicate", attached_to, cmd, f"{command_id}:undo")
+                action, primary = undo
+                await self._link(action, primary, cmd, f"{command_id}:undo")
                 raise
             if await self._commit(state, change, command_id):
                 return state.view()
