@@ -326,7 +326,20 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as e:  # e.g. CLOSELOOP_ADMIN_PASSWORD failing the password policy
         print(f"closeloop: {e}", file=sys.stderr)
         return 2
+    _leave(0)
     return 0
+
+
+def _leave(code: int) -> None:
+    """End a long-running command that stopped cleanly without tearing the interpreter
+    down: Temporal's Rust runtime keeps threads that may still call into Python while it
+    finalizes, which aborts the process (SIGABRT, "PyGILState_Release ... finalizing";
+    temporalio/sdk-python issue 300), and a supervisor would read a clean stop as a
+    crash. Everything is stopped and flushed by now."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
