@@ -15,20 +15,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from api import privacy
 from api.deps import Principal, require_roles
-from api.errors import Refusal, request_not_found
+from api.errors import Refusal
 from api.request_schemas import MergeIn, ReasonIn
 from api.roster import Role
+from api.routes.operations import _known
 from api.routes.requests import (
     Consistent,
     IdempotencyKey,
     act,
     actor_of,
-    is_uuid,
-    read_view,
 )
-from domain.privacy import Sight
 from workflows.messages import MergeCommand
 
 router = APIRouter(tags=["duplicates"])
@@ -40,13 +37,6 @@ Merger = Annotated[
 ]
 
 
-async def _known_to(http: Request, request_id: str, user: Principal) -> dict[str, Any] | None:
-    view = await read_view(http.app.state.engine, request_id) if is_uuid(request_id) else None
-    if view is None or privacy.sight_of(view, user) is Sight.NONE:
-        return None
-    return view
-
-
 @router.post("/requests/{request_id}/merge")
 async def merge(
     http: Request, request_id: str, body: MergeIn, user: Merger,
@@ -55,19 +45,20 @@ async def merge(
     """Merge the request into ``into`` (the request it duplicates), with a reason. The
     request then shows ``status`` ``merged`` and ``merged_into``; ``into`` lists it in
     ``duplicates``."""
-    if await _known_to(http, request_id, user) is None:
-        raise request_not_found()
+    await _known(http, request_id, user)
     if body.into == request_id:
         raise Refusal(
             422, "merge_into_self", "a request cannot be merged into itself", field="into"
         )
-    if await _known_to(http, body.into, user) is None:
+    try:
+        await _known(http, body.into, user)
+    except Refusal:
         raise Refusal(
             422,
             "primary_not_found",
             "no request with this id that you may see: check the id to merge into",
             field="into",
-        )
+        ) from None
     cmd = MergeCommand(actor_of(user), body.reason, into=body.into)
     return await act(http, request_id, "merge", cmd, user, consistent, idempotency_key)
 

@@ -11,28 +11,14 @@ import asyncio
 import uuid
 from typing import Any
 
-import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from closeloop.check import Checker, lines
 from tests.stack.conftest import Stack, StackFactory
+from tests.stack.test_operations_api import YES, ok, refused
 
-YES = {"reached": True, "completion": "yes", "progress": "yes", "effect": "yes",
-       "satisfaction": "yes"}  # fmt: skip
 OWN = {k: v for k, v in YES.items() if k != "reached"}  # a resident's own review
 SECOND = "医院西路社区第二网格"
-
-
-def ok(answer: httpx.Response) -> dict[str, Any]:
-    assert answer.status_code == 200, answer.text
-    result: dict[str, Any] = answer.json()
-    return result
-
-
-def refused(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert (answer.status_code, answer.json().get("code")) == (status, code), answer.text
-    result: dict[str, Any] = answer.json()
-    return result
 
 
 async def _file(
